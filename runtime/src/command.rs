@@ -1,0 +1,30 @@
+//! Commands: requests to change one aggregate, answered with a receipt and never with data.
+
+use crate::aggregate::{Aggregate, Handle};
+
+/// A command addressed to one aggregate instance. Implemented by `#[derive(Command)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Chronicle command",
+    note = "add `#[derive(chronicle::Command)]` with `#[command(aggregate = ...)]` and an `#[id]` field"
+)]
+pub trait Command: Sized + Send + Sync + 'static {
+    /// The aggregate that handles the command.
+    type Aggregate: Aggregate + Handle<Self>;
+
+    /// The id of the aggregate instance the command targets (its `#[id]` field, as text).
+    fn aggregate_id(&self) -> String;
+}
+
+/// The business error of the command `C`, as declared by its handler.
+pub type RejectionOf<C> = <<C as Command>::Aggregate as Handle<C>>::Error;
+
+/// What a successful command returns: where its events landed, never domain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The stream the command wrote to.
+    pub stream_id: String,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// Global position of the command's last event; `None` when the command recorded nothing.
+    pub position: Option<u64>,
+}

@@ -1,0 +1,67 @@
+//! # Chronicle
+//!
+//! CQRS and event sourcing for Rust. Annotate plain domain types; the macros generate the command
+//! handling and the event enums; the runtime executes commands against an event store (Postgres,
+//! an embedded SQLite file, or memory) with optimistic concurrency.
+//!
+//! ```ignore
+//! use chronicle::prelude::*;
+//! ```
+//!
+//! The guide is the mdBook in `book/` of the repository.
+#![deny(missing_docs)]
+
+extern crate self as chronicle;
+
+pub mod aggregate;
+pub mod command;
+pub mod error;
+pub mod event;
+mod execute;
+pub mod metadata;
+pub mod store;
+pub mod testing;
+
+pub use crate::aggregate::{Aggregate, Handle};
+pub use crate::command::{Command, Receipt, RejectionOf};
+pub use crate::error::{CommandError, StoreError};
+pub use crate::event::{DecodeError, Event, EventSet};
+pub use crate::execute::{decode_recorded, Chronicle, Loaded, DEFAULT_MAX_ATTEMPTS};
+pub use crate::metadata::{CommandContext, Metadata};
+pub use crate::store::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use crate::store::postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use crate::store::sqlite::SqliteStore;
+pub use crate::store::{EventStore, NewEvent, RecordedEvent};
+
+/// Turns an `impl` block into an aggregate. See the book's reference chapter.
+pub use chronicle_macros::aggregate;
+/// Derives [`Command`] for a struct. See the book's reference chapter for its attributes.
+pub use chronicle_macros::Command;
+/// Derives [`Event`] for a struct. See the book's reference chapter for its attributes.
+pub use chronicle_macros::Event;
+
+/// Everything an application needs: `use chronicle::prelude::*;`.
+pub mod prelude {
+    #[cfg(feature = "postgres")]
+    pub use crate::PostgresStore;
+    #[cfg(feature = "sqlite")]
+    pub use crate::SqliteStore;
+    pub use crate::{
+        aggregate, Aggregate, Chronicle, Command, CommandContext, CommandError, Event, EventStore, Handle,
+        MemoryStore, Receipt,
+    };
+}
+
+/// Paths used by generated code. Not public API: may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::aggregate::{Aggregate, Handle};
+    pub use crate::command::Command;
+    pub use crate::event::{const_str_eq, decode_payload, encode_payload, DecodeError, Event, EventSet};
+    pub use serde::{de::DeserializeOwned, Serialize};
+    pub use serde_json::value::RawValue;
+    pub use serde_json::Error as JsonError;
+    pub use std::{boxed::Box, clone::Clone, convert::From, result::Result, string::String, vec::Vec};
+}

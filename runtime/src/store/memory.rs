@@ -1,0 +1,129 @@
+//! An in-memory event store for unit tests and prototypes; it forgets everything on drop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{EventStore, NewEvent, RecordedEvent};
+use crate::command::Receipt;
+use crate::error::StoreError;
+
+/// An event store kept in process memory, with the same guarantees as the database stores:
+/// atomic appends, optimistic concurrency and unique event ids.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    log: Arc<Mutex<Log>>,
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<RecordedEvent>,
+    /// Indexes into `events` per stream, in stream order.
+    streams: HashMap<String, Vec<usize>>,
+    event_ids: HashSet<Uuid>,
+    /// Index of the last event of each command.
+    commands: HashMap<Uuid, usize>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        // A panic while holding the lock cannot leave the log half-written: appends check
+        // everything before mutating, so a poisoned lock is still consistent.
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        let mut log = self.log();
+        let current = log.streams.get(stream_id).map_or(0, |s| s.len() as u64);
+        if current != expected_version {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.to_owned(),
+                expected: expected_version,
+            });
+        }
+        if let Some(dup) = events.iter().find(|e| log.event_ids.contains(&e.event_id)) {
+            return Err(StoreError::DuplicateEvent {
+                event_id: dup.event_id,
+            });
+        }
+        let recorded_at = Utc::now();
+        let mut receipt = Receipt {
+            stream_id: stream_id.to_owned(),
+            stream_version: current,
+            position: None,
+        };
+        for event in events {
+            let index = log.events.len();
+            let position = index as u64 + 1;
+            receipt.stream_version += 1;
+            receipt.position = Some(position);
+            log.event_ids.insert(event.event_id);
+            log.commands.insert(event.metadata.command_id, index);
+            log.streams.entry(stream_id.to_owned()).or_default().push(index);
+            log.events.push(RecordedEvent {
+                position,
+                stream_id: stream_id.to_owned(),
+                stream_version: receipt.stream_version,
+                event_id: event.event_id,
+                event_type: event.event_type.to_owned(),
+                event_version: event.event_version,
+                payload: event.payload,
+                metadata: event.metadata,
+                recorded_at,
+            });
+        }
+        Ok(receipt)
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        let Some(indexes) = log.streams.get(stream_id) else {
+            return Ok(Vec::new());
+        };
+        let skip = usize::try_from(after_version).unwrap_or(usize::MAX);
+        Ok(indexes
+            .iter()
+            .skip(skip)
+            .map(|&i| log.events[i].clone())
+            .collect())
+    }
+
+    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        // Positions are index + 1, so the first event after `after_position` is at that index.
+        let start = usize::try_from(after_position)
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        Ok(log.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
+        let log = self.log();
+        Ok(log.commands.get(&command_id).map(|&i| {
+            let event = &log.events[i];
+            Receipt {
+                stream_id: event.stream_id.clone(),
+                stream_version: event.stream_version,
+                position: Some(event.position),
+            }
+        }))
+    }
+}

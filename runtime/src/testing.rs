@@ -1,0 +1,123 @@
+//! Given/when/then tests of an aggregate's decisions, without a database.
+//!
+//! ```
+//! # use chronicle::testing::AggregateTest;
+//! # fn demo<A: chronicle::Aggregate + chronicle::Handle<C>, C>(history: Vec<A::Event>, cmd: C, expected: Vec<A::Event>)
+//! # where A::Services: Default {
+//! AggregateTest::<A>::given(history).when(cmd).then_expect_events(expected);
+//! # }
+//! ```
+
+use std::fmt::Debug;
+
+use crate::aggregate::{Aggregate, Handle};
+use crate::event::EventSet;
+
+/// A test of one decision: the events an aggregate has seen, then a command.
+pub struct AggregateTest<A: Aggregate> {
+    state: A,
+    services: A::Services,
+}
+
+impl<A: Aggregate> AggregateTest<A>
+where
+    A::Services: Default,
+{
+    /// An aggregate that has seen no events.
+    pub fn given_no_history() -> Self {
+        Self::given(Vec::new())
+    }
+
+    /// An aggregate that has seen `history`, in order.
+    pub fn given(history: impl IntoIterator<Item = A::Event>) -> Self {
+        Self::given_with_services(history, A::Services::default())
+    }
+}
+
+impl<A: Aggregate> AggregateTest<A> {
+    /// An aggregate that has seen `history` and decides with `services`.
+    pub fn given_with_services(history: impl IntoIterator<Item = A::Event>, services: A::Services) -> Self {
+        let mut state = A::default();
+        for event in history {
+            state.apply(&event);
+        }
+        Self { state, services }
+    }
+
+    /// Lets the aggregate decide on `command`.
+    pub fn when<C>(self, command: C) -> Outcome<A, C>
+    where
+        A: Handle<C>,
+    {
+        let result = self.state.handle(&command, &self.services);
+        Outcome { result }
+    }
+}
+
+/// The aggregate's decision, to be checked.
+#[must_use = "an outcome checks nothing until one of its `then_*` methods is called"]
+pub struct Outcome<A: Handle<C>, C> {
+    result: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Handle<C>, C> Outcome<A, C> {
+    /// Asserts that the command was accepted with exactly these events, compared by stored name,
+    /// version and JSON payload.
+    #[track_caller]
+    pub fn then_expect_events(self, expected: impl IntoIterator<Item = A::Event>) {
+        let expected: Vec<A::Event> = expected.into_iter().collect();
+        match self.result {
+            Ok(actual) => assert_eq!(
+                fingerprints(&actual),
+                fingerprints(&expected),
+                "\nthe command produced {actual:#?}\nbut the test expected {expected:#?}"
+            ),
+            Err(error) => panic!(
+                "the command was rejected with `{error}` ({error:?}), but the test expected {expected:#?}"
+            ),
+        }
+    }
+
+    /// Asserts that the command was rejected, and returns the error for further checks.
+    #[track_caller]
+    pub fn then_expect_error(self) -> A::Error {
+        match self.result {
+            Ok(events) => {
+                panic!("the command was accepted with {events:#?}, but the test expected a rejection")
+            }
+            Err(error) => error,
+        }
+    }
+
+    /// Asserts that the command was rejected with an error whose message is `message`.
+    #[track_caller]
+    pub fn then_expect_error_message(self, message: &str) {
+        let error = self.then_expect_error();
+        assert_eq!(
+            error.to_string(),
+            message,
+            "the command was rejected with another error: {error:?}"
+        );
+    }
+
+    /// The raw decision, for assertions the methods above do not cover.
+    pub fn into_result(self) -> Result<Vec<A::Event>, A::Error>
+    where
+        A::Error: Debug,
+    {
+        self.result
+    }
+}
+
+fn fingerprints<E: EventSet>(events: &[E]) -> Vec<(&'static str, u32, String)> {
+    events
+        .iter()
+        .map(|event| {
+            let payload = event.to_payload().map_or_else(
+                |error| format!("<unserializable: {error}>"),
+                |raw| raw.get().to_owned(),
+            );
+            (event.event_type(), event.event_version(), payload)
+        })
+        .collect()
+}
