@@ -1,14 +1,39 @@
-//! placeholder
+//! Procedural macros of Chronicle. Use them through the `chronicle` crate, which re-exports them
+//! and provides the runtime the generated code refers to.
+//!
+//! Each macro parses its input into a small model (`parse.rs`), checks rules across the model
+//! (`validate.rs`) and only then generates code (`expand.rs`); all problems of one item are
+//! reported together.
+
+mod aggregate;
+mod command;
+mod common;
+mod event;
+
 use proc_macro::TokenStream;
+
+/// Derives `chronicle::Event`. Optional: `#[event(name = "bank.MoneyDeposited", version = 1)]`.
 #[proc_macro_derive(Event, attributes(event))]
-pub fn derive_event(_i: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    event::derive(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
+
+/// Derives `chronicle::Command`: `#[command(aggregate = Account)]` and one `#[id]` field.
 #[proc_macro_derive(Command, attributes(command, id))]
-pub fn derive_command(_i: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_command(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    command::derive(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
+
+/// Turns an aggregate's `impl` block into an aggregate: `#[handle]` methods decide on commands,
+/// `#[apply]` methods evolve the state. Optional: `#[aggregate(name = "bank.Account",
+/// event = AccountEvent, services = BankServices)]`.
 #[proc_macro_attribute]
-pub fn aggregate(_a: TokenStream, i: TokenStream) -> TokenStream {
-    i
+pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
+    aggregate::attribute(args.into(), item.into()).into()
 }

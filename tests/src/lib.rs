@@ -1,1 +1,12 @@
-//! placeholder
+//! Shared support for Chronicle's integration tests, and the book's code examples compiled as
+//! doc tests (see the `book` module).
+
+pub mod support;
+
+/// The book's chapters; their Rust code blocks run as doc tests.
+#[doc = include_str!("../../book/src/quickstart.md")]
+pub mod book_quickstart {}
+
+/// The write-side chapter; its blocks include compiled code from the workspace.
+#[doc = include_str!("../../book/src/write-side.md")]
+pub mod book_write_side {}

@@ -1,1 +1,466 @@
+//! The Postgres event store: the production backend.
 
+use std::fmt;
+use std::sync::Arc;
+
+use sqlx::postgres::{PgDatabaseError, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::sql::{self, EventRow};
+use super::{EventStore, NewEvent, RecordedEvent};
+use crate::command::Receipt;
+use crate::error::StoreError;
+
+/// How many connections [`PostgresStore::connect`] opens at most.
+const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// The schema used unless [`PostgresStore::with_schema`] picks another.
+const DEFAULT_SCHEMA: &str = "public";
+
+/// Names of the unique constraints, fixed in the migration so that a violation can be told apart
+/// without parsing messages.
+const STREAM_VERSION_KEY: &str = "chronicle_events_stream_version_key";
+const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
+
+/// An event store in a Postgres database (version 13 or later).
+///
+/// All events live in one append-only table, `chronicle_events`, in a configurable schema
+/// (`public` unless [`with_schema`](Self::with_schema) says otherwise). Create it with
+/// [`migrate`](Self::migrate). Its columns:
+///
+/// | column | type | meaning |
+/// | --- | --- | --- |
+/// | `position` | `bigint` identity, primary key | place in the global log; increasing, may have gaps |
+/// | `transaction_id` | `xid8`, default `pg_current_xact_id()` | the writing transaction, so readers can later tell which positions are committed |
+/// | `stream_id` | `text` | the aggregate instance the event belongs to |
+/// | `stream_version` | `bigint` | the event's version within its stream, from 1, without gaps; unique per stream |
+/// | `event_id` | `uuid`, unique | the event's id; derived from the command id, so a re-submitted command collides |
+/// | `event_type` | `text` | the event's stored name |
+/// | `event_version` | `int` | the version of the payload's shape |
+/// | `payload` | `jsonb` | the event itself |
+/// | `metadata` | `jsonb` | [`Metadata`](crate::Metadata): command, correlation and causation ids, actor, extra keys |
+/// | `command_id` | `uuid`, indexed | the command that recorded the event (copied out of the metadata for lookups) |
+/// | `recorded_at` | `timestamptz`, default `now()` | when the event was stored |
+///
+/// The database itself refuses `UPDATE`, `DELETE` and `TRUNCATE` on the table (triggers raise
+/// "chronicle_events is append-only"): events are facts, corrected by further events.
+///
+/// Cloning is cheap: clones share the connection pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: Arc<Statements>,
+}
+
+/// The store's SQL, built once per schema so that no call formats SQL.
+struct Statements {
+    schema: String,
+    migrate: String,
+    append: String,
+    read_stream: String,
+    read_all: String,
+    find_command: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.sql.schema)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) with a
+    /// pool of up to 10 connections. Use [`from_pool`](Self::from_pool) to size the pool yourself.
+    ///
+    /// Fails with [`StoreError::Unavailable`] when the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(DEFAULT_MAX_CONNECTIONS)
+            .connect(url)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store on an existing pool, using the `public` schema.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(DEFAULT_SCHEMA.to_owned())),
+        }
+    }
+
+    /// The same store, with its table in the Postgres schema `schema` (created by
+    /// [`migrate`](Self::migrate) if missing).
+    ///
+    /// The name must match `[a-z_][a-z0-9_]*` and be at most 63 bytes; anything else is refused
+    /// with [`StoreError::Database`] rather than quoted, so that the name in SQL is the name a
+    /// person types in `psql`.
+    pub fn with_schema(self, schema: &str) -> Result<Self, StoreError> {
+        validate_schema(schema)?;
+        Ok(Self {
+            pool: self.pool,
+            sql: Arc::new(Statements::new(schema.to_owned())),
+        })
+    }
+
+    /// The Postgres schema holding the store's table.
+    pub fn schema(&self) -> &str {
+        &self.sql.schema
+    }
+
+    /// The connection pool, for queries of your own (read models in the same database, say).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the schema, the `chronicle_events` table, its indexes and its append-only triggers
+    /// if they are missing.
+    ///
+    /// Safe to run at every start, from several processes at once: the work happens in one
+    /// transaction holding an advisory lock per schema.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        // Concurrent `CREATE ... IF NOT EXISTS` of the same object can still fail on the catalog's
+        // unique indexes, so concurrent migrations must take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('chronicle.migrate'), hashtext($1))")
+            .bind(&self.sql.schema)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        sqlx::raw_sql(&self.sql.migrate)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn append_batch(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: &[NewEvent],
+    ) -> Result<Receipt, StoreError> {
+        let conflict = || StoreError::Conflict {
+            stream_id: stream_id.to_owned(),
+            expected: expected_version,
+        };
+        // A version beyond bigint cannot be the stream's current one.
+        let Ok(expected) = i64::try_from(expected_version) else {
+            return Err(conflict());
+        };
+        let mut event_ids = Vec::with_capacity(events.len());
+        let mut event_types = Vec::with_capacity(events.len());
+        let mut event_versions = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut metadata = Vec::with_capacity(events.len());
+        for event in events {
+            event_ids.push(event.event_id);
+            event_types.push(event.event_type);
+            event_versions.push(sql::event_version_i32(event)?);
+            payloads.push(event.payload.get());
+            metadata.push(sql::metadata_json(event)?);
+        }
+        let command_id = events[0].metadata.command_id;
+
+        let rows = sqlx::query(&self.sql.append)
+            .bind(stream_id)
+            .bind(expected)
+            .bind(command_id)
+            .bind(&event_ids)
+            .bind(&event_types)
+            .bind(&event_versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| append_error(e, events, conflict))?;
+
+        // No rows: the guard saw the stream at another version than expected.
+        let mut last: Option<(u64, u64)> = None;
+        for row in &rows {
+            let position = sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?;
+            let version = sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?;
+            if last.is_none_or(|(v, _)| version > v) {
+                last = Some((version, position));
+            }
+        }
+        let (stream_version, position) = last.ok_or_else(conflict)?;
+        tracing::debug!(stream_version, position, "appended");
+        Ok(Receipt {
+            stream_id: stream_id.to_owned(),
+            stream_version,
+            position: Some(position),
+        })
+    }
+
+    async fn read_events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(map_sqlx)?;
+        rows.iter()
+            .map(|row| event_row(row).map_err(map_sqlx)?.into_recorded())
+            .collect()
+    }
+}
+
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        if events.is_empty() {
+            return Ok(Receipt {
+                stream_id: stream_id.to_owned(),
+                stream_version: expected_version,
+                position: None,
+            });
+        }
+        let span = tracing::debug_span!(
+            "chronicle.append",
+            store = "postgres",
+            stream_id,
+            expected_version,
+            count = events.len()
+        );
+        self.append_batch(stream_id, expected_version, &events)
+            .instrument(span)
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(
+            sqlx::query(&self.sql.read_stream)
+                .bind(stream_id)
+                .bind(sql::clamp_i64(after_version)),
+        )
+        .await
+    }
+
+    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(
+            sqlx::query(&self.sql.read_all)
+                .bind(sql::clamp_i64(after_position))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+        )
+        .await
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
+        let Some(row) = sqlx::query(&self.sql.find_command)
+            .bind(command_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Receipt {
+            stream_id: row.try_get(0).map_err(map_sqlx)?,
+            stream_version: sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?,
+            position: Some(sql::to_u64("position", row.try_get(2).map_err(map_sqlx)?)?),
+        }))
+    }
+}
+
+impl Statements {
+    fn new(schema: String) -> Self {
+        let table = format!("\"{schema}\".chronicle_events");
+        let columns = "position, stream_id, stream_version, event_id, event_type, event_version, \
+                       payload::text, metadata::text, recorded_at";
+        Self {
+            migrate: format!(
+                r#"
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+
+CREATE TABLE IF NOT EXISTS {table} (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    stream_id text NOT NULL,
+    stream_version bigint NOT NULL CHECK (stream_version > 0),
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    event_version int NOT NULL,
+    payload jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    command_id uuid NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT {EVENT_ID_KEY} UNIQUE (event_id),
+    CONSTRAINT {STREAM_VERSION_KEY} UNIQUE (stream_id, stream_version)
+);
+
+CREATE INDEX IF NOT EXISTS chronicle_events_command_id_idx ON {table} (command_id);
+CREATE INDEX IF NOT EXISTS chronicle_events_transaction_id_idx ON {table} (transaction_id, position);
+
+CREATE OR REPLACE FUNCTION "{schema}".chronicle_events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'chronicle_events is append-only: % is not allowed', TG_OP
+        USING HINT = 'Events are facts: record a compensating event instead.';
+END
+$fn$;
+
+-- Created only when missing: re-creating would lock the table against writers at every start.
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_append_only') THEN
+        CREATE TRIGGER chronicle_events_append_only BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION "{schema}".chronicle_events_append_only();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_no_truncate') THEN
+        CREATE TRIGGER chronicle_events_no_truncate BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".chronicle_events_append_only();
+    END IF;
+END
+$do$;
+"#
+            ),
+            // One statement per command: the WHERE guard and the unique (stream_id,
+            // stream_version) constraint together make the append all-or-nothing under
+            // concurrency, without an explicit transaction or lock.
+            append: format!(
+                "INSERT INTO {table} \
+                     (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+                 SELECT $1, $2 + e.ord, e.event_id, e.event_type, e.event_version, e.payload, e.metadata, $3 \
+                 FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[]::jsonb[], $8::text[]::jsonb[]) \
+                     WITH ORDINALITY AS e(event_id, event_type, event_version, payload, metadata, ord) \
+                 WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM {table} WHERE stream_id = $1) = $2 \
+                 ORDER BY e.ord \
+                 RETURNING position, stream_version"
+            ),
+            read_stream: format!(
+                "SELECT {columns} FROM {table} WHERE stream_id = $1 AND stream_version > $2 \
+                 ORDER BY stream_version"
+            ),
+            read_all: format!("SELECT {columns} FROM {table} WHERE position > $1 ORDER BY position LIMIT $2"),
+            find_command: format!(
+                "SELECT stream_id, stream_version, position FROM {table} WHERE command_id = $1 \
+                 ORDER BY position DESC LIMIT 1"
+            ),
+            schema,
+        }
+    }
+}
+
+fn validate_schema(schema: &str) -> Result<(), StoreError> {
+    let mut chars = schema.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63;
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::Database(Box::new(InvalidSchemaName(
+            schema.to_owned(),
+        ))))
+    }
+}
+
+#[derive(Debug)]
+struct InvalidSchemaName(String);
+
+impl fmt::Display for InvalidSchemaName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid Postgres schema name `{}`: use 1 to 63 lowercase ASCII letters, digits and \
+             underscores, not starting with a digit",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidSchemaName {}
+
+fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
+    Ok(EventRow {
+        position: row.try_get(0)?,
+        stream_id: row.try_get(1)?,
+        stream_version: row.try_get(2)?,
+        event_id: row.try_get(3)?,
+        event_type: row.try_get(4)?,
+        event_version: i64::from(row.try_get::<i32, _>(5)?),
+        payload: row.try_get(6)?,
+        metadata: row.try_get(7)?,
+        recorded_at: row.try_get(8)?,
+    })
+}
+
+/// Tells the two unique constraints apart: a stream version already taken means a concurrent
+/// writer won the race; an event id already taken means the command was appended before.
+fn append_error(e: sqlx::Error, events: &[NewEvent], conflict: impl FnOnce() -> StoreError) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.code().as_deref() == Some("23505") {
+            match db.constraint() {
+                Some(STREAM_VERSION_KEY) => return conflict(),
+                Some(EVENT_ID_KEY) => {
+                    let event_id = db
+                        .try_downcast_ref::<PgDatabaseError>()
+                        .and_then(|pg| pg.detail())
+                        .and_then(duplicate_key_in_detail)
+                        .unwrap_or_else(|| sql::guess_duplicate(events));
+                    return StoreError::DuplicateEvent { event_id };
+                }
+                _ => {}
+            }
+        }
+    }
+    map_sqlx(e)
+}
+
+/// The id in Postgres' detail `Key (event_id)=(<uuid>) already exists.`
+fn duplicate_key_in_detail(detail: &str) -> Option<Uuid> {
+    let start = detail.find("=(")? + 2;
+    let len = detail[start..].find(')')?;
+    Uuid::parse_str(&detail[start..start + len]).ok()
+}
+
+/// Sorts a driver error into [`StoreError::Unavailable`] or [`StoreError::Database`].
+fn map_sqlx(e: sqlx::Error) -> StoreError {
+    sql::map_sqlx_with(e, |db| {
+        // Class 08 is "connection exception"; 57P0x a server shutting down or starting up;
+        // 53300 the server's connection limit. All pass with time, unlike other errors.
+        db.code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0") || code == "53300")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for ok in ["public", "_x", "t_0a9f", "a"] {
+            assert!(validate_schema(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "0abc", "Public", "a-b", "a b", "a\"b", "é", &"a".repeat(64)] {
+            assert!(
+                matches!(validate_schema(bad), Err(StoreError::Database(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_key_detail() {
+        let id = Uuid::new_v4();
+        let detail = format!("Key (event_id)=({id}) already exists.");
+        assert_eq!(duplicate_key_in_detail(&detail), Some(id));
+        assert_eq!(duplicate_key_in_detail("something else"), None);
+    }
+}

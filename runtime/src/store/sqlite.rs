@@ -1,1 +1,426 @@
+//! The SQLite event store: an embedded store in a local file, for single-process applications,
+//! command-line tools and tests.
 
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, Sqlite, Transaction};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::sql::{self, corrupt, CorruptRow, EventRow};
+use super::{EventStore, NewEvent, RecordedEvent};
+use crate::command::Receipt;
+use crate::error::StoreError;
+
+/// How long a writer waits for another one before giving up with [`StoreError::Unavailable`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of a file store: writers take turns anyway, but in WAL mode readers need not wait
+/// for them.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// Rows per `INSERT` statement; bounds the number of bound parameters well below SQLite's limit.
+/// A larger command is split over several statements of the same transaction.
+const ROWS_PER_INSERT: usize = 1000;
+
+const MIGRATE: &str = r#"
+CREATE TABLE IF NOT EXISTS chronicle_events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL,
+    stream_version INTEGER NOT NULL CHECK (stream_version > 0),
+    event_id TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    event_version INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (stream_id, stream_version)
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS chronicle_events_command_id_idx ON chronicle_events (command_id);
+
+CREATE TRIGGER IF NOT EXISTS chronicle_events_no_update BEFORE UPDATE ON chronicle_events
+BEGIN
+    SELECT RAISE(ABORT, 'chronicle_events is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER IF NOT EXISTS chronicle_events_no_delete BEFORE DELETE ON chronicle_events
+BEGIN
+    SELECT RAISE(ABORT, 'chronicle_events is append-only: DELETE is not allowed');
+END;
+"#;
+
+const CURRENT_VERSION: &str =
+    "SELECT COALESCE(MAX(stream_version), 0) FROM chronicle_events WHERE stream_id = ?1";
+
+const READ_STREAM: &str = "SELECT position, stream_id, stream_version, event_id, event_type, event_version, \
+     payload, metadata, recorded_at FROM chronicle_events \
+     WHERE stream_id = ?1 AND stream_version > ?2 ORDER BY stream_version";
+
+const READ_ALL: &str = "SELECT position, stream_id, stream_version, event_id, event_type, event_version, \
+     payload, metadata, recorded_at FROM chronicle_events \
+     WHERE position > ?1 ORDER BY position LIMIT ?2";
+
+const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position FROM chronicle_events \
+     WHERE command_id = ?1 ORDER BY position DESC LIMIT 1";
+
+/// An event store in a SQLite database file.
+///
+/// All events live in one append-only table, `chronicle_events`; create it with
+/// [`migrate`](Self::migrate). Its columns:
+///
+/// | column | type | meaning |
+/// | --- | --- | --- |
+/// | `position` | `INTEGER PRIMARY KEY AUTOINCREMENT` | place in the global log; increasing, never reused |
+/// | `stream_id` | `TEXT` | the aggregate instance the event belongs to |
+/// | `stream_version` | `INTEGER` | the event's version within its stream, from 1, without gaps; unique per stream |
+/// | `event_id` | `TEXT` (hyphenated UUID), unique | the event's id; a re-submitted command collides |
+/// | `event_type` | `TEXT` | the event's stored name |
+/// | `event_version` | `INTEGER` | the version of the payload's shape |
+/// | `payload` | `TEXT` (JSON) | the event itself, byte for byte as serialized |
+/// | `metadata` | `TEXT` (JSON) | [`Metadata`](crate::Metadata) |
+/// | `command_id` | `TEXT` (hyphenated UUID), indexed | the command that recorded the event |
+/// | `recorded_at` | `TEXT` | when the event was stored, RFC 3339 in UTC with fractional seconds |
+///
+/// Triggers make the database refuse `UPDATE` and `DELETE` on the table ("chronicle_events is
+/// append-only").
+///
+/// Appends take SQLite's write lock up front (`BEGIN IMMEDIATE`), so concurrent writers, in this
+/// process or another, queue for up to 5 seconds instead of failing; past that the append fails
+/// with [`StoreError::Unavailable`].
+///
+/// Cloning is cheap: clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it if missing, in WAL mode.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(Self { pool })
+    }
+
+    /// A fresh database in memory, private to this store and its clones and gone when the last of
+    /// them is dropped.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options: SqliteConnectOptions = "sqlite::memory:".parse().map_err(map_sqlx)?;
+        // The database lives only as long as a connection to it: keep exactly one, forever.
+        let pool = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.busy_timeout(BUSY_TIMEOUT))
+            .await
+            .map_err(map_sqlx)?;
+        Ok(Self { pool })
+    }
+
+    /// A store on an existing pool. Give its connections a busy timeout
+    /// ([`SqliteConnectOptions::busy_timeout`]), or concurrent appends fail at once.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The connection pool, for queries of your own.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates the `chronicle_events` table, its index and its append-only triggers if they are
+    /// missing. Safe to run at every start, from several processes at once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_immediate().await?;
+        sqlx::raw_sql(MIGRATE).execute(&mut *tx).await.map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    /// A transaction holding the write lock from the start: a plain `BEGIN` would take it only
+    /// at the first write, and two writers that both read first would deadlock on the upgrade.
+    async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)
+    }
+
+    async fn append_batch(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: &[NewEvent],
+    ) -> Result<Receipt, StoreError> {
+        let conflict = || StoreError::Conflict {
+            stream_id: stream_id.to_owned(),
+            expected: expected_version,
+        };
+        // A version beyond INTEGER cannot be the stream's current one.
+        let Ok(expected) = i64::try_from(expected_version) else {
+            return Err(conflict());
+        };
+        let mut rows = Vec::with_capacity(events.len());
+        for (event, n) in events.iter().zip(1_i64..) {
+            rows.push(Insert {
+                stream_version: expected.checked_add(n).ok_or_else(conflict)?,
+                event_id: event.event_id.to_string(),
+                event_type: event.event_type,
+                event_version: i64::from(event.event_version),
+                payload: event.payload.get(),
+                metadata: sql::metadata_json(event)?,
+            });
+        }
+        let command_id = events[0].metadata.command_id.to_string();
+        let recorded_at = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+
+        let mut tx = self.begin_immediate().await?;
+        let current: i64 = sqlx::query_scalar(CURRENT_VERSION)
+            .bind(stream_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if current != expected {
+            // Dropping the transaction rolls it back.
+            return Err(conflict());
+        }
+
+        let mut last: Option<(u64, u64)> = None;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let statement = insert_sql(chunk.len());
+            let mut query = sqlx::query(&statement)
+                .bind(stream_id)
+                .bind(&command_id)
+                .bind(&recorded_at);
+            for row in chunk {
+                query = query
+                    .bind(row.stream_version)
+                    .bind(&row.event_id)
+                    .bind(row.event_type)
+                    .bind(row.event_version)
+                    .bind(row.payload)
+                    .bind(&row.metadata);
+            }
+            let returned = match query.fetch_all(&mut *tx).await {
+                Ok(returned) => returned,
+                Err(e) => return Err(append_error(e, &mut tx, events, conflict).await),
+            };
+            for row in &returned {
+                let position = sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?;
+                let version = sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?;
+                if last.is_none_or(|(v, _)| version > v) {
+                    last = Some((version, position));
+                }
+            }
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+
+        let (stream_version, position) = last.ok_or_else(conflict)?;
+        tracing::debug!(stream_version, position, "appended");
+        Ok(Receipt {
+            stream_id: stream_id.to_owned(),
+            stream_version,
+            position: Some(position),
+        })
+    }
+}
+
+/// One event's own values for the `INSERT`, checked and serialized before the write lock is
+/// taken.
+struct Insert<'a> {
+    stream_version: i64,
+    event_id: String,
+    event_type: &'a str,
+    event_version: i64,
+    payload: &'a str,
+    metadata: String,
+}
+
+/// `INSERT` of `rows` events; `?1`..`?3` (stream, command, time) are shared by all rows.
+fn insert_sql(rows: usize) -> String {
+    let mut statement = String::with_capacity(200 + rows * 40);
+    statement.push_str(
+        "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, stream_version, event_id, \
+         event_type, event_version, payload, metadata) VALUES ",
+    );
+    for row in 0..rows {
+        let p = 4 + row * 6;
+        if row > 0 {
+            statement.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(
+            statement,
+            "(?1, ?2, ?3, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5
+        );
+    }
+    statement.push_str(" RETURNING position, stream_version");
+    statement
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        if events.is_empty() {
+            return Ok(Receipt {
+                stream_id: stream_id.to_owned(),
+                stream_version: expected_version,
+                position: None,
+            });
+        }
+        let span = tracing::debug_span!(
+            "chronicle.append",
+            store = "sqlite",
+            stream_id,
+            expected_version,
+            count = events.len()
+        );
+        self.append_batch(stream_id, expected_version, &events)
+            .instrument(span)
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(READ_STREAM)
+            .bind(stream_id)
+            .bind(sql::clamp_i64(after_version))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(recorded).collect()
+    }
+
+    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(READ_ALL)
+            .bind(sql::clamp_i64(after_position))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(recorded).collect()
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
+        let Some(row) = sqlx::query(FIND_COMMAND)
+            .bind(command_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Receipt {
+            stream_id: row.try_get(0).map_err(map_sqlx)?,
+            stream_version: sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?,
+            position: Some(sql::to_u64("position", row.try_get(2).map_err(map_sqlx)?)?),
+        }))
+    }
+}
+
+fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let event_id: String = row.try_get(3).map_err(map_sqlx)?;
+    let recorded_at: String = row.try_get(8).map_err(map_sqlx)?;
+    EventRow {
+        position: row.try_get(0).map_err(map_sqlx)?,
+        stream_id: row.try_get(1).map_err(map_sqlx)?,
+        stream_version: row.try_get(2).map_err(map_sqlx)?,
+        event_id: Uuid::parse_str(&event_id)
+            .map_err(|_| corrupt(CorruptRow::Malformed("event_id", event_id.clone())))?,
+        event_type: row.try_get(4).map_err(map_sqlx)?,
+        event_version: row.try_get(5).map_err(map_sqlx)?,
+        payload: row.try_get(6).map_err(map_sqlx)?,
+        metadata: row.try_get(7).map_err(map_sqlx)?,
+        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(|_| corrupt(CorruptRow::Malformed("recorded_at", recorded_at.clone())))?
+            .with_timezone(&Utc),
+    }
+    .into_recorded()
+}
+
+/// Tells the two unique constraints apart (SQLite names the columns in its message): a stream
+/// version already taken means another writer won; an event id already taken means the command
+/// was appended before.
+async fn append_error(
+    e: sqlx::Error,
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[NewEvent],
+    conflict: impl FnOnce() -> StoreError,
+) -> StoreError {
+    let message = match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => db.message().to_owned(),
+        _ => return map_sqlx(e),
+    };
+    if message.contains("chronicle_events.stream_version") {
+        return conflict();
+    }
+    if !message.contains("chronicle_events.event_id") {
+        return map_sqlx(e);
+    }
+    // SQLite does not say which id collided: ask, in the still-open transaction.
+    for event in events {
+        let stored = sqlx::query("SELECT 1 FROM chronicle_events WHERE event_id = ?1")
+            .bind(event.event_id.to_string())
+            .fetch_optional(&mut **tx)
+            .await;
+        if let Ok(Some(_)) = stored {
+            return StoreError::DuplicateEvent {
+                event_id: event.event_id,
+            };
+        }
+    }
+    StoreError::DuplicateEvent {
+        event_id: sql::guess_duplicate(events),
+    }
+}
+
+/// Sorts a driver error into [`StoreError::Unavailable`] or [`StoreError::Database`].
+fn map_sqlx(e: sqlx::Error) -> StoreError {
+    sql::map_sqlx_with(e, |db| {
+        // SQLite reports extended result codes; the primary code is the low byte. BUSY (5) is
+        // the busy timeout running out, CANTOPEN (14) a file that cannot be opened.
+        db.code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 14))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_statement_numbers_parameters() {
+        assert_eq!(
+            insert_sql(2),
+            "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, stream_version, event_id, \
+             event_type, event_version, payload, metadata) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9), (?1, ?2, ?3, ?10, ?11, ?12, ?13, ?14, ?15) \
+             RETURNING position, stream_version"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+
+use super::Errors;
+
+/// A value given in an attribute, with the span of its key for "given twice" errors.
+pub struct KeyValue<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// One key of an attribute: empty, or set once.
+pub struct Slot<T>(pub Option<KeyValue<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Slot<T> {
+    /// Stores the value, or reports the key as given twice.
+    pub fn set(&mut self, meta: &ParseNestedMeta, value: T, errors: &mut Errors) {
+        let span = meta.path.span();
+        if self.0.is_some() {
+            errors.at_span(
+                span,
+                format!("`{}` is specified more than once; keep one", key_of(meta)),
+            );
+        } else {
+            self.0 = Some(KeyValue { value, span });
+        }
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        self.0.as_ref().map(|kv| &kv.value)
+    }
+}
+
+fn key_of(meta: &ParseNestedMeta) -> String {
+    meta.path
+        .get_ident()
+        .map_or_else(|| "?".to_owned(), ToString::to_string)
+}
+
+/// Parses `key = value, ...` pairs, handing each known key to `on_key` and reporting unknown keys
+/// (with the closest known one as a suggestion) without stopping, so every problem is reported.
+pub fn parse_keys(
+    meta: ParseNestedMeta,
+    attribute: &str,
+    known: &[&str],
+    errors: &mut Errors,
+    on_key: &mut dyn FnMut(&str, &ParseNestedMeta, &mut Errors) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let key = key_of(&meta);
+    if known.contains(&key.as_str()) {
+        if let Err(error) = on_key(&key, &meta, errors) {
+            errors.push(error);
+            skip_value(&meta);
+        }
+        return Ok(());
+    }
+    let expected = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = match closest(&key, known) {
+        Some(suggestion) => {
+            format!("unknown key `{key}` in `#[{attribute}(...)]`; did you mean `{suggestion}`?")
+        }
+        None => format!("unknown key `{key}` in `#[{attribute}(...)]`; the keys are {expected}"),
+    };
+    errors.at_span(meta.path.span(), message);
+    skip_value(&meta);
+    Ok(())
+}
+
+/// Consumes whatever follows a key we could not use, so parsing goes on with the next key.
+fn skip_value(meta: &ParseNestedMeta) {
+    if meta.input.peek(syn::Token![=]) {
+        let _ = meta.input.parse::<syn::Token![=]>();
+        let _ = meta.input.parse::<syn::Expr>();
+    } else if meta.input.peek(syn::token::Paren) {
+        let _ = meta.parse_nested_meta(|inner| {
+            skip_value(&inner);
+            Ok(())
+        });
+    }
+}
+
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(key, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1) + 1)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Generic and lifetime parameters are not supported on the annotated items: say so at the
+/// parameters instead of failing deep inside generated code.
+pub fn reject_generics(generics: &syn::Generics, what: &str, errors: &mut Errors) {
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        errors.at(
+            generics,
+            format!("{what} cannot have generic or lifetime parameters; use concrete types"),
+        );
+    }
+}

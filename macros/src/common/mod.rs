@@ -1,0 +1,16 @@
+//! What every macro shares: error collection, attribute keys, and paths into the runtime.
+
+mod attr;
+mod errors;
+
+pub use attr::{parse_keys, reject_generics, Slot};
+pub use errors::Errors;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The hidden module of the facade crate through which all generated code reaches the runtime,
+/// so users need only `chronicle` in their `Cargo.toml`.
+pub fn private() -> TokenStream {
+    quote!(::chronicle::__private)
+}

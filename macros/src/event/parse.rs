@@ -1,0 +1,89 @@
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Ident, LitInt, LitStr};
+
+use crate::common::{parse_keys, reject_generics, Errors, Slot};
+
+const KEYS: &[&str] = &["name", "version"];
+
+pub struct EventModel {
+    pub ident: Ident,
+    pub name: LitStr,
+    pub version: u32,
+    pub version_span: proc_macro2::Span,
+}
+
+impl EventModel {
+    pub fn from_input(input: &DeriveInput) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        match &input.data {
+            Data::Struct(_) => {}
+            Data::Enum(e) => errors.at_span(
+                e.enum_token.span(),
+                "`#[derive(Event)]` goes on a struct: each event is its own struct, and `#[aggregate]` \
+                 generates the enum of an aggregate's events",
+            ),
+            Data::Union(u) => errors.at_span(
+                u.union_token.span(),
+                "`#[derive(Event)]` goes on a struct, not a union",
+            ),
+        }
+        reject_generics(&input.generics, "an event", &mut errors);
+
+        let mut name = Slot::<LitStr>::default();
+        let mut version = Slot::<u32>::default();
+        for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                parse_keys(meta, "event", KEYS, &mut errors, &mut |key, meta, errors| {
+                    match key {
+                        "name" => {
+                            let lit: LitStr = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    "`name` takes a string, e.g. `name = \"bank.MoneyDeposited\"`",
+                                )
+                            })?;
+                            if lit.value().trim().is_empty() {
+                                errors.at(&lit, "an event's stored `name` cannot be empty");
+                            }
+                            name.set(meta, lit, errors);
+                        }
+                        _ => {
+                            let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    "`version` takes a whole number from 1, e.g. `version = 2`",
+                                )
+                            })?;
+                            match lit.base10_parse::<u32>() {
+                                Ok(0) => errors.at(
+                                    &lit,
+                                    "event versions start at 1; use `version = 1` for the first shape",
+                                ),
+                                Ok(v) => version.set(meta, v, errors),
+                                Err(_) => {
+                                    errors.at(&lit, "`version` must be a whole number from 1 to 4294967295")
+                                }
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            });
+            if let Err(error) = parsed {
+                errors.push(error);
+            }
+        }
+        errors.finish()?;
+        let ident = input.ident.clone();
+        let version_span = version.0.as_ref().map_or(ident.span(), |kv| kv.span);
+        Ok(Self {
+            name: name
+                .0
+                .map(|kv| kv.value)
+                .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span())),
+            version: version.value().copied().unwrap_or(1),
+            version_span,
+            ident,
+        })
+    }
+}

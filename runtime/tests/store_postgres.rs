@@ -1,0 +1,322 @@
+//! `PostgresStore` against a real Postgres.
+//!
+//! The server is `CHRONICLE_TEST_DATABASE_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/chronicle_test`; the database is created if missing and
+//! every test works in a schema of its own, so tests run in parallel. A server that cannot be
+//! reached fails the tests: it is never a reason to skip them.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chronicle::{EventStore, PostgresStore, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use uuid::Uuid;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/chronicle_test";
+
+fn database_url() -> String {
+    std::env::var("CHRONICLE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+fn unreachable(url: &str, e: impl std::fmt::Display) -> ! {
+    panic!(
+        "cannot use the test Postgres at {url}: {e}\n\
+         These tests need a running Postgres (13 or later). Start one, e.g.\n  \
+         pg_ctlcluster 15 main start                      (Debian/Ubuntu package), or\n  \
+         docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16\n\
+         or point CHRONICLE_TEST_DATABASE_URL at a server where the user may create databases."
+    )
+}
+
+/// Creates the test database if it does not exist yet; tests racing to create it all succeed.
+async fn ensure_database(url: &str) {
+    static READY: AtomicBool = AtomicBool::new(false);
+    if READY.load(Ordering::Acquire) {
+        return;
+    }
+    let options: PgConnectOptions = url
+        .parse()
+        .unwrap_or_else(|e| panic!("invalid CHRONICLE_TEST_DATABASE_URL `{url}`: {e}"));
+    let database = options
+        .get_database()
+        .unwrap_or_else(|| panic!("CHRONICLE_TEST_DATABASE_URL `{url}` names no database"))
+        .to_owned();
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .unwrap_or_else(|e| unreachable(url, e));
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&database)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap_or_else(|e| unreachable(url, e));
+    if !exists {
+        let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        if let Err(e) = sqlx::raw_sql(&create).execute(&mut admin).await {
+            // 42P04: created meanwhile by a parallel test; 23505: the same race caught by the
+            // catalog's unique index instead.
+            let raced = e
+                .as_database_error()
+                .and_then(|db| db.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !raced {
+                unreachable(url, e);
+            }
+        }
+    }
+    let _ = admin.close().await;
+    READY.store(true, Ordering::Release);
+}
+
+/// A store in a new, empty schema `t_<uuid>`, not yet migrated.
+async fn unmigrated_store() -> PostgresStore {
+    let url = database_url();
+    ensure_database(&url).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| unreachable(&url, e));
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    PostgresStore::from_pool(pool)
+        .with_schema(&schema)
+        .expect("generated schema name is valid")
+}
+
+/// A migrated store in a new, empty schema.
+async fn fresh_store() -> PostgresStore {
+    let store = unmigrated_store().await;
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Drops the test's schema; a failed test leaves its schema behind for inspection.
+async fn cleanup(store: PostgresStore) {
+    sqlx::raw_sql(&format!("DROP SCHEMA \"{}\" CASCADE", store.schema()))
+        .execute(store.pool())
+        .await
+        .expect("drop test schema");
+    store.pool().close().await;
+}
+
+#[tokio::test]
+async fn append_and_read_stream_roundtrip() {
+    let store = fresh_store().await;
+    common::roundtrip(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn empty_append_touches_nothing() {
+    let store = fresh_store().await;
+    common::empty_append_touches_nothing(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn stale_expected_version_conflicts() {
+    let store = fresh_store().await;
+    common::stale_expected_version_conflicts(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn expected_version_ahead_conflicts() {
+    let store = fresh_store().await;
+    common::expected_version_ahead_conflicts(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn duplicate_event_id_is_refused() {
+    let store = fresh_store().await;
+    common::duplicate_event_id_is_refused(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn find_command() {
+    let store = fresh_store().await;
+    common::find_command(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn read_all_in_order_with_limit() {
+    let store = fresh_store().await;
+    common::read_all_in_order_with_limit(&store).await;
+    cleanup(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writers_one_wins() {
+    let store = fresh_store().await;
+    let other = store.clone();
+    common::racing_writers_one_wins(&store, &other).await;
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn migrate_twice_is_fine() {
+    let store = fresh_store().await;
+    store.append("s", 0, common::command(2)).await.expect("append");
+    store.migrate().await.expect("second migrate");
+    store.migrate().await.expect("third migrate");
+    assert_eq!(store.read_stream("s", 0).await.expect("read").len(), 2);
+    store
+        .append("s", 2, common::command(1))
+        .await
+        .expect("append after migrate");
+    cleanup(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_from_two_tasks() {
+    for _ in 0..3 {
+        let store = unmigrated_store().await;
+        let (a, b) = (store.clone(), store.clone());
+        let (x, y) = tokio::join!(
+            tokio::spawn(async move { a.migrate().await }),
+            tokio::spawn(async move { b.migrate().await })
+        );
+        x.expect("task a").expect("migrate a");
+        y.expect("task b").expect("migrate b");
+        store.append("s", 0, common::command(1)).await.expect("append");
+        cleanup(store).await;
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_update_delete_and_truncate() {
+    let store = fresh_store().await;
+    store.append("s", 0, common::command(2)).await.expect("append");
+    let table = format!("\"{}\".chronicle_events", store.schema());
+    for statement in [
+        format!("UPDATE {table} SET event_type = 'tampered'"),
+        format!("UPDATE {table} SET payload = '{{}}' WHERE stream_version = 1"),
+        format!("DELETE FROM {table} WHERE stream_version = 2"),
+        format!("DELETE FROM {table}"),
+        format!("TRUNCATE {table}"),
+    ] {
+        let err = sqlx::raw_sql(&statement)
+            .execute(store.pool())
+            .await
+            .expect_err(&statement);
+        assert!(
+            err.to_string().contains("chronicle_events is append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let events = store.read_stream("s", 0).await.expect("read");
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.event_type == "test.Happened"));
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn undecodable_metadata_is_an_error_not_a_panic() {
+    let store = fresh_store().await;
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".chronicle_events \
+         (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+         VALUES ('broken', 1, $1, 'test.Happened', 3, '{{}}', '{{\"oops\": true}}', $2)",
+        store.schema()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(Uuid::new_v4())
+    .execute(store.pool())
+    .await
+    .expect("insert by hand");
+
+    let err = store.read_stream("broken", 0).await.expect_err("undecodable");
+    match err {
+        StoreError::Undecodable {
+            stream_id,
+            stream_version,
+            event_type,
+            event_version,
+            source,
+        } => {
+            assert_eq!(stream_id, "broken");
+            assert_eq!(stream_version, 1);
+            assert_eq!(event_type, "test.Happened");
+            assert_eq!(event_version, 3);
+            assert!(source.to_string().contains("command_id"), "{source}");
+        }
+        other => panic!("expected Undecodable, got {other:?}"),
+    }
+    assert!(matches!(
+        store.read_all(0, 10).await,
+        Err(StoreError::Undecodable { .. })
+    ));
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn out_of_range_numbers_are_errors_not_panics() {
+    let store = fresh_store().await;
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".chronicle_events \
+         (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+         VALUES ('negative', 1, $1, 'test.Happened', -1, '{{}}', $2::text::jsonb, $3)",
+        store.schema()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(serde_json::to_string(&common::metadata(Uuid::new_v4())).expect("metadata json"))
+    .bind(Uuid::new_v4())
+    .execute(store.pool())
+    .await
+    .expect("insert by hand");
+    let err = store
+        .read_stream("negative", 0)
+        .await
+        .expect_err("negative version");
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(err.to_string().contains("event_version"), "{err}");
+    cleanup(store).await;
+}
+
+#[tokio::test]
+async fn invalid_schema_names_are_refused() {
+    let pool = PgPoolOptions::new()
+        .connect_lazy(&database_url())
+        .expect("lazy pool");
+    for bad in ["", "Public", "1abc", "a-b", "x\"; DROP TABLE y; --"] {
+        let err = PostgresStore::from_pool(pool.clone())
+            .with_schema(bad)
+            .expect_err(bad);
+        assert!(err.to_string().contains("invalid Postgres schema name"), "{err}");
+    }
+    let store = PostgresStore::from_pool(pool);
+    assert_eq!(store.schema(), "public");
+}
+
+#[tokio::test]
+async fn unreachable_database_is_unavailable() {
+    // Nothing listens on port 1 of the loopback address.
+    let url = "postgres://postgres@127.0.0.1:1/chronicle_test";
+    let err = PostgresStore::connect(url).await.expect_err("connect");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(url)
+        .expect("lazy pool");
+    let store = PostgresStore::from_pool(pool);
+    let err = store
+        .append("s", 0, common::command(1))
+        .await
+        .expect_err("append");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store.read_stream("s", 0).await.expect_err("read_stream");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store.migrate().await.expect_err("migrate");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

@@ -1,0 +1,72 @@
+//! Connections to the real services the tests use.
+
+use chronicle::PostgresStore;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
+
+/// The database the tests use, from `CHRONICLE_TEST_DATABASE_URL` or the local default.
+pub fn database_url() -> String {
+    std::env::var("CHRONICLE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/chronicle_test".to_owned())
+}
+
+/// Creates the test database if it is missing (racing tests may both try).
+async fn ensure_database(url: &str) {
+    let (server, name) = url
+        .rsplit_once('/')
+        .expect("the test database URL ends in /<database>");
+    let name = name.split('?').next().unwrap_or(name);
+    let mut admin = PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach Postgres at {server} ({e}); start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+            )
+        });
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query pg_database");
+    if !exists {
+        if let Err(error) = sqlx::query(&format!("create database \"{name}\""))
+            .execute(&mut admin)
+            .await
+        {
+            let raced = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|c| c == "42P04" || c == "23505");
+            assert!(raced, "cannot create the test database {name}: {error}");
+        }
+    }
+}
+
+/// A Postgres store in a fresh schema of the test database, migrated, so tests never see each
+/// other's events.
+pub async fn postgres_store() -> PostgresStore {
+    let url = database_url();
+    ensure_database(&url).await;
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&url)
+        .await
+        .expect("connect to the test database");
+    let store = PostgresStore::from_pool(pool)
+        .with_schema(&schema)
+        .expect("valid schema name");
+    store.migrate().await.expect("migrate the test schema");
+    store
+}
+
+/// An embedded SQLite store in a fresh temporary file, migrated.
+pub async fn sqlite_store() -> chronicle::SqliteStore {
+    let path = std::env::temp_dir().join(format!("chronicle-test-{}.db", uuid::Uuid::new_v4().simple()));
+    let store = chronicle::SqliteStore::open(&path)
+        .await
+        .expect("open a temporary SQLite file");
+    store.migrate().await.expect("migrate SQLite");
+    store
+}

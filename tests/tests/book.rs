@@ -1,0 +1,52 @@
+//! The book's included code must exist: every `{{#include path:anchor}}` resolves to a file of the
+//! workspace (compiled by its tests) with that anchor, and every chapter is in the summary.
+
+use std::fs;
+use std::path::Path;
+
+#[test]
+fn every_include_resolves_to_an_anchored_region() {
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src");
+    let mut checked = 0;
+    for entry in fs::read_dir(&book).unwrap() {
+        let chapter = entry.unwrap().path();
+        if chapter.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = fs::read_to_string(&chapter).unwrap();
+        for include in text.split("{{#include ").skip(1) {
+            let target = include.split("}}").next().unwrap();
+            let (file, anchor) = target.split_once(':').unwrap_or((target, ""));
+            let source = fs::read_to_string(book.join(file))
+                .unwrap_or_else(|e| panic!("{}: cannot read {file}: {e}", chapter.display()));
+            if !anchor.is_empty() {
+                assert!(
+                    source.contains(&format!("ANCHOR: {anchor}"))
+                        && source.contains(&format!("ANCHOR_END: {anchor}")),
+                    "{}: {file} has no anchor `{anchor}`",
+                    chapter.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 4,
+        "expected the book to include compiled code, found {checked} includes"
+    );
+}
+
+#[test]
+fn every_chapter_is_in_the_summary() {
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src");
+    let summary = fs::read_to_string(book.join("SUMMARY.md")).unwrap();
+    for entry in fs::read_dir(&book).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") && name != "SUMMARY.md" {
+            assert!(
+                summary.contains(&format!("({name})")),
+                "{name} is not linked from SUMMARY.md"
+            );
+        }
+    }
+}
