@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chronicle::{EventStore, PostgresStore, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/chronicle_test";
@@ -177,6 +177,47 @@ async fn migrate_twice_is_fine() {
     cleanup(store).await;
 }
 
+#[tokio::test]
+async fn migrate_needs_no_ddl_rights_once_done() {
+    let store = fresh_store().await;
+    let role = format!("r_{}", Uuid::new_v4().simple());
+    let schema = store.schema().to_owned();
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {role} NOLOGIN; \
+         GRANT USAGE ON SCHEMA {schema} TO {role}; \
+         GRANT SELECT, INSERT ON {schema}.chronicle_events TO {role};"
+    ))
+    .execute(store.pool())
+    .await
+    .expect("create role");
+
+    let set_role = format!("SET ROLE {role}");
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |conn, _| {
+            let set_role = set_role.clone();
+            Box::pin(async move { conn.execute(set_role.as_str()).await.map(drop) })
+        })
+        .connect(&database_url())
+        .await
+        .expect("pool");
+    let limited = PostgresStore::from_pool(pool)
+        .with_schema(&schema)
+        .expect("schema");
+    limited.migrate().await.expect("migrate as a DML-only role");
+    limited
+        .append("s", 0, common::command(1))
+        .await
+        .expect("append as a DML-only role");
+    limited.pool().close().await;
+
+    sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .execute(store.pool())
+        .await
+        .expect("drop role");
+    cleanup(store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_from_two_tasks() {
     for _ in 0..3 {
@@ -300,11 +341,9 @@ async fn invalid_schema_names_are_refused() {
 
 #[tokio::test]
 async fn unreachable_database_is_unavailable() {
-    // Nothing listens on port 1 of the loopback address.
+    // Nothing listens on port 1 of the loopback address. (`PostgresStore::connect` would keep
+    // retrying a refused connection for the pool's default 30 s: hence a pool of our own.)
     let url = "postgres://postgres@127.0.0.1:1/chronicle_test";
-    let err = PostgresStore::connect(url).await.expect_err("connect");
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(300))
         .connect_lazy(url)
@@ -319,4 +358,10 @@ async fn unreachable_database_is_unavailable() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let err = store.migrate().await.expect_err("migrate");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store
+        .find_command(Uuid::new_v4())
+        .await
+        .expect_err("find_command");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("unavailable"), "{err}");
 }

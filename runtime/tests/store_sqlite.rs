@@ -120,7 +120,10 @@ async fn large_command_spans_several_insert_statements() {
     let mut events = common::command(2500);
     events[2400].event_id = stored[0].event_id;
     let err = store.append("big2", 0, events).await.expect_err("duplicate");
-    assert!(matches!(err, StoreError::DuplicateEvent { event_id } if event_id == stored[0].event_id));
+    assert!(
+        matches!(err, StoreError::DuplicateEvent { event_id } if event_id == stored[0].event_id),
+        "{err:?}"
+    );
     assert!(store.read_stream("big2", 0).await.expect("read").is_empty());
 }
 
@@ -138,10 +141,20 @@ async fn migrate_twice_is_fine() {
     let db = TempDb::new();
     let store = fresh_store(&db).await;
     store.append("s", 0, common::command(2)).await.expect("append");
-    store.migrate().await.expect("second migrate");
+    // Spawned: the futures must be `Send + 'static` for applications to do the same.
+    let spawned = store.clone();
+    tokio::spawn(async move { spawned.migrate().await })
+        .await
+        .expect("task")
+        .expect("second migrate");
+    let spawned = store.clone();
+    tokio::spawn(async move { spawned.append("s", 2, common::command(1)).await })
+        .await
+        .expect("task")
+        .expect("spawned append");
     let reopened = SqliteStore::open(db.path()).await.expect("reopen");
     reopened.migrate().await.expect("migrate on reopen");
-    assert_eq!(reopened.read_stream("s", 0).await.expect("read").len(), 2);
+    assert_eq!(reopened.read_stream("s", 0).await.expect("read").len(), 3);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use sqlx::Row;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::sql::{self, EventRow};
+use super::sql::{self, corrupt, CorruptRow, EventRow};
 use super::{EventStore, NewEvent, RecordedEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
@@ -23,6 +23,12 @@ const DEFAULT_SCHEMA: &str = "public";
 /// without parsing messages.
 const STREAM_VERSION_KEY: &str = "chronicle_events_stream_version_key";
 const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
+
+/// Set on the table as the last step of [`PostgresStore::migrate`]. Finding it means there is
+/// nothing to do, which lets an application whose role may not run DDL (`CREATE ... IF NOT
+/// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
+/// the migration changes.
+const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 1.";
 
 /// An event store in a Postgres database (version 13 or later).
 ///
@@ -57,6 +63,8 @@ pub struct PostgresStore {
 /// The store's SQL, built once per schema so that no call formats SQL.
 struct Statements {
     schema: String,
+    /// The qualified table name, `"schema".chronicle_events`.
+    table: String,
     migrate: String,
     append: String,
     read_stream: String,
@@ -77,7 +85,9 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`) with a
     /// pool of up to 10 connections. Use [`from_pool`](Self::from_pool) to size the pool yourself.
     ///
-    /// Fails with [`StoreError::Unavailable`] when the server cannot be reached.
+    /// A refused connection is retried for up to 30 seconds, in case the server is still
+    /// starting; then, or for any other network failure, this fails with
+    /// [`StoreError::Unavailable`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(DEFAULT_MAX_CONNECTIONS)
@@ -123,21 +133,23 @@ impl PostgresStore {
     /// if they are missing.
     ///
     /// Safe to run at every start, from several processes at once: the work happens in one
-    /// transaction holding an advisory lock per schema.
+    /// transaction holding an advisory lock per schema. Once the table is complete, this only
+    /// reads the catalog, so a role without DDL rights may call it too.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        // Concurrent `CREATE ... IF NOT EXISTS` of the same object can still fail on the catalog's
-        // unique indexes, so concurrent migrations must take turns.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('chronicle.migrate'), hashtext($1))")
-            .bind(&self.sql.schema)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        let marker: Option<String> =
+            sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
+                .bind(&self.sql.table)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+        if marker.as_deref() == Some(SCHEMA_MARKER) {
+            return Ok(());
+        }
         sqlx::raw_sql(&self.sql.migrate)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)
+            .map(drop)
+            .map_err(map_sqlx)
     }
 
     async fn append_batch(
@@ -162,7 +174,7 @@ impl PostgresStore {
         for event in events {
             event_ids.push(event.event_id);
             event_types.push(event.event_type);
-            event_versions.push(sql::event_version_i32(event)?);
+            event_versions.push(event_version_i32(event)?);
             payloads.push(event.payload.get());
             metadata.push(sql::metadata_json(event)?);
         }
@@ -283,7 +295,21 @@ impl Statements {
         Self {
             migrate: format!(
                 r#"
-CREATE SCHEMA IF NOT EXISTS "{schema}";
+-- Sent as one simple-protocol message, which Postgres runs as one transaction: the advisory lock
+-- is held to the end, and a failure leaves nothing half-created.
+-- Concurrent `CREATE ... IF NOT EXISTS` of the same object can still fail on the catalog's unique
+-- indexes, so concurrent migrations of a schema must take turns.
+SELECT pg_advisory_xact_lock(hashtext('chronicle.migrate'), hashtext('{schema}'));
+
+-- Not `CREATE SCHEMA IF NOT EXISTS`: that needs the CREATE right on the database even when the
+-- schema exists, which an owner of just the schema (say `public`) does not have.
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{schema}') THEN
+        CREATE SCHEMA "{schema}";
+    END IF;
+END
+$do$;
 
 CREATE TABLE IF NOT EXISTS {table} (
     position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -327,6 +353,8 @@ BEGIN
     END IF;
 END
 $do$;
+
+COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
 "#
             ),
             // One statement per command: the WHERE guard and the unique (stream_id,
@@ -352,8 +380,19 @@ $do$;
                  ORDER BY position DESC LIMIT 1"
             ),
             schema,
+            table,
         }
     }
+}
+
+/// An event version as SQL `int`.
+fn event_version_i32(event: &NewEvent) -> Result<i32, StoreError> {
+    i32::try_from(event.event_version).map_err(|_| {
+        corrupt(CorruptRow::OutOfRange(
+            "event_version",
+            i64::from(event.event_version),
+        ))
+    })
 }
 
 fn validate_schema(schema: &str) -> Result<(), StoreError> {

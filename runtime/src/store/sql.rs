@@ -69,16 +69,6 @@ pub(crate) fn clamp_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// An event version as SQL `int`.
-pub(crate) fn event_version_i32(event: &NewEvent) -> Result<i32, StoreError> {
-    i32::try_from(event.event_version).map_err(|_| {
-        corrupt(CorruptRow::OutOfRange(
-            "event_version",
-            i64::from(event.event_version),
-        ))
-    })
-}
-
 /// The metadata column's JSON text.
 pub(crate) fn metadata_json(event: &NewEvent) -> Result<String, StoreError> {
     serde_json::to_string(&event.metadata).map_err(|source| StoreError::Encode {
@@ -99,12 +89,14 @@ pub(crate) fn guess_duplicate(events: &[NewEvent]) -> Uuid {
         .map_or(Uuid::nil(), |e| e.event_id)
 }
 
-/// A value in the table that Chronicle could not have written.
+/// A value that does not fit between its column and its Rust type: in a row read, one that
+/// Chronicle could not have written.
 #[derive(Debug)]
 pub(crate) enum CorruptRow {
     /// A number outside what the Rust type can hold.
     OutOfRange(&'static str, i64),
-    /// A text column that should hold something else.
+    /// A text column that should hold something else (Postgres types its columns itself).
+    #[cfg(feature = "sqlite")]
     Malformed(&'static str, String),
 }
 
@@ -114,6 +106,7 @@ impl fmt::Display for CorruptRow {
             Self::OutOfRange(column, value) => {
                 write!(f, "column `{column}` holds {value}, which is out of range")
             }
+            #[cfg(feature = "sqlite")]
             Self::Malformed(column, value) => write!(f, "column `{column}` holds malformed `{value}`"),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Executor, Row, Sqlite, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -147,7 +147,9 @@ impl SqliteStore {
     /// missing. Safe to run at every start, from several processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;
-        sqlx::raw_sql(MIGRATE).execute(&mut *tx).await.map_err(map_sqlx)?;
+        // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds make the
+        // future fail the `Send` check when spawned.
+        (&mut *tx).execute(MIGRATE).await.map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)
     }
 
@@ -214,7 +216,7 @@ impl SqliteStore {
             }
             let returned = match query.fetch_all(&mut *tx).await {
                 Ok(returned) => returned,
-                Err(e) => return Err(append_error(e, &mut tx, events, conflict).await),
+                Err(e) => return Err(append_error(e, tx, &self.pool, events, conflict).await),
             };
             for row in &returned {
                 let position = sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?;
@@ -367,7 +369,8 @@ fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
 /// was appended before.
 async fn append_error(
     e: sqlx::Error,
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Sqlite>,
+    pool: &SqlitePool,
     events: &[NewEvent],
     conflict: impl FnOnce() -> StoreError,
 ) -> StoreError {
@@ -381,21 +384,26 @@ async fn append_error(
     if !message.contains("chronicle_events.event_id") {
         return map_sqlx(e);
     }
-    // SQLite does not say which id collided: ask, in the still-open transaction.
-    for event in events {
-        let stored = sqlx::query("SELECT 1 FROM chronicle_events WHERE event_id = ?1")
-            .bind(event.event_id.to_string())
-            .fetch_optional(&mut **tx)
-            .await;
-        if let Ok(Some(_)) = stored {
-            return StoreError::DuplicateEvent {
-                event_id: event.event_id,
-            };
-        }
-    }
-    StoreError::DuplicateEvent {
-        event_id: sql::guess_duplicate(events),
-    }
+    // SQLite does not say which id collided. Ask after rolling back, or the batch's own rows
+    // from earlier statements would answer.
+    drop(tx);
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    let stored: Vec<String> = match serde_json::to_string(&ids) {
+        Ok(ids) => sqlx::query_scalar(
+            "SELECT event_id FROM chronicle_events WHERE event_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let event_id = events
+        .iter()
+        .zip(&ids)
+        .find(|(_, id)| stored.contains(id))
+        .map_or_else(|| sql::guess_duplicate(events), |(e, _)| e.event_id);
+    StoreError::DuplicateEvent { event_id }
 }
 
 /// Sorts a driver error into [`StoreError::Unavailable`] or [`StoreError::Database`].
