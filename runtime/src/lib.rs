@@ -19,7 +19,10 @@ pub mod error;
 pub mod event;
 mod execute;
 pub mod metadata;
+pub mod projection;
+pub mod query;
 pub mod store;
+pub mod subscription;
 pub mod testing;
 
 pub use crate::aggregate::{Aggregate, Handle};
@@ -33,7 +36,13 @@ pub use crate::store::memory::MemoryStore;
 pub use crate::store::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite::SqliteStore;
+pub use crate::projection::{HandlerError, Projection, ReadConnection, ReadStore};
+pub use crate::query::{Answer, Query, ReadOnly};
 pub use crate::store::{EventStore, NewEvent, RecordedEvent};
+pub use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
+
+/// The sqlx version Chronicle is built with, for read-model code (`chronicle::sqlx::PgConnection`).
+pub use sqlx;
 
 /// Turns an `impl` block into an aggregate. See the book's reference chapter.
 pub use chronicle_macros::aggregate;
@@ -60,6 +69,9 @@ pub mod __private {
     pub use crate::aggregate::{Aggregate, Handle};
     pub use crate::command::Command;
     pub use crate::event::{const_str_eq, decode_payload, encode_payload, DecodeError, Event, EventSet};
+    pub use crate::projection::{BoxFuture, HandlerError, Projection, ReadConnection, ReadStore};
+    pub use crate::query::{Answer, Query, ReadOnly};
+    pub use crate::store::RecordedEvent;
     pub use serde::{de::DeserializeOwned, Serialize};
     pub use serde_json::value::RawValue;
     pub use serde_json::Error as JsonError;

@@ -76,6 +76,7 @@ impl EventStore for MemoryStore {
             log.streams.entry(stream_id.to_owned()).or_default().push(index);
             log.events.push(RecordedEvent {
                 position,
+                transaction_id: 0,
                 stream_id: stream_id.to_owned(),
                 stream_version: receipt.stream_version,
                 event_id: event.event_id,

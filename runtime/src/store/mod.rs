@@ -38,6 +38,9 @@ pub struct NewEvent {
 pub struct RecordedEvent {
     /// Position in the global log (strictly increasing, may have gaps).
     pub position: u64,
+    /// The writing transaction's id on Postgres (`xid8`); 0 on stores that commit in position
+    /// order. With `position` it gives the event's [`Checkpoint`](crate::Checkpoint).
+    pub transaction_id: u64,
     /// The stream the event belongs to.
     pub stream_id: String,
     /// The event's version within its stream, from 1, without gaps.

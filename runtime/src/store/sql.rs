@@ -45,6 +45,7 @@ impl EventRow {
         let payload = RawValue::from_string(self.payload).map_err(undecodable)?;
         Ok(RecordedEvent {
             position,
+            transaction_id: 0,
             stream_id: self.stream_id,
             stream_version,
             event_id: self.event_id,
