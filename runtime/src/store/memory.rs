@@ -9,12 +9,29 @@ use uuid::Uuid;
 use super::{EventStore, NewEvent, RecordedEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
+use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// An event store kept in process memory, with the same guarantees as the database stores:
 /// atomic appends, optimistic concurrency and unique event ids.
-#[derive(Clone, Default)]
+///
+/// As an [`EventSource`] it reads in position order (appends take turns, and every transaction id
+/// is 0); [`listen`](EventSource::listen) is woken by appends through the store and its clones.
+///
+/// Cloning is cheap: clones share the log and the append signal.
+#[derive(Clone)]
 pub struct MemoryStore {
     log: Arc<Mutex<Log>>,
+    /// Bumped after every append, for [`listen`](EventSource::listen).
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            log: Arc::default(),
+            appended: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -38,10 +55,9 @@ impl MemoryStore {
         // everything before mutating, so a poisoned lock is still consistent.
         self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
 
-impl EventStore for MemoryStore {
-    async fn append(
+    /// Appends under the lock; the signal is raised after it is released.
+    fn append_locked(
         &self,
         stream_id: &str,
         expected_version: u64,
@@ -89,6 +105,21 @@ impl EventStore for MemoryStore {
         }
         Ok(receipt)
     }
+}
+
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        let receipt = self.append_locked(stream_id, expected_version, events)?;
+        if receipt.position.is_some() {
+            self.appended.send_modify(|count| *count = count.wrapping_add(1));
+        }
+        Ok(receipt)
+    }
 
     async fn read_stream(
         &self,
@@ -126,5 +157,70 @@ impl EventStore for MemoryStore {
                 position: Some(event.position),
             }
         }))
+    }
+}
+
+impl EventSource for MemoryStore {
+    async fn read_batch(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        limit: usize,
+    ) -> Result<Batch, StoreError> {
+        let log = self.log();
+        // Positions are index + 1, so the first event after `after` is at that index.
+        let start = usize::try_from(subscription::serial_position(after))
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        let events = log.events[start..]
+            .iter()
+            .filter(|e| event_types.is_empty() || event_types.contains(&e.event_type.as_str()))
+            .take(limit)
+            .cloned()
+            .collect();
+        let caught_up = Checkpoint {
+            transaction_id: 0,
+            position: log.events.len() as u64,
+        };
+        Ok(subscription::batch(after, events, limit, caught_up))
+    }
+
+    async fn head(&self) -> Result<Head, StoreError> {
+        let log = self.log();
+        let last = log.events.last();
+        Ok(Head {
+            checkpoint: Checkpoint {
+                transaction_id: 0,
+                position: last.map_or(0, |e| e.position),
+            },
+            position: last.map(|e| e.position),
+            recorded_at: last.map(|e| e.recorded_at),
+        })
+    }
+
+    async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
+        let log = self.log();
+        let start = usize::try_from(subscription::serial_position(after))
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        let count = log.events[start..]
+            .iter()
+            .filter(|e| event_types.is_empty() || event_types.contains(&e.event_type.as_str()))
+            .count();
+        Ok(count as u64)
+    }
+
+    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
+        let log = self.log();
+        let exists = position > 0 && position <= log.events.len() as u64;
+        Ok(exists.then_some(Checkpoint {
+            transaction_id: 0,
+            position,
+        }))
+    }
+
+    /// An in-process signal, raised by every append through this store or its clones.
+    async fn listen(&self) -> Result<AppendListener, StoreError> {
+        Ok(AppendListener::local(self.appended.subscribe()))
     }
 }

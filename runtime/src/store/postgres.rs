@@ -12,6 +12,7 @@ use super::sql::{self, corrupt, CorruptRow, EventRow};
 use super::{EventStore, NewEvent, RecordedEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
+use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// How many connections [`PostgresStore::connect`] opens at most.
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
@@ -28,7 +29,10 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// nothing to do, which lets an application whose role may not run DDL (`CREATE ... IF NOT
 /// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
 /// the migration changes.
-const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 1.";
+const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 2.";
+
+/// The longest name Postgres keeps for an identifier such as a notification channel.
+const MAX_IDENTIFIER_LEN: usize = 63;
 
 /// An event store in a Postgres database (version 13 or later).
 ///
@@ -39,7 +43,7 @@ const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 1.";
 /// | column | type | meaning |
 /// | --- | --- | --- |
 /// | `position` | `bigint` identity, primary key | place in the global log; increasing, may have gaps |
-/// | `transaction_id` | `xid8`, default `pg_current_xact_id()` | the writing transaction, so readers can later tell which positions are committed |
+/// | `transaction_id` | `xid8`, default `pg_current_xact_id()` | the writing transaction; subscribers read in `(transaction_id, position)` order (see below) |
 /// | `stream_id` | `text` | the aggregate instance the event belongs to |
 /// | `stream_version` | `bigint` | the event's version within its stream, from 1, without gaps; unique per stream |
 /// | `event_id` | `uuid`, unique | the event's id; derived from the command id, so a re-submitted command collides |
@@ -52,6 +56,25 @@ const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 1.";
 ///
 /// The database itself refuses `UPDATE`, `DELETE` and `TRUNCATE` on the table (triggers raise
 /// "chronicle_events is append-only"): events are facts, corrected by further events.
+///
+/// # Subscriptions
+///
+/// As an [`EventSource`], the store delivers an event only once every transaction older than its
+/// writer has ended: it reads rows whose `transaction_id` is below `pg_snapshot_xmin` of the
+/// read's snapshot, in `(transaction_id, position)` order (the index
+/// `chronicle_events_transaction_id_idx`). An event whose position was taken before a slower
+/// writer's but committed after it is therefore never skipped, whatever the commit order.
+///
+/// The price is latency: a transaction that stays open holds every subscriber back until it
+/// ends, and that means any transaction holding a transaction id anywhere on the server (the
+/// snapshot's `xmin` is cluster-wide: a long data migration in another database counts too, as
+/// does a prepared transaction nobody committed). Keep write transactions short. Read-only
+/// transactions do not count.
+///
+/// A statement trigger, `chronicle_events_notify`, sends a notification on the channel
+/// `chronicle_events_<schema>` after every insert; [`listen`](EventSource::listen) waits for it.
+/// Postgres queues notifications server-wide, so transactions that notify take turns for a
+/// moment at commit: a cost that shows only under many concurrent appends.
 ///
 /// Cloning is cheap: clones share the connection pool.
 #[derive(Clone)]
@@ -70,6 +93,12 @@ struct Statements {
     read_stream: String,
     read_all: String,
     find_command: String,
+    read_batch: String,
+    head: String,
+    count_after: String,
+    checkpoint_of: String,
+    /// The notification channel of the schema's appends.
+    channel: String,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -129,8 +158,9 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Creates the schema, the `chronicle_events` table, its indexes and its append-only triggers
-    /// if they are missing.
+    /// Creates the schema, the `chronicle_events` table, its indexes, its append-only triggers and
+    /// its notification trigger if they are missing; adds what is missing to a table created by
+    /// an earlier version.
     ///
     /// Safe to run at every start, from several processes at once: the work happens in one
     /// transaction holding an advisory lock per schema. Once the table is complete, this only
@@ -217,8 +247,111 @@ impl PostgresStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = query.fetch_all(&self.pool).await.map_err(map_sqlx)?;
         rows.iter()
-            .map(|row| event_row(row).map_err(map_sqlx)?.into_recorded())
+            .map(|row| event_row(row, 0).map_err(map_sqlx)?.into_recorded())
             .collect()
+    }
+
+    /// The name of the notification channel [`listen`](EventSource::listen) waits on.
+    pub fn notification_channel(&self) -> &str {
+        &self.sql.channel
+    }
+}
+
+impl EventSource for PostgresStore {
+    async fn read_batch(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        limit: usize,
+    ) -> Result<Batch, StoreError> {
+        if limit == 0 {
+            return Ok(Batch {
+                events: Vec::new(),
+                horizon: after,
+            });
+        }
+        let rows = sqlx::query(&self.sql.read_batch)
+            .bind(sql::clamp_i64(after.transaction_id))
+            .bind(sql::clamp_i64(after.position))
+            .bind(event_types)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        // Every row carries the horizon; with no event there is still one row, of NULLs.
+        let mut xmin = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            xmin = Some(row.try_get::<i64, _>(0).map_err(map_sqlx)?);
+            if row.try_get::<Option<i64>, _>(1).map_err(map_sqlx)?.is_some() {
+                events.push(event_row(row, 1).map_err(map_sqlx)?.into_recorded()?);
+            }
+        }
+        let xmin = xmin.ok_or_else(|| map_sqlx(sqlx::Error::RowNotFound))?;
+        let caught_up = Checkpoint {
+            transaction_id: sql::to_u64("xmin", xmin)?,
+            position: 0,
+        };
+        Ok(subscription::batch(after, events, limit, caught_up))
+    }
+
+    async fn head(&self) -> Result<Head, StoreError> {
+        let row = sqlx::query(&self.sql.head)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let xmin = sql::to_u64("xmin", row.try_get(0).map_err(map_sqlx)?)?;
+        let position: Option<i64> = row.try_get(1).map_err(map_sqlx)?;
+        Ok(Head {
+            checkpoint: Checkpoint {
+                transaction_id: xmin,
+                position: 0,
+            },
+            position: position.map(|p| sql::to_u64("position", p)).transpose()?,
+            recorded_at: row.try_get(2).map_err(map_sqlx)?,
+        })
+    }
+
+    async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(&self.sql.count_after)
+            .bind(sql::clamp_i64(after.transaction_id))
+            .bind(sql::clamp_i64(after.position))
+            .bind(event_types)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        sql::to_u64("count", count)
+    }
+
+    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
+        let Ok(position_i64) = i64::try_from(position) else {
+            return Ok(None);
+        };
+        let transaction_id: Option<i64> = sqlx::query_scalar(&self.sql.checkpoint_of)
+            .bind(position_i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        transaction_id
+            .map(|id| {
+                Ok(Checkpoint {
+                    transaction_id: sql::to_u64("transaction_id", id)?,
+                    position,
+                })
+            })
+            .transpose()
+    }
+
+    /// A `LISTEN` on the schema's channel, on a connection of its own (opened with the pool's
+    /// connect options and acquire timeout, outside the pool), so that waiting subscribers hold
+    /// no pool connection. The connection is re-established by [`AppendListener::wait`] after it
+    /// is lost, and closed when the listener is dropped.
+    async fn listen(&self) -> Result<AppendListener, StoreError> {
+        let options = (*self.pool.connect_options()).clone();
+        let connect_timeout = self.pool.options().get_acquire_timeout();
+        AppendListener::postgres(options, connect_timeout, self.sql.channel.clone())
+            .await
+            .map_err(map_sqlx)
     }
 }
 
@@ -290,8 +423,17 @@ impl EventStore for PostgresStore {
 impl Statements {
     fn new(schema: String) -> Self {
         let table = format!("\"{schema}\".chronicle_events");
+        let channel = channel_name(&schema);
+        // The order `event_row` reads. `xid8` has no cast to `bigint`; through `text` it is exact
+        // (an `xid8` is below 2^63 for as long as the epoch is below 2^31).
         let columns = "position, stream_id, stream_version, event_id, event_type, event_version, \
-                       payload::text, metadata::text, recorded_at";
+                       payload::text, metadata::text, recorded_at, transaction_id::text::bigint";
+        // Rows after a checkpoint, of some types (all when the list is empty). Comparing rows
+        // keeps it an index condition on (transaction_id, position). The statements add
+        // `transaction_id < xmin`: only rows whose writer is older than every running transaction,
+        // so that nothing can commit before them any more.
+        let after_checkpoint = "(transaction_id, position) > ($1::bigint::text::xid8, $2::bigint) \
+             AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))";
         Self {
             migrate: format!(
                 r#"
@@ -338,6 +480,15 @@ BEGIN
 END
 $fn$;
 
+-- Wakes listening subscribers once per appending statement (at its commit; never if it rolls back).
+CREATE OR REPLACE FUNCTION "{schema}".chronicle_events_notify() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM pg_notify('{channel}', '');
+    RETURN NULL;
+END
+$fn$;
+
 -- Created only when missing: re-creating would lock the table against writers at every start.
 DO $do$
 BEGIN
@@ -350,6 +501,11 @@ BEGIN
                    WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_no_truncate') THEN
         CREATE TRIGGER chronicle_events_no_truncate BEFORE TRUNCATE ON {table}
             FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".chronicle_events_append_only();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_notify') THEN
+        CREATE TRIGGER chronicle_events_notify AFTER INSERT ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".chronicle_events_notify();
     END IF;
 END
 $do$;
@@ -379,6 +535,29 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                 "SELECT stream_id, stream_version, position FROM {table} WHERE command_id = $1 \
                  ORDER BY position DESC LIMIT 1"
             ),
+            // One statement, so the horizon and the rows come from the same snapshot. The
+            // lateral join yields one row of NULL events when nothing is visible.
+            read_batch: format!(
+                "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+                 SELECT h.xmin::text::bigint, e.* FROM h LEFT JOIN LATERAL ( \
+                     SELECT {columns}, transaction_id AS xid FROM {table} \
+                     WHERE {after_checkpoint} AND transaction_id < h.xmin \
+                     ORDER BY transaction_id, position LIMIT $4 \
+                 ) e ON true \
+                 ORDER BY e.xid, e.position"
+            ),
+            head: format!(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, e.position, e.recorded_at \
+                 FROM (SELECT) AS one LEFT JOIN LATERAL ( \
+                     SELECT position, recorded_at FROM {table} ORDER BY position DESC LIMIT 1 \
+                 ) e ON true"
+            ),
+            count_after: format!(
+                "SELECT count(*) FROM {table} \
+                 WHERE {after_checkpoint} AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            ),
+            checkpoint_of: format!("SELECT transaction_id::text::bigint FROM {table} WHERE position = $1"),
+            channel,
             schema,
             table,
         }
@@ -425,18 +604,37 @@ impl fmt::Display for InvalidSchemaName {
 
 impl std::error::Error for InvalidSchemaName {}
 
-fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
+/// The event in the row's columns from `at` on, in the order of `Statements::new`'s `columns`.
+fn event_row(row: &PgRow, at: usize) -> Result<EventRow, sqlx::Error> {
     Ok(EventRow {
-        position: row.try_get(0)?,
-        stream_id: row.try_get(1)?,
-        stream_version: row.try_get(2)?,
-        event_id: row.try_get(3)?,
-        event_type: row.try_get(4)?,
-        event_version: i64::from(row.try_get::<i32, _>(5)?),
-        payload: row.try_get(6)?,
-        metadata: row.try_get(7)?,
-        recorded_at: row.try_get(8)?,
+        position: row.try_get(at)?,
+        stream_id: row.try_get(at + 1)?,
+        stream_version: row.try_get(at + 2)?,
+        event_id: row.try_get(at + 3)?,
+        event_type: row.try_get(at + 4)?,
+        event_version: i64::from(row.try_get::<i32, _>(at + 5)?),
+        payload: row.try_get(at + 6)?,
+        metadata: row.try_get(at + 7)?,
+        recorded_at: row.try_get(at + 8)?,
+        transaction_id: row.try_get(at + 9)?,
     })
+}
+
+/// The notification channel of `schema`: `chronicle_events_<schema>`, or, when that is longer
+/// than an identifier may be, a prefix of it and a hash of the whole schema name.
+fn channel_name(schema: &str) -> String {
+    const PREFIX: &str = "chronicle_events_";
+    let name = format!("{PREFIX}{schema}");
+    if name.len() <= MAX_IDENTIFIER_LEN {
+        return name;
+    }
+    // FNV-1a: stable across Rust versions, unlike `DefaultHasher`. Schema names are ASCII
+    // (`validate_schema`), so the cut is on a character boundary.
+    let hash = schema.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let keep = MAX_IDENTIFIER_LEN - PREFIX.len() - 17;
+    format!("{PREFIX}{}_{hash:016x}", &schema[..keep])
 }
 
 /// Tells the two unique constraints apart: a stream version already taken means a concurrent
@@ -493,6 +691,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn channel_names_fit_an_identifier() {
+        assert_eq!(channel_name("public"), "chronicle_events_public");
+        let long = "a".repeat(63);
+        let other = format!("{}b", "a".repeat(62));
+        for schema in [&long, &other] {
+            let channel = channel_name(schema);
+            assert_eq!(channel.len(), MAX_IDENTIFIER_LEN, "{channel}");
+            assert!(channel.starts_with("chronicle_events_aaaa"), "{channel}");
+        }
+        assert_ne!(channel_name(&long), channel_name(&other));
+        let longest_plain = "c".repeat(MAX_IDENTIFIER_LEN - "chronicle_events_".len());
+        assert_eq!(
+            channel_name(&longest_plain),
+            format!("chronicle_events_{longest_plain}")
+        );
     }
 
     #[test]

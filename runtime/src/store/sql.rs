@@ -17,6 +17,8 @@ use crate::metadata::Metadata;
 /// One row of `chronicle_events` as the driver returned it, before any checking.
 pub(crate) struct EventRow {
     pub position: i64,
+    /// The writing transaction's id (Postgres `xid8` as `bigint`); 0 on SQLite.
+    pub transaction_id: i64,
     pub stream_id: String,
     pub stream_version: i64,
     pub event_id: Uuid,
@@ -31,6 +33,7 @@ impl EventRow {
     /// Checks the row's numbers and JSON and builds the event.
     pub(crate) fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
         let position = to_u64("position", self.position)?;
+        let transaction_id = to_u64("transaction_id", self.transaction_id)?;
         let stream_version = to_u64("stream_version", self.stream_version)?;
         let event_version = u32::try_from(self.event_version)
             .map_err(|_| corrupt(CorruptRow::OutOfRange("event_version", self.event_version)))?;
@@ -45,7 +48,7 @@ impl EventRow {
         let payload = RawValue::from_string(self.payload).map_err(undecodable)?;
         Ok(RecordedEvent {
             position,
-            transaction_id: 0,
+            transaction_id,
             stream_id: self.stream_id,
             stream_version,
             event_id: self.event_id,

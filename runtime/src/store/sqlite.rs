@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,6 +16,7 @@ use super::sql::{self, corrupt, CorruptRow, EventRow};
 use super::{EventStore, NewEvent, RecordedEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
+use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// How long a writer waits for another one before giving up with [`StoreError::Unavailable`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,6 +71,25 @@ const READ_ALL: &str = "SELECT position, stream_id, stream_version, event_id, ev
 const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position FROM chronicle_events \
      WHERE command_id = ?1 ORDER BY position DESC LIMIT 1";
 
+/// Events after a position, of the types in a JSON array (all when it is empty), with the highest
+/// position stored at the time of the read: one statement, so both come from one snapshot. The
+/// outer join yields one row of NULL events when there is none.
+const READ_BATCH: &str = "SELECT h.head, e.* FROM \
+     (SELECT COALESCE(MAX(position), 0) AS head FROM chronicle_events) AS h \
+     LEFT JOIN (SELECT position, stream_id, stream_version, event_id, event_type, event_version, \
+         payload, metadata, recorded_at FROM chronicle_events \
+         WHERE position > ?1 \
+           AND (json_array_length(?2) = 0 OR event_type IN (SELECT value FROM json_each(?2))) \
+         ORDER BY position LIMIT ?3) AS e ON 1 \
+     ORDER BY e.position";
+
+const HEAD: &str = "SELECT position, recorded_at FROM chronicle_events ORDER BY position DESC LIMIT 1";
+
+const COUNT_AFTER: &str = "SELECT COUNT(*) FROM chronicle_events WHERE position > ?1 \
+     AND (json_array_length(?2) = 0 OR event_type IN (SELECT value FROM json_each(?2)))";
+
+const CHECKPOINT_OF: &str = "SELECT position FROM chronicle_events WHERE position = ?1";
+
 /// An event store in a SQLite database file.
 ///
 /// All events live in one append-only table, `chronicle_events`; create it with
@@ -94,10 +115,20 @@ const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position FROM chro
 /// process or another, queue for up to 5 seconds instead of failing; past that the append fails
 /// with [`StoreError::Unavailable`].
 ///
-/// Cloning is cheap: clones share the connection pool.
+/// # Subscriptions
+///
+/// Writers take turns, so positions commit in order: as an [`EventSource`] the store reads by
+/// position and every transaction id is 0. [`listen`](EventSource::listen) is an in-process
+/// signal, raised by appends through this store and its clones only: appends by another
+/// process, by another `SqliteStore` on the same file or by SQL of your own reach subscribers
+/// when they poll, after their wait times out.
+///
+/// Cloning is cheap: clones share the connection pool and the append signal.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Bumped after every append, for [`listen`](EventSource::listen).
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl SqliteStore {
@@ -113,7 +144,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A fresh database in memory, private to this store and its clones and gone when the last of
@@ -129,13 +160,16 @@ impl SqliteStore {
             .connect_with(options.busy_timeout(BUSY_TIMEOUT))
             .await
             .map_err(map_sqlx)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store on an existing pool. Give its connections a busy timeout
     /// ([`SqliteConnectOptions::busy_timeout`]), or concurrent appends fail at once.
     pub fn from_pool(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            appended: Arc::new(tokio::sync::watch::channel(0).0),
+        }
     }
 
     /// The connection pool, for queries of your own.
@@ -227,6 +261,7 @@ impl SqliteStore {
             }
         }
         tx.commit().await.map_err(map_sqlx)?;
+        self.appended.send_modify(|count| *count = count.wrapping_add(1));
 
         let (stream_version, position) = last.ok_or_else(conflict)?;
         tracing::debug!(stream_version, position, "appended");
@@ -314,7 +349,7 @@ impl EventStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        rows.iter().map(recorded).collect()
+        rows.iter().map(|row| recorded(row, 0)).collect()
     }
 
     async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -324,7 +359,7 @@ impl EventStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        rows.iter().map(recorded).collect()
+        rows.iter().map(|row| recorded(row, 0)).collect()
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
@@ -344,24 +379,127 @@ impl EventStore for SqliteStore {
     }
 }
 
-fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let event_id: String = row.try_get(3).map_err(map_sqlx)?;
-    let recorded_at: String = row.try_get(8).map_err(map_sqlx)?;
+impl EventSource for SqliteStore {
+    async fn read_batch(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        limit: usize,
+    ) -> Result<Batch, StoreError> {
+        if limit == 0 {
+            return Ok(Batch {
+                events: Vec::new(),
+                horizon: after,
+            });
+        }
+        let rows = sqlx::query(READ_BATCH)
+            .bind(sql::clamp_i64(subscription::serial_position(after)))
+            .bind(types_json(event_types)?)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        // Every row carries the head; with no event there is still one row, of NULLs.
+        let mut head = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            head = Some(row.try_get::<i64, _>(0).map_err(map_sqlx)?);
+            if row.try_get::<Option<i64>, _>(1).map_err(map_sqlx)?.is_some() {
+                events.push(recorded(row, 1)?);
+            }
+        }
+        let head = head.ok_or_else(|| map_sqlx(sqlx::Error::RowNotFound))?;
+        let caught_up = Checkpoint {
+            transaction_id: 0,
+            position: sql::to_u64("position", head)?,
+        };
+        Ok(subscription::batch(after, events, limit, caught_up))
+    }
+
+    async fn head(&self) -> Result<Head, StoreError> {
+        let row = sqlx::query(HEAD)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let Some(row) = row else {
+            return Ok(Head {
+                checkpoint: Checkpoint::START,
+                position: None,
+                recorded_at: None,
+            });
+        };
+        let position = sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?;
+        let recorded_at: String = row.try_get(1).map_err(map_sqlx)?;
+        Ok(Head {
+            checkpoint: Checkpoint {
+                transaction_id: 0,
+                position,
+            },
+            position: Some(position),
+            recorded_at: Some(parse_recorded_at(recorded_at)?),
+        })
+    }
+
+    async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(COUNT_AFTER)
+            .bind(sql::clamp_i64(subscription::serial_position(after)))
+            .bind(types_json(event_types)?)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        sql::to_u64("count", count)
+    }
+
+    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
+        let Ok(position_i64) = i64::try_from(position) else {
+            return Ok(None);
+        };
+        let found: Option<i64> = sqlx::query_scalar(CHECKPOINT_OF)
+            .bind(position_i64)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(found.map(|_| Checkpoint {
+            transaction_id: 0,
+            position,
+        }))
+    }
+
+    /// An in-process signal: see [`SqliteStore`] for which appends raise it.
+    async fn listen(&self) -> Result<AppendListener, StoreError> {
+        Ok(AppendListener::local(self.appended.subscribe()))
+    }
+}
+
+/// A type filter as a JSON array, for `json_each`.
+fn types_json(event_types: &[&str]) -> Result<String, StoreError> {
+    serde_json::to_string(event_types).map_err(|e| StoreError::Database(Box::new(e)))
+}
+
+/// The event in the row's columns from `at` on, in the order of `READ_ALL`'s.
+fn recorded(row: &SqliteRow, at: usize) -> Result<RecordedEvent, StoreError> {
+    let event_id: String = row.try_get(at + 3).map_err(map_sqlx)?;
     EventRow {
-        position: row.try_get(0).map_err(map_sqlx)?,
-        stream_id: row.try_get(1).map_err(map_sqlx)?,
-        stream_version: row.try_get(2).map_err(map_sqlx)?,
+        position: row.try_get(at).map_err(map_sqlx)?,
+        transaction_id: 0,
+        stream_id: row.try_get(at + 1).map_err(map_sqlx)?,
+        stream_version: row.try_get(at + 2).map_err(map_sqlx)?,
         event_id: Uuid::parse_str(&event_id)
             .map_err(|_| corrupt(CorruptRow::Malformed("event_id", event_id.clone())))?,
-        event_type: row.try_get(4).map_err(map_sqlx)?,
-        event_version: row.try_get(5).map_err(map_sqlx)?,
-        payload: row.try_get(6).map_err(map_sqlx)?,
-        metadata: row.try_get(7).map_err(map_sqlx)?,
-        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
-            .map_err(|_| corrupt(CorruptRow::Malformed("recorded_at", recorded_at.clone())))?
-            .with_timezone(&Utc),
+        event_type: row.try_get(at + 4).map_err(map_sqlx)?,
+        event_version: row.try_get(at + 5).map_err(map_sqlx)?,
+        payload: row.try_get(at + 6).map_err(map_sqlx)?,
+        metadata: row.try_get(at + 7).map_err(map_sqlx)?,
+        recorded_at: parse_recorded_at(row.try_get(at + 8).map_err(map_sqlx)?)?,
     }
     .into_recorded()
+}
+
+fn parse_recorded_at(recorded_at: String) -> Result<DateTime<Utc>, StoreError> {
+    match DateTime::parse_from_rfc3339(&recorded_at) {
+        Ok(at) => Ok(at.with_timezone(&Utc)),
+        Err(_) => Err(corrupt(CorruptRow::Malformed("recorded_at", recorded_at))),
+    }
 }
 
 /// Tells the two unique constraints apart (SQLite names the columns in its message): a stream

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod subscription;
+
 use chronicle::{EventStore, Metadata, NewEvent, Receipt, RecordedEvent, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
