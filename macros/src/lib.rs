@@ -16,18 +16,14 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    event::derive(input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    event::derive(input).into()
 }
 
 /// Derives `chronicle::Command`: `#[command(aggregate = Account)]` and one `#[id]` field.
 #[proc_macro_derive(Command, attributes(command, id))]
 pub fn derive_command(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    command::derive(input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    command::derive(input).into()
 }
 
 /// Turns an aggregate's `impl` block into an aggregate: `#[handle]` methods decide on commands,
@@ -37,3 +33,4 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
     aggregate::attribute(args.into(), item.into()).into()
 }
+

@@ -6,16 +6,25 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
+use crate::common::Errors;
+
 pub fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    let result = parse::AggregateModel::parse(args, item.clone()).and_then(|model| {
-        validate::validate(&model)?;
-        Ok(expand::expand(&model))
-    });
-    result.unwrap_or_else(|error| {
-        // Keep the user's methods (without our attributes) so that one mistake is reported once,
-        // not again at every call of a method that would otherwise vanish.
-        let mut tokens = parse::strip_method_attributes(item);
-        tokens.extend(error.into_compile_error());
-        tokens
-    })
+    let mut errors = Errors::default();
+    let tokens = match parse::AggregateModel::parse(args, item.clone(), &mut errors) {
+        Some(model) => {
+            validate::validate(&model, &mut errors);
+            if errors.is_empty() {
+                expand::expand(&model)
+            } else {
+                // One mistake is reported once: the user's methods stay, and the aggregate still
+                // implements the traits for the commands and events that could be read, so
+                // commands naming it and code using its event enum do not fail as well.
+                expand::expand_fallback(&model)
+            }
+        }
+        // Not an aggregate we can describe: keep the item as written (without our method
+        // attributes) so that only the reported mistake remains.
+        None => parse::strip_method_attributes(item),
+    };
+    errors.emit_after(tokens)
 }

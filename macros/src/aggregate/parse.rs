@@ -1,10 +1,11 @@
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::{
-    FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, PathArguments, ReturnType, Type,
+    FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitStr, PathArguments, ReturnType,
+    Type,
 };
 
-use crate::common::{parse_keys, reject_generics, Errors, Slot};
+use crate::common::{closest, parse_keys, reject_generics, Errors, Slot};
 
 const KEYS: &[&str] = &["name", "event", "services"];
 
@@ -21,6 +22,8 @@ pub struct AggregateModel {
 
 pub struct Handler {
     pub method: Ident,
+    /// The handler's name, where diagnostics about its generated `Handle` impl point.
+    pub name_span: proc_macro2::Span,
     pub command: Type,
     pub command_by_ref: bool,
     pub services: Option<Type>,
@@ -59,46 +62,53 @@ enum Role {
 }
 
 impl AggregateModel {
-    pub fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Self> {
-        let mut item: ItemImpl = syn::parse2(item).map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "`#[aggregate]` goes on the inherent `impl` block of the aggregate's type, e.g. `#[aggregate] impl Account { ... }`",
-            )
-        })?;
-        let mut errors = Errors::default();
-        let (name, event_enum, services) = parse_args(args, &mut errors);
+    /// Reads the arguments and the impl block, recording every problem in `errors`. Returns a
+    /// model whenever the aggregate's type is known, even if some methods were rejected: the
+    /// methods that could be read are in it, so the caller can keep the rest of the program
+    /// compiling while the reported mistakes are fixed.
+    pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Option<Self> {
+        let (name, event_enum, services) = parse_args(args, errors);
+        let mut item = match syn::parse2::<Item>(item) {
+            Ok(Item::Impl(item)) => item,
+            Ok(other) => {
+                reject_item(&other, errors);
+                return None;
+            }
+            Err(error) => {
+                errors.push(error);
+                return None;
+            }
+        };
         if let Some((_, path, _)) = &item.trait_ {
             errors.at(
                 path,
                 "`#[aggregate]` goes on an inherent `impl` block (`impl Account { ... }`), not on a trait impl",
             );
         }
-        reject_generics(&item.generics, "an aggregate", &mut errors);
+        let concrete = reject_generics(&item.generics, "an aggregate", errors);
         let self_ident = match &*item.self_ty {
             Type::Path(path) if path.qself.is_none() => path.path.segments.last().map(|s| s.ident.clone()),
             _ => None,
         };
-        let Some(self_ident) = self_ident else {
+        if self_ident.is_none() {
             errors.at(
                 &item.self_ty,
                 "`#[aggregate]` needs a named type, e.g. `impl Account`",
             );
-            return Err(errors.finish().expect_err("an error was just pushed"));
-        };
+        }
 
         let mut handlers = Vec::new();
         let mut appliers = Vec::new();
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else { continue };
-            match take_role(method, &mut errors) {
-                Some(Role::Handle) => handlers.extend(parse_handler(method, &mut errors)),
-                Some(Role::Apply) => appliers.extend(parse_applier(method, &mut errors)),
+            match take_role(method, errors) {
+                Some(Role::Handle) => handlers.extend(parse_handler(method, errors)),
+                Some(Role::Apply) => appliers.extend(parse_applier(method, errors)),
                 None => {}
             }
         }
-        errors.finish()?;
-        Ok(Self {
+        let self_ident = self_ident.filter(|_| concrete)?;
+        Some(Self {
             name: name.unwrap_or_else(|| LitStr::new(&self_ident.to_string(), self_ident.span())),
             event_enum: event_enum
                 .unwrap_or_else(|| Ident::new(&format!("{self_ident}Event"), self_ident.span())),
@@ -108,6 +118,49 @@ impl AggregateModel {
             appliers,
             item,
         })
+    }
+}
+
+/// `#[aggregate]` on something other than an `impl` block: say where it goes instead.
+fn reject_item(item: &Item, errors: &mut Errors) {
+    const EXAMPLE: &str = "`#[aggregate] impl Account { #[handle] fn ...(&self, command: C) ... #[apply] fn ...(&mut self, event: &E) ... }`";
+    match item {
+        Item::Struct(s) => {
+            let (token, ident) = (&s.struct_token, &s.ident);
+            errors.at(
+                quote::quote!(#token #ident),
+                format!(
+                    "`#[aggregate]` goes on the `impl` block of the aggregate, not on its struct: \
+                     keep `struct {ident}` (with `#[derive(Default, Clone)]`) and write {}",
+                    EXAMPLE.replace("Account", &ident.to_string())
+                ),
+            );
+        }
+        Item::Enum(e) => {
+            let (token, ident) = (&e.enum_token, &e.ident);
+            errors.at(
+                quote::quote!(#token #ident),
+                format!(
+                    "`#[aggregate]` goes on the `impl` block of the aggregate, not on its type: write {}",
+                    EXAMPLE.replace("Account", &ident.to_string())
+                ),
+            );
+        }
+        Item::Fn(f) => {
+            let (token, ident) = (&f.sig.fn_token, &f.sig.ident);
+            errors.at(
+                quote::quote!(#token #ident),
+                format!(
+                    "`#[aggregate]` goes on the `impl` block of the aggregate, not on a function: make `{ident}` a \
+                     `#[handle]` or `#[apply]` method inside {}",
+                    EXAMPLE.replace("Account", "YourAggregate")
+                ),
+            );
+        }
+        other => errors.at(
+            other,
+            format!("`#[aggregate]` goes on the `impl` block of the aggregate's type, e.g. {EXAMPLE}"),
+        ),
     }
 }
 
@@ -164,22 +217,45 @@ fn take_role(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
     let mut role = None;
     let mut kept = Vec::with_capacity(method.attrs.len());
     for attr in method.attrs.drain(..) {
-        let this = if attr.path().is_ident("handle") {
-            Role::Handle
-        } else if attr.path().is_ident("apply") {
-            Role::Apply
-        } else {
-            kept.push(attr);
-            continue;
+        let name = attr
+            .path()
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let this = match name.as_str() {
+            "handle" => Role::Handle,
+            "apply" => Role::Apply,
+            other => match closest(other, &["handle", "apply"]) {
+                // A misspelt role would otherwise leave a plain method and an unhandled command.
+                Some(meant) => {
+                    errors.at(
+                        &attr,
+                        format!("unknown attribute `#[{other}]` in an `#[aggregate]` impl; did you mean `#[{meant}]`?"),
+                    );
+                    if meant == "handle" {
+                        Role::Handle
+                    } else {
+                        Role::Apply
+                    }
+                }
+                None => {
+                    kept.push(attr);
+                    continue;
+                }
+            },
         };
         if !matches!(attr.meta, syn::Meta::Path(_)) {
             errors.at(&attr, "`#[handle]` and `#[apply]` take no arguments");
         }
         if role.is_some() {
+            // The first attribute wins, so the method is checked once, as what it was first
+            // declared to be.
             errors.at(
                 &attr,
-                "a method is either a command handler (`#[handle]`) or an event applier (`#[apply]`), not both",
+                "a method is either a command handler (`#[handle]`) or an event applier (`#[apply]`), not both: \
+                 remove this attribute",
             );
+            continue;
         }
         role = Some(this);
     }
@@ -263,9 +339,13 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
             "a command handler takes `&self`, the command, and optionally `&Services`; remove this parameter",
         );
     }
-    let (emitted, error) = parse_handler_output(method, errors)?;
+    // A signature we cannot read is reported; the handler is kept with an output that records
+    // nothing and never fails, only so that its command stays handled until the fix.
+    let (emitted, error) = parse_handler_output(method, errors)
+        .unwrap_or_else(|| (Emitted::Nothing, syn::parse_quote!(::core::convert::Infallible)));
     Some(Handler {
         method: method.sig.ident.clone(),
+        name_span: method.sig.ident.span(),
         command,
         command_by_ref,
         services,
@@ -302,7 +382,13 @@ fn parse_handler_output(method: &ImplItemFn, errors: &mut Errors) -> Option<(Emi
         .map(<[Type; 2]>::try_from)
         .and_then(Result::ok)
     else {
-        errors.at(ty, RETURN_HELP);
+        let written = type_key(ty);
+        let hint = if written.starts_with("Result") {
+            format!("{RETURN_HELP}; `{written}` needs both the events and the error type")
+        } else {
+            format!("{RETURN_HELP}; if `{written}` is an event, write `Result<{written}, YourError>`")
+        };
+        errors.at(ty, hint);
         return None;
     };
     let emitted = match &ok {
@@ -368,14 +454,22 @@ fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<Applier> {
             event: (*r.elem).clone(),
         }),
         Some(other) => {
+            let event = match other {
+                Type::Reference(r) => (*r.elem).clone(),
+                other => other.clone(),
+            };
             errors.at(
                 other,
                 format!(
-                    "an `#[apply]` method takes the event by shared reference: `&{}`",
-                    strip_ref(other)
+                    "an `#[apply]` method takes the event by shared reference: write `&{}`",
+                    type_key(&event)
                 ),
             );
-            None
+            // Kept, so the event stays in the aggregate's event enum until the fix.
+            Some(Applier {
+                method: method.sig.ident.clone(),
+                event,
+            })
         }
         None => {
             errors.at_span(
@@ -387,20 +481,27 @@ fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<Applier> {
     }
 }
 
-fn strip_ref(ty: &Type) -> String {
-    let inner = match ty {
-        Type::Reference(r) => &*r.elem,
-        other => other,
-    };
-    quote::quote!(#inner).to_string()
-}
-
-/// A stable spelling of a type, to compare the types named in different signatures.
+/// A stable spelling of a type, to compare the types named in different signatures and to name
+/// them in messages (`a::B<C>` rather than the token spacing `a :: B < C >`).
 pub fn type_key(ty: &Type) -> String {
-    quote::quote!(#ty).to_string()
+    let spaced = quote::quote!(#ty).to_string();
+    let mut key = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let previous = key.chars().last();
+        let glue = c == ' '
+            && (matches!(next, Some(':' | '<' | '>' | ',' | ';' | ')' | ']'))
+                || matches!(previous, Some(':' | '<' | '&' | '(' | '[')));
+        if !glue {
+            key.push(c);
+        }
+    }
+    key
 }
 
-/// The impl block as written, minus `#[handle]` and `#[apply]`, for output next to an error.
+/// The item as written, minus `#[handle]` and `#[apply]` on the methods of an impl block, for
+/// output next to an error: the user's methods and types stay defined, so nothing else breaks.
 pub fn strip_method_attributes(item: TokenStream) -> TokenStream {
     match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(mut item) => {
@@ -413,6 +514,6 @@ pub fn strip_method_attributes(item: TokenStream) -> TokenStream {
             }
             quote::quote!(#item)
         }
-        Err(_) => TokenStream::new(),
+        Err(_) => item,
     }
 }

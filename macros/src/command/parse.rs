@@ -9,48 +9,53 @@ const KEYS: &[&str] = &["aggregate"];
 pub struct CommandModel {
     pub ident: Ident,
     pub aggregate: syn::Path,
-    pub id_member: Member,
-    pub id_type: Type,
+    /// `None` only after an error was reported: the impl is then generated without an id.
+    pub id: Option<IdField>,
+}
+
+pub struct IdField {
+    pub member: Member,
+    pub ty: Type,
 }
 
 impl CommandModel {
-    pub fn from_input(input: &DeriveInput) -> syn::Result<Self> {
-        let mut errors = Errors::default();
-        reject_generics(&input.generics, "a command", &mut errors);
-        let aggregate = parse_aggregate_key(input, &mut errors);
+    /// Reads the struct and its attributes, recording every problem in `errors`. Returns a model
+    /// whenever the aggregate is known, so that the impl (and with it the link to the aggregate)
+    /// exists even while the `#[id]` field is being fixed.
+    pub fn from_input(input: &DeriveInput, errors: &mut Errors) -> Option<Self> {
+        let concrete = reject_generics(&input.generics, "a command", errors);
+        let aggregate = parse_aggregate_key(input, errors);
         let id = match &input.data {
-            Data::Struct(data) => find_id_field(&data.fields, input.ident.span(), &mut errors),
+            Data::Struct(data) => find_id_field(&data.fields, input.ident.span(), errors),
             Data::Enum(e) => {
                 errors.at_span(
                     e.enum_token.span(),
-                    "`#[derive(Command)]` goes on a struct: each command is its own struct with an `#[id]` field",
+                    "`#[derive(Command)]` goes on a struct: make each command its own struct with an `#[id]` field",
                 );
                 None
             }
             Data::Union(u) => {
                 errors.at_span(
                     u.union_token.span(),
-                    "`#[derive(Command)]` goes on a struct, not a union",
+                    "`#[derive(Command)]` goes on a struct, not a union: make each command its own struct",
                 );
                 None
             }
         };
-        errors.finish()?;
-        match (aggregate, id) {
-            (Some(aggregate), Some((id_member, id_type))) => Ok(Self {
-                ident: input.ident.clone(),
-                aggregate,
-                id_member,
-                id_type,
-            }),
-            _ => Err(syn::Error::new(input.ident.span(), "invalid command")),
-        }
+        Some(Self {
+            ident: input.ident.clone(),
+            aggregate: aggregate.filter(|_| concrete)?,
+            id,
+        })
     }
 }
 
 fn parse_aggregate_key(input: &DeriveInput, errors: &mut Errors) -> Option<syn::Path> {
     let mut aggregate = Slot::<syn::Path>::default();
+    let mut attribute = None;
+    let reported_before = errors.count();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("command")) {
+        attribute.get_or_insert(attr);
         let parsed = attr.parse_nested_meta(|meta| {
             parse_keys(meta, "command", KEYS, errors, &mut |_, meta, errors| {
                 let path: syn::Path = meta.value()?.parse().map_err(|e| {
@@ -67,26 +72,37 @@ fn parse_aggregate_key(input: &DeriveInput, errors: &mut Errors) -> Option<syn::
             errors.push(error);
         }
     }
-    if aggregate.0.is_none() {
-        errors.at_span(
-            input.ident.span(),
-            "a command must name the aggregate that handles it: add `#[command(aggregate = YourAggregate)]`",
+    // A misspelt key was just reported with a suggestion; saying that the key is missing would
+    // only repeat it.
+    if aggregate.0.is_none() && errors.count() == reported_before {
+        let message = format!(
+            "a command must name the aggregate that handles it: add `#[command(aggregate = YourAggregate)]` \
+             above `struct {}`",
+            input.ident
         );
+        match attribute {
+            Some(attr) => errors.at(attr, message),
+            None => errors.at_span(input.ident.span(), message),
+        }
     }
     aggregate.0.map(|kv| kv.value)
 }
 
-fn find_id_field(fields: &Fields, struct_span: Span, errors: &mut Errors) -> Option<(Member, Type)> {
-    let mut found: Option<(Member, Type)> = None;
+fn find_id_field(fields: &Fields, struct_span: Span, errors: &mut Errors) -> Option<IdField> {
+    let mut found: Option<IdField> = None;
     for (index, field) in fields.iter().enumerate() {
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("id")) {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
-                errors.at(attr, "`#[id]` takes no arguments");
+                errors.at(attr, "`#[id]` takes no arguments: write `#[id]` above the field");
             }
-            if found.is_some() {
+            if let Some(first) = &found {
                 errors.at(
                     attr,
-                    "a command targets one aggregate instance, so it has exactly one `#[id]` field; remove this one",
+                    format!(
+                        "a command targets one aggregate instance, so it has exactly one `#[id]` field, \
+                         and `{}` is already marked; remove this `#[id]`",
+                        member_name(&first.member)
+                    ),
                 );
                 continue;
             }
@@ -94,14 +110,25 @@ fn find_id_field(fields: &Fields, struct_span: Span, errors: &mut Errors) -> Opt
                 .ident
                 .clone()
                 .map_or_else(|| Member::Unnamed(syn::Index::from(index)), Member::Named);
-            found = Some((member, field.ty.clone()));
+            found = Some(IdField {
+                member,
+                ty: field.ty.clone(),
+            });
         }
     }
     if found.is_none() {
         errors.at_span(
             struct_span,
-            "a command needs one `#[id]` field naming the aggregate instance it targets, e.g. `#[id] account_id: String`",
+            "a command needs one `#[id]` field naming the aggregate instance it targets: \
+             mark it with `#[id]`, e.g. `#[id] account_id: String`",
         );
     }
     found
+}
+
+fn member_name(member: &Member) -> String {
+    match member {
+        Member::Named(ident) => ident.to_string(),
+        Member::Unnamed(index) => index.index.to_string(),
+    }
 }

@@ -90,7 +90,8 @@ fn skip_value(meta: &ParseNestedMeta) {
     }
 }
 
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+/// The known name closest to a misspelt one, if it is close enough to be a likely typo.
+pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|candidate| (edit_distance(key, candidate), *candidate))
@@ -115,12 +116,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Generic and lifetime parameters are not supported on the annotated items: say so at the
-/// parameters instead of failing deep inside generated code.
-pub fn reject_generics(generics: &syn::Generics, what: &str, errors: &mut Errors) {
-    if !generics.params.is_empty() || generics.where_clause.is_some() {
-        errors.at(
-            generics,
-            format!("{what} cannot have generic or lifetime parameters; use concrete types"),
-        );
+/// parameters instead of failing deep inside generated code. Returns whether there were none.
+pub fn reject_generics(generics: &syn::Generics, what: &str, errors: &mut Errors) -> bool {
+    if generics.params.is_empty() && generics.where_clause.is_none() {
+        return true;
     }
+    errors.at(
+        generics,
+        format!("{what} cannot have generic or lifetime parameters; use concrete types"),
+    );
+    false
 }

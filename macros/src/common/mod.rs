@@ -3,7 +3,7 @@
 mod attr;
 mod errors;
 
-pub use attr::{parse_keys, reject_generics, Slot};
+pub use attr::{closest, parse_keys, reject_generics, Slot};
 pub use errors::Errors;
 
 use proc_macro2::TokenStream;

@@ -5,7 +5,14 @@ mod parse;
 
 use proc_macro2::TokenStream;
 
-pub fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream> {
-    let model = parse::EventModel::from_input(&input)?;
-    Ok(expand::expand(&model))
+use crate::common::Errors;
+
+/// The `Event` impl, or the errors followed by an impl with the recoverable values, so that a
+/// mistake in the attribute is not reported again at every aggregate that applies the event.
+pub fn derive(input: syn::DeriveInput) -> TokenStream {
+    let mut errors = Errors::default();
+    let tokens = parse::EventModel::from_input(&input, &mut errors)
+        .map(|model| expand::expand(&model))
+        .unwrap_or_default();
+    errors.emit_after(tokens)
 }

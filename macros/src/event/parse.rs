@@ -1,3 +1,4 @@
+use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Ident, LitInt, LitStr};
 
@@ -9,60 +10,57 @@ pub struct EventModel {
     pub ident: Ident,
     pub name: LitStr,
     pub version: u32,
-    pub version_span: proc_macro2::Span,
+    pub version_span: Span,
 }
 
 impl EventModel {
-    pub fn from_input(input: &DeriveInput) -> syn::Result<Self> {
-        let mut errors = Errors::default();
+    /// Reads the item and its `#[event(...)]` attributes, recording every problem in `errors`.
+    /// Returns a model whenever an impl can be generated at all; a key given wrongly falls back to
+    /// its default, which only matters as long as the (already reported) error stands.
+    pub fn from_input(input: &DeriveInput, errors: &mut Errors) -> Option<Self> {
+        let mut implementable = reject_generics(&input.generics, "an event", errors);
         match &input.data {
             Data::Struct(_) => {}
             Data::Enum(e) => errors.at_span(
                 e.enum_token.span(),
-                "`#[derive(Event)]` goes on a struct: each event is its own struct, and `#[aggregate]` \
-                 generates the enum of an aggregate's events",
+                "`#[derive(Event)]` goes on a struct: make each event its own struct, and `#[aggregate]` \
+                 generates the enum of an aggregate's events from its `#[apply]` methods",
             ),
-            Data::Union(u) => errors.at_span(
-                u.union_token.span(),
-                "`#[derive(Event)]` goes on a struct, not a union",
-            ),
+            Data::Union(u) => {
+                errors.at_span(
+                    u.union_token.span(),
+                    "`#[derive(Event)]` goes on a struct, not a union: make each event its own struct",
+                );
+                implementable = false;
+            }
         }
-        reject_generics(&input.generics, "an event", &mut errors);
 
         let mut name = Slot::<LitStr>::default();
         let mut version = Slot::<u32>::default();
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
             let parsed = attr.parse_nested_meta(|meta| {
-                parse_keys(meta, "event", KEYS, &mut errors, &mut |key, meta, errors| {
+                parse_keys(meta, "event", KEYS, errors, &mut |key, meta, errors| {
                     match key {
                         "name" => {
                             let lit: LitStr = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(
-                                    e.span(),
-                                    "`name` takes a string, e.g. `name = \"bank.MoneyDeposited\"`",
-                                )
+                                syn::Error::new(e.span(), "`name` takes a string, e.g. `name = \"bank.MoneyDeposited\"`")
                             })?;
                             if lit.value().trim().is_empty() {
-                                errors.at(&lit, "an event's stored `name` cannot be empty");
+                                errors.at(&lit, "an event's stored `name` cannot be empty; e.g. `name = \"bank.MoneyDeposited\"`");
                             }
                             name.set(meta, lit, errors);
                         }
                         _ => {
                             let lit: LitInt = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(
-                                    e.span(),
-                                    "`version` takes a whole number from 1, e.g. `version = 2`",
-                                )
+                                syn::Error::new(e.span(), "`version` takes a whole number from 1, e.g. `version = 2`")
                             })?;
                             match lit.base10_parse::<u32>() {
                                 Ok(0) => errors.at(
                                     &lit,
-                                    "event versions start at 1; use `version = 1` for the first shape",
+                                    "event versions start at 1: use `version = 1` for an event's first shape",
                                 ),
                                 Ok(v) => version.set(meta, v, errors),
-                                Err(_) => {
-                                    errors.at(&lit, "`version` must be a whole number from 1 to 4294967295")
-                                }
+                                Err(_) => errors.at(&lit, "`version` must be a whole number from 1 to 4294967295"),
                             }
                         }
                     }
@@ -73,10 +71,12 @@ impl EventModel {
                 errors.push(error);
             }
         }
-        errors.finish()?;
+        if !implementable {
+            return None;
+        }
         let ident = input.ident.clone();
         let version_span = version.0.as_ref().map_or(ident.span(), |kv| kv.span);
-        Ok(Self {
+        Some(Self {
             name: name
                 .0
                 .map(|kv| kv.value)

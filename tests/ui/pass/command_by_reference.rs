@@ -32,7 +32,9 @@ impl Account {
         if command.amount <= 0 {
             return Err(NotPositive);
         }
-        Ok(Deposited { amount: command.amount })
+        Ok(Deposited {
+            amount: command.amount,
+        })
     }
 
     #[apply]
@@ -42,7 +44,10 @@ impl Account {
 }
 
 fn main() {
-    let command = Deposit { account_id: "a-1".into(), amount: 4 };
+    let command = Deposit {
+        account_id: "a-1".into(),
+        amount: 4,
+    };
     assert_eq!(command.aggregate_id(), "a-1");
     AggregateTest::<Account>::given_no_history()
         .when(command)

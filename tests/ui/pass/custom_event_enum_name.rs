@@ -31,7 +31,9 @@ impl Account {
         if self.open {
             return Err(AlreadyOpen);
         }
-        Ok(vec![Happened::Opened(Opened { account_id: command.account_id })])
+        Ok(vec![Happened::Opened(Opened {
+            account_id: command.account_id,
+        })])
     }
 
     #[apply]
@@ -42,6 +44,10 @@ impl Account {
 
 fn main() {
     AggregateTest::<Account>::given_no_history()
-        .when(Open { account_id: "a-1".into() })
-        .then_expect_events([Happened::Opened(Opened { account_id: "a-1".into() })]);
+        .when(Open {
+            account_id: "a-1".into(),
+        })
+        .then_expect_events([Happened::Opened(Opened {
+            account_id: "a-1".into(),
+        })]);
 }

@@ -28,7 +28,9 @@ pub struct Account {
 impl Account {
     #[handle]
     fn close(&self, command: Close) -> Result<Option<Closed>, Never> {
-        Ok((!self.closed).then_some(Closed { account_id: command.account_id }))
+        Ok((!self.closed).then_some(Closed {
+            account_id: command.account_id,
+        }))
     }
 
     #[apply]
@@ -38,11 +40,17 @@ impl Account {
 }
 
 fn main() {
-    let closed = Closed { account_id: "a-1".into() };
+    let closed = Closed {
+        account_id: "a-1".into(),
+    };
     AggregateTest::<Account>::given_no_history()
-        .when(Close { account_id: "a-1".into() })
+        .when(Close {
+            account_id: "a-1".into(),
+        })
         .then_expect_events([AccountEvent::Closed(closed.clone())]);
     AggregateTest::<Account>::given([AccountEvent::Closed(closed)])
-        .when(Close { account_id: "a-1".into() })
+        .when(Close {
+            account_id: "a-1".into(),
+        })
         .then_expect_events([]);
 }

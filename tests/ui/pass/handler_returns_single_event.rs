@@ -31,7 +31,9 @@ impl Account {
         if self.open {
             return Err(AlreadyOpen);
         }
-        Ok(Opened { account_id: command.account_id })
+        Ok(Opened {
+            account_id: command.account_id,
+        })
     }
 
     #[apply]
@@ -41,13 +43,22 @@ impl Account {
 }
 
 fn main() {
-    let opened = Opened { account_id: "a-1".into() };
+    let opened = Opened {
+        account_id: "a-1".into(),
+    };
     AggregateTest::<Account>::given_no_history()
-        .when(Open { account_id: "a-1".into() })
+        .when(Open {
+            account_id: "a-1".into(),
+        })
         .then_expect_events([AccountEvent::Opened(opened.clone())]);
     AggregateTest::<Account>::given([AccountEvent::from(opened)])
-        .when(Open { account_id: "a-1".into() })
+        .when(Open {
+            account_id: "a-1".into(),
+        })
         .then_expect_error_message("the account is already open");
     assert_eq!(<Account as Aggregate>::NAME, "Account");
-    assert_eq!((<Opened as Event>::NAME, <Opened as Event>::VERSION), ("Opened", 1));
+    assert_eq!(
+        (<Opened as Event>::NAME, <Opened as Event>::VERSION),
+        ("Opened", 1)
+    );
 }

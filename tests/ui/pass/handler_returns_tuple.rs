@@ -38,7 +38,14 @@ impl Account {
         if self.open {
             return Err(AlreadyOpen);
         }
-        Ok((Opened { account_id: command.account_id }, Deposited { amount: command.amount }))
+        Ok((
+            Opened {
+                account_id: command.account_id,
+            },
+            Deposited {
+                amount: command.amount,
+            },
+        ))
     }
 
     #[apply]
@@ -54,9 +61,14 @@ impl Account {
 
 fn main() {
     AggregateTest::<Account>::given_no_history()
-        .when(OpenWithDeposit { account_id: "a-1".into(), amount: 5 })
+        .when(OpenWithDeposit {
+            account_id: "a-1".into(),
+            amount: 5,
+        })
         .then_expect_events([
-            AccountEvent::Opened(Opened { account_id: "a-1".into() }),
+            AccountEvent::Opened(Opened {
+                account_id: "a-1".into(),
+            }),
             AccountEvent::Deposited(Deposited { amount: 5 }),
         ]);
     let mut account = Account::default();

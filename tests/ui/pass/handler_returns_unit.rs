@@ -42,10 +42,16 @@ impl Account {
 }
 
 fn main() {
-    AggregateTest::<Account>::given([AccountEvent::Opened(Opened { account_id: "a-1".into() })])
-        .when(EnsureOpen { account_id: "a-1".into() })
-        .then_expect_events([]);
+    AggregateTest::<Account>::given([AccountEvent::Opened(Opened {
+        account_id: "a-1".into(),
+    })])
+    .when(EnsureOpen {
+        account_id: "a-1".into(),
+    })
+    .then_expect_events([]);
     AggregateTest::<Account>::given_no_history()
-        .when(EnsureOpen { account_id: "a-1".into() })
+        .when(EnsureOpen {
+            account_id: "a-1".into(),
+        })
         .then_expect_error_message("the account is not open");
 }

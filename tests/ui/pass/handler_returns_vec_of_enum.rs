@@ -58,7 +58,10 @@ impl Account {
 
 fn main() {
     AggregateTest::<Account>::given_no_history()
-        .when(Transfer { account_id: "a-1".into(), moves: vec![3, -1] })
+        .when(Transfer {
+            account_id: "a-1".into(),
+            moves: vec![3, -1],
+        })
         .then_expect_events([
             AccountEvent::Deposited(Deposited { amount: 3 }),
             AccountEvent::Withdrawn(Withdrawn { amount: 1 }),

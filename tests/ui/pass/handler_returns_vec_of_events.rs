@@ -32,7 +32,11 @@ impl Account {
         if command.amounts.iter().any(|amount| *amount <= 0) {
             return Err(NotPositive);
         }
-        Ok(command.amounts.into_iter().map(|amount| Deposited { amount }).collect())
+        Ok(command
+            .amounts
+            .into_iter()
+            .map(|amount| Deposited { amount })
+            .collect())
     }
 
     #[apply]
@@ -43,7 +47,10 @@ impl Account {
 
 fn main() {
     AggregateTest::<Account>::given_no_history()
-        .when(DepositMany { account_id: "a-1".into(), amounts: vec![1, 2] })
+        .when(DepositMany {
+            account_id: "a-1".into(),
+            amounts: vec![1, 2],
+        })
         .then_expect_events([
             AccountEvent::Deposited(Deposited { amount: 1 }),
             AccountEvent::Deposited(Deposited { amount: 2 }),

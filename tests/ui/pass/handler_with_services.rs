@@ -60,9 +60,13 @@ impl Account {
 
 fn main() {
     AggregateTest::<Account>::given_with_services([], Clock { now: 42 })
-        .when(Open { account_id: "a-1".into() })
+        .when(Open {
+            account_id: "a-1".into(),
+        })
         .then_expect_events([AccountEvent::Opened(Opened { at: 42 })]);
     AggregateTest::<Account>::given_no_history()
-        .when(Touch { account_id: "a-1".into() })
+        .when(Touch {
+            account_id: "a-1".into(),
+        })
         .then_expect_events([]);
 }

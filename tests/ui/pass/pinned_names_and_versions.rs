@@ -41,7 +41,9 @@ pub struct Account {
 impl Account {
     #[handle]
     fn open(&self, command: Open) -> Result<Opened, AlreadyOpen> {
-        Ok(Opened { account_id: command.account_id })
+        Ok(Opened {
+            account_id: command.account_id,
+        })
     }
 
     #[apply]
@@ -62,8 +64,15 @@ fn main() {
     assert_eq!(<Account as Aggregate>::NAME, "bank.Account");
     assert_eq!(
         AccountEvent::TYPES,
-        &[("bank.AccountOpened", 3), ("Deposited", 2), ("bank.MoneyWithdrawn", 1)]
+        &[
+            ("bank.AccountOpened", 3),
+            ("Deposited", 2),
+            ("bank.MoneyWithdrawn", 1)
+        ]
     );
     let event = AccountEvent::Withdrawn(Withdrawn { amount: 1 });
-    assert_eq!((event.event_type(), event.event_version()), ("bank.MoneyWithdrawn", 1));
+    assert_eq!(
+        (event.event_type(), event.event_version()),
+        ("bank.MoneyWithdrawn", 1)
+    );
 }
