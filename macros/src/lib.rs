@@ -9,6 +9,8 @@ mod aggregate;
 mod command;
 mod common;
 mod event;
+mod projection;
+mod query;
 
 use proc_macro::TokenStream;
 
@@ -34,3 +36,17 @@ pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
     aggregate::attribute(args.into(), item.into()).into()
 }
 
+/// Turns a read model's `impl` block into a projection: `#[on]` methods apply events to the read
+/// model, an optional `#[reset]` method empties it before a rebuild, and `#[query]` methods answer
+/// queries. Optional: `#[projection(name = "bank.account_balances", version = 1)]`.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
+    projection::attribute(args.into(), item.into()).into()
+}
+
+/// Derives `chronicle::Query`: `#[query(output = Option<i64>, read_model = AccountBalances)]`.
+#[proc_macro_derive(Query, attributes(query))]
+pub fn derive_query(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    query::derive(input).into()
+}

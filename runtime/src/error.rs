@@ -60,6 +60,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// An inline projection failed, so the append was rolled back with it.
+    #[error("inline projection `{projection}` failed, nothing was appended: {source}")]
+    InlineProjection {
+        /// The projection's name.
+        projection: &'static str,
+        /// What its handler said.
+        #[source]
+        source: crate::projection::HandlerError,
+    },
     /// The database could not be reached (connection refused or lost, pool timed out or closed).
     #[error("event store unavailable: {0}")]
     Unavailable(#[source] BoxError),

@@ -31,13 +31,22 @@ pub use crate::error::{CommandError, StoreError};
 pub use crate::event::{DecodeError, Event, EventSet};
 pub use crate::execute::{decode_recorded, Chronicle, Loaded, DEFAULT_MAX_ATTEMPTS};
 pub use crate::metadata::{CommandContext, Metadata};
+#[cfg(feature = "postgres")]
+pub use crate::projection::PostgresReadStore;
+#[cfg(feature = "sqlite")]
+pub use crate::projection::SqliteReadStore;
+pub use crate::projection::{
+    HandlerError, OnPoison, Projection, ProjectionError, ProjectionHandle, ProjectionRunner,
+    ProjectionStatus, ReadConnection, ReadStore, RetryPolicy,
+};
+pub use crate::query::{Answer, Query, QueryError, ReadOnly, ReadSide};
+#[cfg(feature = "postgres")]
+pub use crate::store::inline::InlineStore;
 pub use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use crate::store::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite::SqliteStore;
-pub use crate::projection::{HandlerError, Projection, ReadConnection, ReadStore};
-pub use crate::query::{Answer, Query, ReadOnly};
 pub use crate::store::{EventStore, NewEvent, RecordedEvent};
 pub use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
 
@@ -46,10 +55,15 @@ pub use sqlx;
 
 /// Turns an `impl` block into an aggregate. See the book's reference chapter.
 pub use chronicle_macros::aggregate;
+/// Turns a read model's `impl` block into a [`Projection`], with `#[on]` event handlers, an optional
+/// `#[reset]` method and `#[query]` methods answering [`Query`]s. See the book's reference chapter.
+pub use chronicle_macros::projection;
 /// Derives [`Command`] for a struct. See the book's reference chapter for its attributes.
 pub use chronicle_macros::Command;
 /// Derives [`Event`] for a struct. See the book's reference chapter for its attributes.
 pub use chronicle_macros::Event;
+/// Derives [`Query`] for a type: `#[query(output = Type, read_model = Projection)]`.
+pub use chronicle_macros::Query;
 
 /// Everything an application needs: `use chronicle::prelude::*;`.
 pub mod prelude {
@@ -59,8 +73,9 @@ pub mod prelude {
     pub use crate::SqliteStore;
     pub use crate::{
         aggregate, Aggregate, Chronicle, Command, CommandContext, CommandError, Event, EventStore, Handle,
-        MemoryStore, Receipt,
+        MemoryStore, Query, Receipt,
     };
+    pub use chronicle_macros::projection;
 }
 
 /// Paths used by generated code. Not public API: may change in any release.
@@ -76,4 +91,19 @@ pub mod __private {
     pub use serde_json::value::RawValue;
     pub use serde_json::Error as JsonError;
     pub use std::{boxed::Box, clone::Clone, convert::From, result::Result, string::String, vec::Vec};
+
+    /// Decodes a recorded event's payload for a projection handler. A failure (a poison event) is
+    /// the handler's error and names the event and the Rust type.
+    pub fn decode_for_projection<E: Event>(event: &RecordedEvent) -> Result<E, HandlerError> {
+        decode_payload::<E>(event.event_version, &event.payload).map_err(|error| {
+            HandlerError::new(format!(
+                "cannot decode event {} (`{}` version {} of stream `{}`) as `{}`: {error}",
+                event.position,
+                event.event_type,
+                event.event_version,
+                event.stream_id,
+                std::any::type_name::<E>(),
+            ))
+        })
+    }
 }

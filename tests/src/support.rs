@@ -1,6 +1,6 @@
 //! Connections to the real services the tests use.
 
-use chronicle::PostgresStore;
+use chronicle::{PostgresReadStore, PostgresStore, SqliteReadStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
@@ -69,4 +69,53 @@ pub async fn sqlite_store() -> chronicle::SqliteStore {
         .expect("open a temporary SQLite file");
     store.migrate().await.expect("migrate SQLite");
     store
+}
+
+/// The second test database, for read models kept apart from the events: from
+/// `CHRONICLE_TEST_READ_DATABASE_URL`, or the events' URL with the database `chronicle_test_read`.
+pub fn read_database_url() -> String {
+    std::env::var("CHRONICLE_TEST_READ_DATABASE_URL").unwrap_or_else(|_| {
+        let url = database_url();
+        let (server, _) = url
+            .rsplit_once('/')
+            .expect("the test database URL ends in /<database>");
+        format!("{server}/chronicle_test_read")
+    })
+}
+
+/// A Postgres read store next to `store`'s events: the same pool and schema, migrated.
+pub async fn postgres_read_store_beside(store: &PostgresStore) -> PostgresReadStore {
+    let read = PostgresReadStore::from_pool(store.pool().clone())
+        .with_schema(store.schema())
+        .expect("valid schema name");
+    read.migrate().await.expect("migrate the read store");
+    read
+}
+
+/// A Postgres read store in a fresh schema of the read-model test database (created if
+/// missing), migrated.
+pub async fn postgres_read_store_elsewhere() -> PostgresReadStore {
+    let url = read_database_url();
+    ensure_database(&url).await;
+    let schema = format!("r_{}", uuid::Uuid::new_v4().simple());
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .expect("connect to the read-model test database");
+    let read = PostgresReadStore::from_pool(pool)
+        .with_schema(&schema)
+        .expect("valid schema name");
+    read.migrate().await.expect("migrate the read store");
+    read
+}
+
+/// A SQLite read store in a fresh temporary file, migrated.
+pub async fn sqlite_read_store() -> SqliteReadStore {
+    let path = std::env::temp_dir().join(format!("chronicle-read-{}.db", uuid::Uuid::new_v4().simple()));
+    let read = SqliteReadStore::open(&path)
+        .await
+        .expect("open a temporary SQLite file");
+    read.migrate().await.expect("migrate the read store");
+    read
 }

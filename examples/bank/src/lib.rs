@@ -1,6 +1,8 @@
 //! The bank example's domain: accounts that are opened, credited and debited within an overdraft
 //! limit. `main.rs` runs it against the embedded store or Postgres.
 
+pub mod views;
+
 // ANCHOR: all
 use chronicle::prelude::*;
 use serde::{Deserialize, Serialize};

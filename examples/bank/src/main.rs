@@ -2,13 +2,48 @@
 //! a re-submitted command is executed once.
 //!
 //! Runs on an embedded SQLite file (`chronicle-bank.db` in the current folder) with no setup, or
-//! on Postgres when `DATABASE_URL` is set.
+//! on Postgres when `DATABASE_URL` is set. Its two views (account balances, top accounts) live in
+//! the same database as the events.
 
 use std::error::Error;
+use std::time::Duration;
 
 use bank::{Account, Deposit, OpenAccount, Withdraw};
 use chronicle::prelude::*;
-use chronicle::CommandError;
+use chronicle::{CommandError, PostgresReadStore, ReadSide, SqliteReadStore};
+
+/// Starts both views' runners, runs the commands, then reads the views: once consistent with the
+/// last command, once as they are.
+macro_rules! run_with_views {
+    ($store:expr, $views:expr, $module:path) => {{
+        use $module as views;
+        let read_side = ReadSide::new($store.clone(), $views);
+        let balances = read_side.runner(views::AccountBalances).spawn();
+        let top = read_side.runner(views::TopAccounts).spawn();
+        let (account_id, receipt) = run($store).await?;
+
+        let query = views::BalanceOf {
+            account_id: account_id.clone(),
+        };
+        let wait = Duration::from_secs(5);
+        let balance = read_side
+            .query_consistent(&views::AccountBalances, &query, &receipt, wait)
+            .await?;
+        println!("balance view, consistent with the last command: {balance:?}");
+        read_side
+            .wait_for::<views::TopAccounts>(receipt.position, wait)
+            .await?;
+        let richest = read_side
+            .query(&views::TopAccounts, &views::Richest { limit: 3 })
+            .await?;
+        println!("top accounts: {richest:?}");
+        let status = balances.status().await?;
+        println!("balance view lag: {} events, {:?}", status.lag_events, status.lag);
+        balances.stop().await?;
+        top.stop().await?;
+        Ok(())
+    }};
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -16,20 +51,25 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Ok(url) => {
             let store = PostgresStore::connect(&url).await?;
             store.migrate().await?;
-            println!("store: Postgres ({})", redact(&url));
-            run(store).await
+            let views = PostgresReadStore::from_pool(store.pool().clone());
+            views.migrate().await?;
+            println!("store: Postgres ({}), views in the same database", redact(&url));
+            run_with_views!(store, views, bank::views::postgres)
         }
         Err(_) => {
             let path = "chronicle-bank.db";
             let store = SqliteStore::open(path).await?;
             store.migrate().await?;
-            println!("store: embedded SQLite file {path} (set DATABASE_URL to use Postgres)");
-            run(store).await
+            let views = SqliteReadStore::from_pool(store.pool().clone());
+            views.migrate().await?;
+            println!("store: embedded SQLite file {path}, views in the same file (set DATABASE_URL to use Postgres)");
+            run_with_views!(store, views, bank::views::sqlite)
         }
     }
 }
 
-async fn run<S: EventStore>(store: S) -> Result<(), Box<dyn Error>> {
+/// The write side of the demo; returns the account and the last command's receipt.
+async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error>> {
     let bank = Chronicle::new(store);
     // A fresh account per run, so the example can be run again on the same store.
     let account_id = format!("acc-{}", &uuid_suffix());
@@ -106,11 +146,11 @@ async fn run<S: EventStore>(store: S) -> Result<(), Box<dyn Error>> {
 
     let account = bank.load::<Account>(&account_id).await?;
     println!(
-        "balance of {account_id}: {} after {} events",
+        "aggregate state of {account_id}: balance {} after {} events",
         account.state.balance(),
         account.version
     );
-    Ok(())
+    Ok((account_id, again))
 }
 
 fn uuid_suffix() -> String {

@@ -2,3 +2,4 @@
 //! summary kept in a physically separate store on the read side (level 2).
 
 pub mod domain;
+pub mod views;

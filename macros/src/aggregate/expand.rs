@@ -4,9 +4,10 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::parse::{type_key, AggregateModel, Emitted, Handler};
+use super::parse::{AggregateModel, Emitted, Handler};
 use super::validate::variant_ident;
 use crate::common::private;
+use crate::common::type_key;
 
 pub fn expand(model: &AggregateModel) -> TokenStream {
     let item = &model.item;

@@ -5,7 +5,7 @@ use syn::{
     Type,
 };
 
-use crate::common::{closest, parse_keys, reject_generics, Errors, Slot};
+use crate::common::{closest, parse_keys, reject_generics, type_key, Errors, Slot};
 
 const KEYS: &[&str] = &["name", "event", "services"];
 
@@ -481,39 +481,7 @@ fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<Applier> {
     }
 }
 
-/// A stable spelling of a type, to compare the types named in different signatures and to name
-/// them in messages (`a::B<C>` rather than the token spacing `a :: B < C >`).
-pub fn type_key(ty: &Type) -> String {
-    let spaced = quote::quote!(#ty).to_string();
-    let mut key = String::with_capacity(spaced.len());
-    let mut chars = spaced.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
-        let previous = key.chars().last();
-        let glue = c == ' '
-            && (matches!(next, Some(':' | '<' | '>' | ',' | ';' | ')' | ']'))
-                || matches!(previous, Some(':' | '<' | '&' | '(' | '[')));
-        if !glue {
-            key.push(c);
-        }
-    }
-    key
-}
-
-/// The item as written, minus `#[handle]` and `#[apply]` on the methods of an impl block, for
-/// output next to an error: the user's methods and types stay defined, so nothing else breaks.
+/// The impl block as written, minus `#[handle]` and `#[apply]`, for output next to an error.
 pub fn strip_method_attributes(item: TokenStream) -> TokenStream {
-    match syn::parse2::<ItemImpl>(item.clone()) {
-        Ok(mut item) => {
-            for impl_item in &mut item.items {
-                if let ImplItem::Fn(method) = impl_item {
-                    method
-                        .attrs
-                        .retain(|a| !a.path().is_ident("handle") && !a.path().is_ident("apply"));
-                }
-            }
-            quote::quote!(#item)
-        }
-        Err(_) => item,
-    }
+    crate::common::strip_method_attributes(item, &["handle", "apply"])
 }

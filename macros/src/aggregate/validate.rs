@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::parse::{type_key, AggregateModel, Emitted};
+use super::parse::{AggregateModel, Emitted};
+use crate::common::type_key;
 use crate::common::Errors;
 
 pub fn validate(model: &AggregateModel, errors: &mut Errors) {

@@ -2,9 +2,11 @@
 
 mod attr;
 mod errors;
+mod types;
 
 pub use attr::{closest, parse_keys, reject_generics, Slot};
 pub use errors::Errors;
+pub use types::{strip_method_attributes, type_key};
 
 use proc_macro2::TokenStream;
 use quote::quote;

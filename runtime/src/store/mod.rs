@@ -10,6 +10,8 @@ use crate::command::Receipt;
 use crate::error::StoreError;
 use crate::metadata::Metadata;
 
+#[cfg(feature = "postgres")]
+pub mod inline;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -182,12 +182,13 @@ impl PostgresStore {
             .map_err(map_sqlx)
     }
 
-    async fn append_batch(
+    async fn append_batch<'e>(
         &self,
+        executor: impl sqlx::PgExecutor<'e>,
         stream_id: &str,
         expected_version: u64,
         events: &[NewEvent],
-    ) -> Result<Receipt, StoreError> {
+    ) -> Result<Vec<Appended>, StoreError> {
         let conflict = || StoreError::Conflict {
             stream_id: stream_id.to_owned(),
             expected: expected_version,
@@ -219,26 +220,62 @@ impl PostgresStore {
             .bind(&event_versions)
             .bind(&payloads)
             .bind(&metadata)
-            .fetch_all(&self.pool)
+            .fetch_all(executor)
             .await
             .map_err(|e| append_error(e, events, conflict))?;
 
         // No rows: the guard saw the stream at another version than expected.
-        let mut last: Option<(u64, u64)> = None;
-        for row in &rows {
-            let position = sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?;
-            let version = sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?;
-            if last.is_none_or(|(v, _)| version > v) {
-                last = Some((version, position));
-            }
+        if rows.is_empty() {
+            return Err(conflict());
         }
-        let (stream_version, position) = last.ok_or_else(conflict)?;
-        tracing::debug!(stream_version, position, "appended");
-        Ok(Receipt {
-            stream_id: stream_id.to_owned(),
-            stream_version,
-            position: Some(position),
-        })
+        let mut appended = rows
+            .iter()
+            .map(|row| {
+                Ok(Appended {
+                    position: sql::to_u64("position", row.try_get(0).map_err(map_sqlx)?)?,
+                    stream_version: sql::to_u64("stream_version", row.try_get(1).map_err(map_sqlx)?)?,
+                    transaction_id: sql::to_u64("transaction_id", row.try_get(2).map_err(map_sqlx)?)?,
+                    recorded_at: row.try_get(3).map_err(map_sqlx)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        appended.sort_by_key(|a| a.stream_version);
+        Ok(appended)
+    }
+
+    /// Appends a command's events inside the caller's transaction and returns them as stored, so
+    /// that work done in the same transaction (inline projections) sees exactly what was written.
+    /// Same checks and errors as [`EventStore::append`]; nothing is visible until the caller
+    /// commits.
+    pub async fn append_in(
+        &self,
+        transaction: &mut sqlx::PgConnection,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let appended = self
+            .append_batch(&mut *transaction, stream_id, expected_version, &events)
+            .await?;
+        Ok(events
+            .into_iter()
+            .zip(appended)
+            .map(|(event, stored)| RecordedEvent {
+                position: stored.position,
+                transaction_id: stored.transaction_id,
+                stream_id: stream_id.to_owned(),
+                stream_version: stored.stream_version,
+                event_id: event.event_id,
+                event_type: event.event_type.to_owned(),
+                event_version: event.event_version,
+                payload: event.payload,
+                metadata: event.metadata,
+                recorded_at: stored.recorded_at,
+            })
+            .collect())
     }
 
     async fn read_events(
@@ -376,9 +413,24 @@ impl EventStore for PostgresStore {
             expected_version,
             count = events.len()
         );
-        self.append_batch(stream_id, expected_version, &events)
+        let appended = self
+            .append_batch(&self.pool, stream_id, expected_version, &events)
             .instrument(span)
-            .await
+            .await?;
+        let last = appended.last().ok_or_else(|| StoreError::Conflict {
+            stream_id: stream_id.to_owned(),
+            expected: expected_version,
+        })?;
+        tracing::debug!(
+            stream_version = last.stream_version,
+            position = last.position,
+            "appended"
+        );
+        Ok(Receipt {
+            stream_id: stream_id.to_owned(),
+            stream_version: last.stream_version,
+            position: Some(last.position),
+        })
     }
 
     async fn read_stream(
@@ -418,6 +470,14 @@ impl EventStore for PostgresStore {
             position: Some(sql::to_u64("position", row.try_get(2).map_err(map_sqlx)?)?),
         }))
     }
+}
+
+/// What the database assigned to one appended event.
+struct Appended {
+    position: u64,
+    stream_version: u64,
+    transaction_id: u64,
+    recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Statements {
@@ -524,7 +584,7 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                      WITH ORDINALITY AS e(event_id, event_type, event_version, payload, metadata, ord) \
                  WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM {table} WHERE stream_id = $1) = $2 \
                  ORDER BY e.ord \
-                 RETURNING position, stream_version"
+                 RETURNING position, stream_version, transaction_id::text::bigint, recorded_at"
             ),
             read_stream: format!(
                 "SELECT {columns} FROM {table} WHERE stream_id = $1 AND stream_version > $2 \
@@ -667,7 +727,7 @@ fn duplicate_key_in_detail(detail: &str) -> Option<Uuid> {
 }
 
 /// Sorts a driver error into [`StoreError::Unavailable`] or [`StoreError::Database`].
-fn map_sqlx(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
     sql::map_sqlx_with(e, |db| {
         // Class 08 is "connection exception"; 57P0x a server shutting down or starting up;
         // 53300 the server's connection limit. All pass with time, unlike other errors.

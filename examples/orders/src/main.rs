@@ -1,0 +1,105 @@
+//! The order example: commands on the write side, a denormalized order summary on the read side
+//! in a physically separate store (level 2), and queries that choose their consistency.
+//!
+//! Events go to an embedded SQLite file (`chronicle-orders.db`), or to Postgres when
+//! `DATABASE_URL` is set; the summaries always live in another SQLite file
+//! (`chronicle-orders-read.db`): a different database, and with Postgres a different engine.
+
+use std::error::Error;
+use std::time::Duration;
+
+use chronicle::prelude::*;
+use chronicle::{EventSource, ReadSide, SqliteReadStore};
+use orders::domain::{AddItem, CreateOrder, ShipOrder};
+use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let views = SqliteReadStore::open("chronicle-orders-read.db").await?;
+    views.migrate().await?;
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => {
+            let events = PostgresStore::connect(&url).await?;
+            events.migrate().await?;
+            println!("events: Postgres; order summaries: SQLite file chronicle-orders-read.db");
+            run(events, views).await
+        }
+        Err(_) => {
+            let events = SqliteStore::open("chronicle-orders.db").await?;
+            events.migrate().await?;
+            println!("events: SQLite file chronicle-orders.db; order summaries: SQLite file chronicle-orders-read.db");
+            run(events, views).await
+        }
+    }
+}
+
+// ANCHOR: run
+async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Box<dyn Error>> {
+    let shop = Chronicle::new(events.clone());
+    let read_side = ReadSide::new(events, views);
+    // The runner catches up from its checkpoint, then follows new events as they are appended.
+    let runner = read_side.runner(OrderSummaries).spawn();
+
+    let order_id = format!("order-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    shop.execute(CreateOrder {
+        order_id: order_id.clone(),
+        customer: "Grace".into(),
+    })
+    .await?;
+    shop.execute(AddItem {
+        order_id: order_id.clone(),
+        sku: "book".into(),
+        quantity: 2,
+        unit_price_cents: 1_500,
+    })
+    .await?;
+    let receipt = shop
+        .execute(AddItem {
+            order_id: order_id.clone(),
+            sku: "pen".into(),
+            quantity: 3,
+            unit_price_cents: 200,
+        })
+        .await?;
+
+    // Fast and maybe stale: whatever the read model holds right now.
+    let now = read_side
+        .query(
+            &OrderSummaries,
+            &OrderSummary {
+                order_id: order_id.clone(),
+            },
+        )
+        .await?;
+    println!("right after the command (may be stale): {now:?}");
+
+    // Consistent with my write: wait until the summary includes the receipt's event.
+    let query = OrderSummary {
+        order_id: order_id.clone(),
+    };
+    let summary = read_side
+        .query_consistent(&OrderSummaries, &query, &receipt, Duration::from_secs(5))
+        .await?;
+    println!("after waiting for my write: {summary:?}");
+
+    let receipt = shop
+        .execute(ShipOrder {
+            order_id: order_id.clone(),
+            carrier: "DHL".into(),
+        })
+        .await?;
+    read_side
+        .wait_for::<OrderSummaries>(receipt.position, Duration::from_secs(5))
+        .await?;
+    let open = read_side.query(&OrderSummaries, &OpenOrders).await?;
+    println!("open orders: {} (order {order_id} has shipped)", open.len());
+
+    let status = runner.status().await?;
+    println!(
+        "projection {}: lag {} events / {:?}, checkpoint {:?}, newest event at position {:?}",
+        status.projection, status.lag_events, status.lag, status.checkpoint, status.head_position
+    );
+    runner.stop().await?;
+    Ok(())
+}
+// ANCHOR_END: run

@@ -1,0 +1,25 @@
+use chronicle::prelude::*;
+use chronicle::sqlx::{self, PgConnection};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Opened {
+    pub account_id: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+pub struct Balances;
+
+#[projection]
+impl Balances {
+    #[on]
+    async fn deposited(&self, event: &Deposited, _db: &mut PgConnection) -> Result<i64, sqlx::Error> {
+        Ok(event.amount)
+    }
+}
+
+fn main() {}

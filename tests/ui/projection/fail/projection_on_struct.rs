@@ -1,0 +1,10 @@
+use chronicle::prelude::*;
+
+#[projection]
+pub struct Balances {
+    pub table: &'static str,
+}
+
+fn main() {
+    let _ = Balances { table: "balances" }.table;
+}

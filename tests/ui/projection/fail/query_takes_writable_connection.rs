@@ -1,0 +1,36 @@
+use chronicle::prelude::*;
+use chronicle::sqlx::{self, PgConnection};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Opened {
+    pub account_id: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+pub struct Balances;
+
+#[projection]
+impl Balances {
+    #[on]
+    async fn opened(&self, _event: &Opened, _db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    #[query]
+    async fn balance(&self, _query: &BalanceOf, db: &mut PgConnection) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT balance FROM balances").fetch_optional(&mut *db).await
+    }
+}
+
+#[derive(Query)]
+#[query(output = Option<i64>, read_model = Balances)]
+pub struct BalanceOf {
+    pub account_id: String,
+}
+
+fn main() {}

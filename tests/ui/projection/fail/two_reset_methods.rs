@@ -1,0 +1,35 @@
+use chronicle::prelude::*;
+use chronicle::sqlx::{self, PgConnection};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Opened {
+    pub account_id: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+pub struct Balances;
+
+#[projection]
+impl Balances {
+    #[reset]
+    async fn truncate(&self, _db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    #[on]
+    async fn opened(&self, _event: &Opened, _db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    #[reset]
+    async fn recreate(&self, _db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+fn main() {}
