@@ -10,3 +10,15 @@ pub mod book_quickstart {}
 /// The write-side chapter; its blocks include compiled code from the workspace.
 #[doc = include_str!("../../book/src/write-side.md")]
 pub mod book_write_side {}
+
+/// The projections chapter.
+#[doc = include_str!("../../book/src/projections.md")]
+pub mod book_projections {}
+
+/// The queries chapter.
+#[doc = include_str!("../../book/src/queries.md")]
+pub mod book_queries {}
+
+/// The level 1 / level 2 chapter.
+#[doc = include_str!("../../book/src/levels.md")]
+pub mod book_levels {}

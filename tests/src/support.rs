@@ -44,14 +44,19 @@ async fn ensure_database(url: &str) {
 }
 
 /// A Postgres store in a fresh schema of the test database, migrated, so tests never see each
-/// other's events.
+/// other's events. Its connections' `search_path` is that schema, so read models written with
+/// unqualified table names (inline projections) stay in the test's schema too.
 pub async fn postgres_store() -> PostgresStore {
     let url = database_url();
     ensure_database(&url).await;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let options = url
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .expect("a valid test database URL")
+        .options([("search_path", schema.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .connect(&url)
+        .connect_with(options)
         .await
         .expect("connect to the test database");
     let store = PostgresStore::from_pool(pool)

@@ -49,10 +49,13 @@ macro_rules! run_with_views {
 async fn main() -> Result<(), Box<dyn Error>> {
     match std::env::var("DATABASE_URL") {
         Ok(url) => {
+            // ANCHOR: level1
             let store = PostgresStore::connect(&url).await?;
             store.migrate().await?;
+            // The views live in the event store's own database: level 1.
             let views = PostgresReadStore::from_pool(store.pool().clone());
             views.migrate().await?;
+            // ANCHOR_END: level1
             println!("store: Postgres ({}), views in the same database", redact(&url));
             run_with_views!(store, views, bank::views::postgres)
         }

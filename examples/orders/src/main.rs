@@ -15,8 +15,11 @@ use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // ANCHOR: level2
+    // The summaries live in a store of their own, whatever holds the events: level 2.
     let views = SqliteReadStore::open("chronicle-orders-read.db").await?;
     views.migrate().await?;
+    // ANCHOR_END: level2
     match std::env::var("DATABASE_URL") {
         Ok(url) => {
             let events = PostgresStore::connect(&url).await?;
