@@ -918,7 +918,12 @@ async fn level_2_read_model_in_another_postgres_database() {
         .fetch_one(read.pool())
         .await
         .unwrap();
-    assert_eq!(current_database, "chronicle_test_read");
+    let events_database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(bank.store.pool())
+        .await
+        .unwrap();
+    assert_ne!(current_database, events_database, "the read model must live in another database");
+    assert!(support::read_database_url().ends_with(&format!("/{current_database}")));
 
     bank.open("l2").await;
     bank.deposit("l2", 100).await;
