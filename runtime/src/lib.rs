@@ -41,6 +41,8 @@ pub use crate::projection::{
 };
 pub use crate::query::{Answer, Query, QueryError, ReadOnly, ReadSide};
 #[cfg(feature = "postgres")]
+pub use crate::store::group_commit::{GroupCommit, GroupCommitStore};
+#[cfg(feature = "postgres")]
 pub use crate::store::inline::InlineStore;
 pub use crate::store::memory::MemoryStore;
 #[cfg(feature = "postgres")]

@@ -392,3 +392,7 @@ macro_rules! behaviour {
 behaviour!(memory, MemoryStore::new());
 behaviour!(sqlite, support::sqlite_store().await);
 behaviour!(postgres, support::postgres_store().await);
+behaviour!(
+    postgres_group_commit,
+    support::postgres_store().await.with_group_commit(chronicle::GroupCommit::default())
+);

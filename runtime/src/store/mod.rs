@@ -11,6 +11,8 @@ use crate::error::StoreError;
 use crate::metadata::Metadata;
 
 #[cfg(feature = "postgres")]
+pub mod group_commit;
+#[cfg(feature = "postgres")]
 pub mod inline;
 pub mod memory;
 #[cfg(feature = "postgres")]

@@ -625,7 +625,7 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
 }
 
 /// An event version as SQL `int`.
-fn event_version_i32(event: &NewEvent) -> Result<i32, StoreError> {
+pub(crate) fn event_version_i32(event: &NewEvent) -> Result<i32, StoreError> {
     i32::try_from(event.event_version).map_err(|_| {
         corrupt(CorruptRow::OutOfRange(
             "event_version",
