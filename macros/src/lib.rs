@@ -11,6 +11,8 @@ mod common;
 mod event;
 mod projection;
 mod query;
+#[cfg(test)]
+mod snapshots_tests;
 
 use proc_macro::TokenStream;
 

@@ -24,7 +24,7 @@ pub enum StoreError {
         /// The id of the event that was appended before.
         event_id: Uuid,
     },
-    /// A stored event's name or version is not one the aggregate knows.
+    /// A stored event's name is not one the aggregate knows.
     #[error("unknown event type `{event_type}` version {event_version} at stream `{stream_id}` version {stream_version}")]
     UnknownEventType {
         /// The stream the event belongs to.
@@ -35,6 +35,31 @@ pub enum StoreError {
         event_type: String,
         /// The stored type version.
         event_version: u32,
+    },
+    /// A stored event's name is known, but its version is not one the Rust type reads: newer
+    /// than the type, or older than its `#[event(upcast_from = ...)]` chain goes.
+    #[error(
+        "cannot read `{event_type}` version {event_version} at stream `{stream_id}` version {stream_version}: \
+         `{rust_type}` reads {}{}",
+        readable_versions(*.oldest, *.current),
+        if *.event_version > *.current { " (the row was written by a newer version of the program)" }
+        else { "; declare the older shape with `#[event(upcast_from = ...)]`" }
+    )]
+    UnknownEventVersion {
+        /// The stream the event belongs to.
+        stream_id: String,
+        /// The event's version within its stream.
+        stream_version: u64,
+        /// The stored type name.
+        event_type: String,
+        /// The stored type version.
+        event_version: u32,
+        /// The Rust type the stored name belongs to.
+        rust_type: &'static str,
+        /// The oldest version it reads (through its `upcast_from` chain).
+        oldest: u32,
+        /// Its current version.
+        current: u32,
     },
     /// A stored payload or metadata does not match the Rust type.
     #[error("cannot decode `{event_type}` version {event_version} at stream `{stream_id}` version {stream_version}: {source}")]
@@ -75,6 +100,14 @@ pub enum StoreError {
     /// The database answered with an error.
     #[error("event store error: {0}")]
     Database(#[source] BoxError),
+}
+
+fn readable_versions(oldest: u32, current: u32) -> String {
+    if oldest == current {
+        format!("version {current} only")
+    } else {
+        format!("versions {oldest} to {current}")
+    }
 }
 
 /// Why a command did not produce a receipt.

@@ -1,4 +1,5 @@
 //! Executing commands: load the aggregate, decide, append with optimistic concurrency, retry.
+//! Also reading an aggregate back: its state now or earlier, and its history with metadata.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -6,14 +7,16 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::aggregate::{stream_id, Aggregate, Handle};
 use crate::command::{Command, Receipt, RejectionOf};
 use crate::error::{CommandError, StoreError};
-use crate::event::{DecodeError, EventSet};
+use crate::event::{DecodeError, Envelope, EventSet};
 use crate::metadata::{CommandContext, Metadata};
-use crate::store::{EventStore, NewEvent, RecordedEvent};
+use crate::store::{EventStore, NewEvent, RecordedEvent, Snapshot};
 
 /// How many times a command is tried when concurrent writers keep moving its stream.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
@@ -35,6 +38,20 @@ pub struct Loaded<A> {
     pub state: A,
     /// The stream's version: how many events were applied.
     pub version: u64,
+    /// The stream version of the snapshot the state was rebuilt from, if one was used (then
+    /// only the events after it were read).
+    pub snapshot: Option<u64>,
+}
+
+/// How much of a stream a load applies.
+#[derive(Debug, Clone, Copy)]
+enum Horizon {
+    /// Every event.
+    Latest,
+    /// The events up to and including this stream version.
+    Version(u64),
+    /// The events recorded at or before this time.
+    Time(DateTime<Utc>),
 }
 
 impl<S: EventStore> Chronicle<S> {
@@ -108,7 +125,18 @@ impl<S: EventStore> Chronicle<S> {
             }
             let new_events = encode(&events, &metadata)?;
             match self.store.append(&stream, loaded.version, new_events).await {
-                Ok(receipt) => return Ok(receipt),
+                Ok(receipt) => {
+                    let every = C::Aggregate::SNAPSHOT_EVERY;
+                    if every > 0 && receipt.stream_version / every > loaded.version / every {
+                        let mut state = loaded.state;
+                        for event in &events {
+                            state.apply(event);
+                        }
+                        self.snapshot_in_background(stream, state, receipt.stream_version)
+                            .await;
+                    }
+                    return Ok(receipt);
+                }
                 Err(StoreError::Conflict { .. }) | Err(StoreError::DuplicateEvent { .. }) => {
                     if let Some(receipt) = self.store.find_command(metadata.command_id).await? {
                         return Ok(receipt);
@@ -125,24 +153,162 @@ impl<S: EventStore> Chronicle<S> {
         })
     }
 
-    /// Rebuilds the current state of aggregate `A` with the given id from its events.
+    /// Rebuilds the current state of aggregate `A` with the given id from its events (from its
+    /// newest usable snapshot on, for aggregates declared with `snapshot_every`).
     ///
     /// This is for tests, tools and time travel; queries should read projections instead.
     pub async fn load<A: Aggregate>(&self, id: impl ToString) -> Result<Loaded<A>, StoreError> {
         self.load_stream(&stream_id::<A>(&id.to_string())).await
     }
 
+    /// The state of aggregate `A` as it was at stream version `version`: after its first
+    /// `version` events. A stream with fewer events loads whole; [`Loaded::version`] says how
+    /// many were applied.
+    pub async fn load_at_version<A: Aggregate>(
+        &self,
+        id: impl ToString,
+        version: u64,
+    ) -> Result<Loaded<A>, StoreError> {
+        self.load_until(&stream_id::<A>(&id.to_string()), Horizon::Version(version))
+            .await
+    }
+
+    /// The state of aggregate `A` as it was at `at`: after the events its store recorded at or
+    /// before that time (their `recorded_at`, the store's clock), in stream order. Loading stops
+    /// at the first event recorded later, so the state is always one the stream went through.
+    pub async fn load_as_of<A: Aggregate>(
+        &self,
+        id: impl ToString,
+        at: DateTime<Utc>,
+    ) -> Result<Loaded<A>, StoreError> {
+        self.load_until(&stream_id::<A>(&id.to_string()), Horizon::Time(at))
+            .await
+    }
+
+    /// The stream of aggregate `A` with the given id, decoded, each event with its envelope:
+    /// position, stream version, event id, stored type and version, [`Metadata`] and recorded
+    /// time, in stream order. The audit log of one aggregate.
+    pub async fn history<A: Aggregate>(
+        &self,
+        id: impl ToString,
+    ) -> Result<Vec<Envelope<A::Event>>, StoreError> {
+        let recorded = self
+            .store
+            .read_stream(&stream_id::<A>(&id.to_string()), 0)
+            .await?;
+        recorded.into_iter().map(Envelope::decode).collect()
+    }
+
+    /// Loads aggregate `A` and writes a snapshot of it now (commands write them in the
+    /// background every `snapshot_every` events; this is for tools, warming a store after
+    /// `snapshot_version` changed, and benchmarks). Returns the stream version snapshotted:
+    /// `None` when `A` keeps no snapshots or the stream is empty.
+    pub async fn take_snapshot<A: Aggregate>(&self, id: impl ToString) -> Result<Option<u64>, StoreError> {
+        if A::SNAPSHOT_EVERY == 0 {
+            return Ok(None);
+        }
+        let stream = stream_id::<A>(&id.to_string());
+        let loaded = self.load_stream::<A>(&stream).await?;
+        if loaded.version == 0 {
+            return Ok(None);
+        }
+        write_snapshot(&self.store, stream, &loaded.state, loaded.version).await?;
+        Ok(Some(loaded.version))
+    }
+
     async fn load_stream<A: Aggregate>(&self, stream: &str) -> Result<Loaded<A>, StoreError> {
-        let recorded = self.store.read_stream(stream, 0).await?;
+        self.load_until(stream, Horizon::Latest).await
+    }
+
+    async fn load_until<A: Aggregate>(
+        &self,
+        stream: &str,
+        horizon: Horizon,
+    ) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded {
             state: A::default(),
             version: 0,
+            snapshot: None,
         };
+        let mut replace_snapshot = false;
+        let usable_up_to = match horizon {
+            Horizon::Latest => Some(u64::MAX),
+            Horizon::Version(version) => Some(version),
+            // When the events up to a snapshot were recorded is not known without reading them.
+            Horizon::Time(_) => None,
+        };
+        if let (true, Some(limit)) = (A::SNAPSHOT_EVERY > 0, usable_up_to) {
+            match self.store.read_snapshot(stream).await {
+                Ok(Some(snapshot)) => match restore::<A>(&snapshot) {
+                    Ok(state) if snapshot.stream_version <= limit => {
+                        loaded.state = state;
+                        loaded.version = snapshot.stream_version;
+                        loaded.snapshot = Some(snapshot.stream_version);
+                    }
+                    Ok(_) => {}
+                    Err(reason) => {
+                        replace_snapshot = true;
+                        if snapshot.snapshot_version == A::SNAPSHOT_VERSION {
+                            tracing::warn!(
+                                stream = %stream,
+                                snapshot = snapshot.stream_version,
+                                %reason,
+                                "ignoring a snapshot that cannot be read; loading from the first event"
+                            );
+                        } else {
+                            tracing::info!(
+                                stream = %stream,
+                                snapshot = snapshot.stream_version,
+                                %reason,
+                                "ignoring a snapshot of another shape; loading from the first event"
+                            );
+                        }
+                    }
+                },
+                Ok(None) => {}
+                Err(error) => tracing::warn!(
+                    stream = %stream,
+                    %error,
+                    "cannot read the snapshot; loading from the first event"
+                ),
+            }
+        }
+        let recorded = self.store.read_stream(stream, loaded.version).await?;
         for event in &recorded {
+            let past = match horizon {
+                Horizon::Latest => false,
+                Horizon::Version(version) => event.stream_version > version,
+                Horizon::Time(at) => event.recorded_at > at,
+            };
+            if past {
+                break;
+            }
             loaded.state.apply(&decode_recorded::<A::Event>(event)?);
             loaded.version = event.stream_version;
         }
+        if replace_snapshot && loaded.version > 0 && matches!(horizon, Horizon::Latest) {
+            self.snapshot_in_background(stream.to_owned(), loaded.state.clone(), loaded.version)
+                .await;
+        }
         Ok(loaded)
+    }
+
+    /// Writes a snapshot without holding up the caller: on a task of its own when a Tokio
+    /// runtime is running (else right away). A failure is only logged: snapshots are a cache.
+    async fn snapshot_in_background<A: Aggregate>(&self, stream: String, state: A, version: u64) {
+        let store = self.store.clone();
+        let span = tracing::debug_span!("chronicle.snapshot", stream = %stream, version);
+        let write = async move {
+            match write_snapshot(&store, stream, &state, version).await {
+                Ok(()) => tracing::debug!("snapshot written"),
+                Err(error) => tracing::warn!(%error, "cannot write a snapshot; the next one may succeed"),
+            }
+        }
+        .instrument(span);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(write)),
+            Err(_) => write.await,
+        }
     }
 
     fn services<A: Aggregate, E>(&self) -> Result<&A::Services, CommandError<E>> {
@@ -155,14 +321,77 @@ impl<S: EventStore> Chronicle<S> {
     }
 }
 
+/// Serializes `state` and stores it as the snapshot of `stream` at `version`.
+async fn write_snapshot<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream: String,
+    state: &A,
+    version: u64,
+) -> Result<(), StoreError> {
+    let Some(encoded) = state.to_snapshot() else {
+        return Ok(());
+    };
+    let state = encoded.map_err(|source| StoreError::Encode {
+        event_type: A::NAME,
+        source,
+    })?;
+    store
+        .write_snapshot(Snapshot {
+            stream_id: stream,
+            aggregate_type: A::NAME.to_owned(),
+            snapshot_version: A::SNAPSHOT_VERSION,
+            stream_version: version,
+            state,
+            taken_at: Utc::now(),
+        })
+        .await
+}
+
+/// The state in `snapshot`, or why it cannot be used.
+fn restore<A: Aggregate>(snapshot: &Snapshot) -> Result<A, String> {
+    if snapshot.aggregate_type != A::NAME {
+        return Err(format!(
+            "it is a snapshot of aggregate `{}`, not `{}`",
+            snapshot.aggregate_type,
+            A::NAME
+        ));
+    }
+    if snapshot.snapshot_version != A::SNAPSHOT_VERSION {
+        return Err(format!(
+            "its snapshot_version is {}, the aggregate's is {}",
+            snapshot.snapshot_version,
+            A::SNAPSHOT_VERSION
+        ));
+    }
+    match A::from_snapshot(&snapshot.state) {
+        Some(Ok(state)) => Ok(state),
+        Some(Err(error)) => Err(format!("its state does not match the aggregate's: {error}")),
+        None => Err("the aggregate cannot read snapshots".to_owned()),
+    }
+}
+
 /// Decodes a stored event into the aggregate's event enum, naming the row on failure.
 pub fn decode_recorded<E: EventSet>(event: &RecordedEvent) -> Result<E, StoreError> {
     E::decode(&event.event_type, event.event_version, &event.payload).map_err(|error| match error {
-        DecodeError::UnknownType(_) | DecodeError::UnknownVersion { .. } => StoreError::UnknownEventType {
+        DecodeError::UnknownType(_) => StoreError::UnknownEventType {
             stream_id: event.stream_id.clone(),
             stream_version: event.stream_version,
             event_type: event.event_type.clone(),
             event_version: event.event_version,
+        },
+        DecodeError::UnknownVersion {
+            rust_type,
+            oldest,
+            current,
+            ..
+        } => StoreError::UnknownEventVersion {
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_type: event.event_type.clone(),
+            event_version: event.event_version,
+            rust_type,
+            oldest,
+            current,
         },
         DecodeError::Payload(source) => StoreError::Undecodable {
             stream_id: event.stream_id.clone(),

@@ -28,7 +28,7 @@ pub mod testing;
 pub use crate::aggregate::{Aggregate, Handle};
 pub use crate::command::{Command, Receipt, RejectionOf};
 pub use crate::error::{CommandError, StoreError};
-pub use crate::event::{DecodeError, Event, EventSet};
+pub use crate::event::{DecodeError, Envelope, Event, EventSet};
 pub use crate::execute::{decode_recorded, Chronicle, Loaded, DEFAULT_MAX_ATTEMPTS};
 pub use crate::metadata::{CommandContext, Metadata};
 #[cfg(feature = "postgres")]
@@ -49,7 +49,7 @@ pub use crate::store::memory::MemoryStore;
 pub use crate::store::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use crate::store::sqlite::SqliteStore;
-pub use crate::store::{EventStore, NewEvent, RecordedEvent};
+pub use crate::store::{EventStore, NewEvent, RecordedEvent, Snapshot};
 pub use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// The sqlx version Chronicle is built with, for read-model code (`chronicle::sqlx::PgConnection`).
@@ -83,16 +83,20 @@ pub mod prelude {
 /// Paths used by generated code. Not public API: may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::aggregate::{Aggregate, Handle};
+    pub use crate::aggregate::{Aggregate, Handle, SnapshotState};
     pub use crate::command::Command;
-    pub use crate::event::{const_str_eq, decode_payload, encode_payload, DecodeError, Event, EventSet};
+    pub use crate::event::{
+        const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
+    };
     pub use crate::projection::{BoxFuture, HandlerError, Projection, ReadConnection, ReadStore};
     pub use crate::query::{Answer, Query, ReadOnly};
     pub use crate::store::RecordedEvent;
     pub use serde::{de::DeserializeOwned, Serialize};
     pub use serde_json::value::RawValue;
     pub use serde_json::Error as JsonError;
-    pub use std::{boxed::Box, clone::Clone, convert::From, result::Result, string::String, vec::Vec};
+    pub use std::{
+        boxed::Box, clone::Clone, convert::From, option::Option, result::Result, string::String, vec::Vec,
+    };
 
     /// Decodes a recorded event's payload for a projection handler. A failure (a poison event) is
     /// the handler's error and names the event and the Rust type.

@@ -557,7 +557,7 @@ async fn migrate_adds_the_notify_trigger_to_an_older_table() {
         .expect("marker");
     assert_eq!(
         marker.as_deref(),
-        Some("Chronicle event log, append-only. Table layout 2.")
+        Some("Chronicle event log, append-only. Table layout 3.")
     );
     let triggers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'chronicle_events_notify'",

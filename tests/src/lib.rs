@@ -22,3 +22,27 @@ pub mod book_queries {}
 /// The level 1 / level 2 chapter.
 #[doc = include_str!("../../book/src/levels.md")]
 pub mod book_levels {}
+
+/// The reference chapter; its one Rust block uses every accepted signature.
+#[doc = include_str!("../../book/src/reference.md")]
+pub mod book_reference {}
+
+/// The compile-errors chapter; its blocks are compiler output (`text`) and fixes (`ignore`).
+#[doc = include_str!("../../book/src/compiler-says-no.md")]
+pub mod book_compiler_says_no {}
+
+/// The audit-log chapter.
+#[doc = include_str!("../../book/src/audit-log.md")]
+pub mod book_audit_log {}
+
+/// The time-travel chapter.
+#[doc = include_str!("../../book/src/time-travel.md")]
+pub mod book_time_travel {}
+
+/// The snapshots chapter.
+#[doc = include_str!("../../book/src/snapshots.md")]
+pub mod book_snapshots {}
+
+/// The evolving-events chapter.
+#[doc = include_str!("../../book/src/evolving-events.md")]
+pub mod book_evolving_events {}

@@ -321,16 +321,24 @@ async fn bad_rows_give_typed_errors<S: EventStore>(store: S) {
         let error = bank.load::<Account>(id).await.unwrap_err();
         let message = error.to_string();
         match error {
+            // An unknown name, and a known name at a version the type does not read.
             StoreError::UnknownEventType {
+                event_type: t,
+                event_version: v,
+                stream_version: sv,
+                ..
+            }
+            | StoreError::UnknownEventVersion {
                 event_type: t,
                 event_version: v,
                 stream_version: sv,
                 ..
             } => {
                 assert_eq!((t.as_str(), v, sv), (event_type, event_version, stream_version));
+                assert_eq!(t == "bank.Mystery", message.starts_with("unknown event type"));
                 assert!(message.contains(id) && message.contains(event_type), "{message}");
             }
-            other => panic!("expected UnknownEventType, got {other:?}"),
+            other => panic!("expected UnknownEventType or UnknownEventVersion, got {other:?}"),
         }
     }
 }
@@ -394,5 +402,7 @@ behaviour!(sqlite, support::sqlite_store().await);
 behaviour!(postgres, support::postgres_store().await);
 behaviour!(
     postgres_group_commit,
-    support::postgres_store().await.with_group_commit(chronicle::GroupCommit::default())
+    support::postgres_store()
+        .await
+        .with_group_commit(chronicle::GroupCommit::default())
 );

@@ -50,3 +50,38 @@ fn every_chapter_is_in_the_summary() {
         }
     }
 }
+
+/// "When the compiler says no" shows compiler output as users see it: every `text` block that is
+/// compiler output must still be what the compile-fail suite (`tests/ui`) expects, so a changed
+/// message fails here until the chapter is updated.
+#[test]
+fn every_error_shown_in_the_book_is_what_the_compiler_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut expected = Vec::new();
+    for suite in ["ui/fail", "ui/projection/fail"] {
+        for entry in fs::read_dir(root.join(suite)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "stderr") {
+                expected.push(fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let chapter = fs::read_to_string(root.join("../book/src/compiler-says-no.md")).unwrap();
+    let mut shown = 0;
+    for block in chapter.split("```text\n").skip(1) {
+        let block = block.split("\n```").next().unwrap();
+        if !block.starts_with("error") {
+            continue;
+        }
+        assert!(
+            expected.iter().any(|stderr| stderr.contains(block)),
+            "compiler-says-no.md shows output that no tests/ui .stderr file contains; copy it again \
+             from the .stderr file:\n{block}"
+        );
+        shown += 1;
+    }
+    assert!(
+        shown >= 20,
+        "expected the chapter to show at least 20 errors, found {shown}"
+    );
+}

@@ -30,22 +30,36 @@ fn event() -> NewEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
     let plain = support::postgres_store().await;
-    let store = plain.clone().with_group_commit(GroupCommit { max_batch: 64, committers: 1 });
+    let store = plain.clone().with_group_commit(GroupCommit {
+        max_batch: 64,
+        committers: 1,
+    });
     for stream in 0..40 {
-        store.append(&format!("s-{stream}"), 0, vec![event()]).await.unwrap();
+        store
+            .append(&format!("s-{stream}"), 0, vec![event()])
+            .await
+            .unwrap();
     }
     // Every stream is at version 1; stream 7 is told it is at 0.
     let appends = (0..40).map(|stream| {
         let store = store.clone();
         async move {
             let expected = if stream == 7 { 0 } else { 1 };
-            store.append(&format!("s-{stream}"), expected, vec![event(), event()]).await
+            store
+                .append(&format!("s-{stream}"), expected, vec![event(), event()])
+                .await
         }
     });
     let results = join_all(appends).await;
     for (stream, result) in results.iter().enumerate() {
         match (stream, result) {
-            (7, Err(StoreError::Conflict { stream_id, expected: 0 })) => assert_eq!(stream_id, "s-7"),
+            (
+                7,
+                Err(StoreError::Conflict {
+                    stream_id,
+                    expected: 0,
+                }),
+            ) => assert_eq!(stream_id, "s-7"),
             (7, other) => panic!("stream 7 should conflict, got {other:?}"),
             (_, Ok(receipt)) => assert_eq!(receipt.stream_version, 3),
             (_, Err(error)) => panic!("stream {stream} failed: {error}"),
@@ -56,12 +70,18 @@ async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
     assert_eq!(all.len(), 40 + 39 * 2);
     // The 39 two-event appends were written by fewer transactions than appends: they were grouped.
     let transactions: HashSet<u64> = all[40..].iter().map(|e| e.transaction_id).collect();
-    assert!(transactions.len() < 39, "{} transactions for 39 appends", transactions.len());
+    assert!(
+        transactions.len() < 39,
+        "{} transactions for 39 appends",
+        transactions.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_event_in_a_group_fails_only_its_own_append() {
-    let store = support::postgres_store().await.with_group_commit(GroupCommit::default());
+    let store = support::postgres_store()
+        .await
+        .with_group_commit(GroupCommit::default());
     let repeated = event();
     store.append("d-0", 0, vec![repeated.clone()]).await.unwrap();
     let appends = (1..20).map(|stream| {

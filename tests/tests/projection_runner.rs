@@ -922,7 +922,10 @@ async fn level_2_read_model_in_another_postgres_database() {
         .fetch_one(bank.store.pool())
         .await
         .unwrap();
-    assert_ne!(current_database, events_database, "the read model must live in another database");
+    assert_ne!(
+        current_database, events_database,
+        "the read model must live in another database"
+    );
     assert!(support::read_database_url().ends_with(&format!("/{current_database}")));
 
     bank.open("l2").await;

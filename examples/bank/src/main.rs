@@ -1,5 +1,6 @@
-//! The bank example: opens an account, deposits, withdraws, hits the overdraft rule and shows that
-//! a re-submitted command is executed once.
+//! The bank example: opens an account, deposits, withdraws, hits the overdraft rule, shows that a
+//! re-submitted command is executed once, prints the account's history with its metadata and its
+//! balance as of an earlier time.
 //!
 //! Runs on an embedded SQLite file (`chronicle-bank.db` in the current folder) with no setup, or
 //! on Postgres when `DATABASE_URL` is set. Its two views (account balances, top accounts) live in
@@ -104,7 +105,11 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         account_id: account_id.clone(),
         amount: 300,
     };
-    let context = CommandContext::new().actor("teller-7").with("channel", "branch");
+    // Who asked and in answer to what: kept with every event of the command (see the history below).
+    let context = CommandContext::new()
+        .actor("teller-7")
+        .correlation_id(uuid::Uuid::new_v4())
+        .with("channel", "branch");
     let receipt = bank.execute_with(withdrawal.clone(), context.clone()).await?;
     println!(
         "withdrew 300 (into the overdraft): version {}",
@@ -153,7 +158,54 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         account.state.balance(),
         account.version
     );
+
+    // ANCHOR: history
+    // The audit log: every event of the account, in order, with who asked, when, and why.
+    let history = bank.history::<Account>(&account_id).await?;
+    println!("history of {account_id}:");
+    for entry in &history {
+        let metadata = &entry.metadata;
+        println!(
+            "  v{} {} recorded {}",
+            entry.stream_version,
+            entry.event_type,
+            entry
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        println!(
+            "     actor {}, command {}, correlation {}, causation {}, extra {}",
+            metadata.actor.as_deref().unwrap_or("-"),
+            short(metadata.command_id),
+            short(metadata.correlation_id),
+            short(metadata.causation_id),
+            serde_json::Value::Object(metadata.extra.clone()),
+        );
+    }
+    // ANCHOR_END: history
+
+    // ANCHOR: as_of
+    // Time travel: the account as it was when the 250 deposit was recorded, and one version on.
+    let deposited_at = history[1].recorded_at;
+    let then = bank.load_as_of::<Account>(&account_id, deposited_at).await?;
+    println!(
+        "balance of {account_id} as of {deposited_at}: {} (after {} events); now: {}",
+        then.state.balance(),
+        then.version,
+        account.state.balance()
+    );
+    let after_withdrawal = bank.load_at_version::<Account>(&account_id, 3).await?;
+    println!(
+        "balance of {account_id} at version 3: {}",
+        after_withdrawal.state.balance()
+    );
+    // ANCHOR_END: as_of
     Ok((account_id, again))
+}
+
+/// The first 8 hex digits of an id, enough to tell ids apart on screen.
+fn short(id: uuid::Uuid) -> String {
+    id.simple().to_string()[..8].to_owned()
 }
 
 fn uuid_suffix() -> String {

@@ -102,6 +102,7 @@ fn expand_aggregate_impl(model: &AggregateModel) -> TokenStream {
         let method = &applier.method;
         Some(quote!(#enum_ident::#variant(event) => self.#method(event),))
     });
+    let snapshots = expand_snapshot_items(model);
     let items = quote! {
         const NAME: &'static str = #name;
         type Event = #enum_ident;
@@ -112,6 +113,7 @@ fn expand_aggregate_impl(model: &AggregateModel) -> TokenStream {
                 #(#arms)*
             }
         }
+        #snapshots
     };
     // The impl is spanned at the aggregate's type so a missing Default or Clone is reported there;
     // its items stay at the call site, where `self` and `event` of the arms live.
@@ -119,6 +121,37 @@ fn expand_aggregate_impl(model: &AggregateModel) -> TokenStream {
         #[automatically_derived]
         impl #private::Aggregate for #self_ty {
             #items
+        }
+    }
+}
+
+/// With `snapshot_every`: the snapshot settings and the state's (de)serialization. Nothing
+/// otherwise, so the trait's defaults (no snapshots) apply.
+fn expand_snapshot_items(model: &AggregateModel) -> TokenStream {
+    let Some((every, _)) = model.snapshot_every else {
+        return TokenStream::new();
+    };
+    let private = private();
+    let self_ty = &model.item.self_ty;
+    let version = model.snapshot_version.map_or(1, |(version, _)| version);
+    // Spanned at the aggregate's type, so that a state that is not `Serialize` and `Deserialize`
+    // is reported there.
+    let encode = quote_spanned!(self_ty.span()=> <#self_ty as #private::SnapshotState>::encode_state);
+    let decode = quote_spanned!(self_ty.span()=> <#self_ty as #private::SnapshotState>::decode_state);
+    quote! {
+        const SNAPSHOT_EVERY: u64 = #every;
+        const SNAPSHOT_VERSION: u32 = #version;
+
+        fn to_snapshot(
+            &self,
+        ) -> #private::Option<#private::Result<#private::Box<#private::RawValue>, #private::JsonError>> {
+            #private::Option::Some(#encode(self))
+        }
+
+        fn from_snapshot(
+            state: &#private::RawValue,
+        ) -> #private::Option<#private::Result<Self, #private::JsonError>> {
+            #private::Option::Some(#decode(state))
         }
     }
 }

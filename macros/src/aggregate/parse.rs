@@ -1,13 +1,14 @@
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::{
-    FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitStr, PathArguments, ReturnType,
-    Type,
+    FnArg, GenericArgument, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitInt, LitStr, PathArguments,
+    ReturnType, Type,
 };
 
 use crate::common::{closest, parse_keys, reject_generics, type_key, Errors, Slot};
 
-const KEYS: &[&str] = &["name", "event", "services"];
+const KEYS: &[&str] = &["name", "event", "services", "snapshot_every", "snapshot_version"];
 
 pub struct AggregateModel {
     /// The user's impl block with our method attributes removed.
@@ -16,6 +17,10 @@ pub struct AggregateModel {
     pub name: LitStr,
     pub event_enum: Ident,
     pub services: Option<Type>,
+    /// `snapshot_every = N`, with the span of its key.
+    pub snapshot_every: Option<(u64, Span)>,
+    /// `snapshot_version = V`, with the span of its key.
+    pub snapshot_version: Option<(u32, Span)>,
     pub handlers: Vec<Handler>,
     pub appliers: Vec<Applier>,
 }
@@ -67,7 +72,13 @@ impl AggregateModel {
     /// methods that could be read are in it, so the caller can keep the rest of the program
     /// compiling while the reported mistakes are fixed.
     pub fn parse(args: TokenStream, item: TokenStream, errors: &mut Errors) -> Option<Self> {
-        let (name, event_enum, services) = parse_args(args, errors);
+        let Args {
+            name,
+            event: event_enum,
+            services,
+            snapshot_every,
+            snapshot_version,
+        } = parse_args(args, errors);
         let mut item = match syn::parse2::<Item>(item) {
             Ok(Item::Impl(item)) => item,
             Ok(other) => {
@@ -114,6 +125,8 @@ impl AggregateModel {
                 .unwrap_or_else(|| Ident::new(&format!("{self_ident}Event"), self_ident.span())),
             self_ident,
             services,
+            snapshot_every,
+            snapshot_version,
             handlers,
             appliers,
             item,
@@ -164,10 +177,21 @@ fn reject_item(item: &Item, errors: &mut Errors) {
     }
 }
 
-fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<LitStr>, Option<Ident>, Option<Type>) {
+/// The keys of `#[aggregate(...)]` that were given.
+struct Args {
+    name: Option<LitStr>,
+    event: Option<Ident>,
+    services: Option<Type>,
+    snapshot_every: Option<(u64, Span)>,
+    snapshot_version: Option<(u32, Span)>,
+}
+
+fn parse_args(args: TokenStream, errors: &mut Errors) -> Args {
     let mut name = Slot::<LitStr>::default();
     let mut event = Slot::<Ident>::default();
     let mut services = Slot::<Type>::default();
+    let mut snapshot_every = Slot::<u64>::default();
+    let mut snapshot_version = Slot::<u32>::default();
     let parser = syn::meta::parser(|meta| {
         parse_keys(meta, "aggregate", KEYS, errors, &mut |key, meta, errors| {
             match key {
@@ -189,6 +213,41 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<LitStr>, Option
                     })?;
                     event.set(meta, ident, errors);
                 }
+                "snapshot_every" => {
+                    let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`snapshot_every` takes how many events apart snapshots are taken, e.g. `snapshot_every = 100`",
+                        )
+                    })?;
+                    match lit.base10_parse::<u64>() {
+                        Ok(0) => errors.at(
+                            &lit,
+                            "`snapshot_every` must be at least 1; to keep no snapshots, remove the key",
+                        ),
+                        Ok(every) => snapshot_every.set(meta, every, errors),
+                        Err(_) => errors.at(&lit, "`snapshot_every` must be a whole number from 1"),
+                    }
+                }
+                "snapshot_version" => {
+                    let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`snapshot_version` takes the version of the state's shape, e.g. `snapshot_version = 2`",
+                        )
+                    })?;
+                    match lit.base10_parse::<u32>() {
+                        Ok(0) => errors.at(
+                            &lit,
+                            "snapshot versions start at 1: use `snapshot_version = 1` for the state's first shape",
+                        ),
+                        Ok(version) => snapshot_version.set(meta, version, errors),
+                        Err(_) => errors.at(
+                            &lit,
+                            "`snapshot_version` must be a whole number from 1 to 4294967295",
+                        ),
+                    }
+                }
                 _ => {
                     let ty: Type = meta.value()?.parse().map_err(|e| {
                         syn::Error::new(
@@ -205,11 +264,13 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<LitStr>, Option
     if let Err(error) = parser.parse2(args) {
         errors.push(error);
     }
-    (
-        name.0.map(|kv| kv.value),
-        event.0.map(|kv| kv.value),
-        services.0.map(|kv| kv.value),
-    )
+    Args {
+        name: name.0.map(|kv| kv.value),
+        event: event.0.map(|kv| kv.value),
+        services: services.0.map(|kv| kv.value),
+        snapshot_every: snapshot_every.0.map(|kv| (kv.value, kv.span)),
+        snapshot_version: snapshot_version.0.map(|kv| (kv.value, kv.span)),
+    }
 }
 
 /// Removes `#[handle]` / `#[apply]` from a method and says which it was.

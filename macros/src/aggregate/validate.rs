@@ -1,5 +1,5 @@
 //! Rules across methods: each command handled once, each event applied once, every emitted event
-//! applied.
+//! applied; and across keys: a snapshot version only with snapshots.
 
 use std::collections::HashMap;
 
@@ -53,6 +53,7 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
     }
 
     validate_services(model, errors);
+    validate_snapshots(model, errors);
 
     let mut handled = HashMap::new();
     for handler in &model.handlers {
@@ -96,6 +97,20 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
             };
             errors.at(emitted, message);
         }
+    }
+}
+
+/// `snapshot_version` versions snapshots, so it means nothing without `snapshot_every`.
+fn validate_snapshots(model: &AggregateModel, errors: &mut Errors) {
+    if let (None, Some((version, span))) = (model.snapshot_every, model.snapshot_version) {
+        errors.at_span(
+            span,
+            format!(
+                "`snapshot_version` is the version of the state's shape in snapshots, but `{}` takes none: add \
+                 `snapshot_every = N` to take a snapshot every N events, or remove `snapshot_version = {version}`",
+                model.self_ident
+            ),
+        );
     }
 }
 

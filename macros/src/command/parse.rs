@@ -2,7 +2,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, Member, Type};
 
-use crate::common::{parse_keys, reject_generics, Errors, Slot};
+use crate::common::{parse_keys, reject_generics, type_value, Errors, Slot};
 
 const KEYS: &[&str] = &["aggregate"];
 
@@ -58,12 +58,8 @@ fn parse_aggregate_key(input: &DeriveInput, errors: &mut Errors) -> Option<syn::
         attribute.get_or_insert(attr);
         let parsed = attr.parse_nested_meta(|meta| {
             parse_keys(meta, "command", KEYS, errors, &mut |_, meta, errors| {
-                let path: syn::Path = meta.value()?.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`aggregate` takes the aggregate's type, e.g. `aggregate = Account`",
-                    )
-                })?;
+                let expected = "the aggregate's type, e.g. `aggregate = Account`";
+                let path: syn::Path = type_value(meta, "aggregate", expected, errors)?;
                 aggregate.set(meta, path, errors);
                 Ok(())
             })

@@ -1,6 +1,9 @@
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
+use syn::parse::discouraged::Speculative;
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
+use syn::LitStr;
 
 use super::Errors;
 
@@ -77,16 +80,73 @@ pub fn parse_keys(
     Ok(())
 }
 
-/// Consumes whatever follows a key we could not use, so parsing goes on with the next key.
+/// The value of `key = SomeType`. A quoted type (`key = "SomeType"`) is reported once and then
+/// used as if it were written without quotes, so that the rest of the program still compiles
+/// while the quotes are removed. `expected` completes "`key` takes ...", e.g. "the aggregate's
+/// type, e.g. `aggregate = Account`".
+pub fn type_value<T: Parse>(
+    meta: &ParseNestedMeta,
+    key: &str,
+    expected: &str,
+    errors: &mut Errors,
+) -> syn::Result<T> {
+    let value = meta.value()?;
+    if !value.peek(LitStr) {
+        return value
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes {expected}")));
+    }
+    let lit: LitStr = value.parse()?;
+    let parsed = lit
+        .parse::<T>()
+        .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` takes {expected}, not a string")))?;
+    errors.at(
+        &lit,
+        format!(
+            "`{key}` takes a type, not a string: write `{key} = {}` without the quotes",
+            lit.value().trim()
+        ),
+    );
+    Ok(parsed)
+}
+
+/// Consumes whatever follows a key we could not use (unknown, or with a value of the wrong kind),
+/// so parsing goes on with the next key and the leftover tokens are not reported again as
+/// "expected `,`".
 fn skip_value(meta: &ParseNestedMeta) {
-    if meta.input.peek(syn::Token![=]) {
-        let _ = meta.input.parse::<syn::Token![=]>();
-        let _ = meta.input.parse::<syn::Expr>();
-    } else if meta.input.peek(syn::token::Paren) {
+    let input = meta.input;
+    if input.peek(syn::Token![=]) {
+        let _ = input.parse::<syn::Token![=]>();
+    } else if input.peek(syn::token::Paren) {
         let _ = meta.parse_nested_meta(|inner| {
             skip_value(&inner);
             Ok(())
         });
+    }
+    skip_to_next_key(input);
+}
+
+/// Skips one value up to the next `,` (or the end): a whole type or expression when one is there,
+/// so that the commas inside `Result<A, B>` do not count, or else single tokens.
+fn skip_to_next_key(input: ParseStream) {
+    let at_end = |input: ParseStream| input.is_empty() || input.peek(syn::Token![,]);
+    if at_end(input) {
+        return;
+    }
+    let as_type = input.fork();
+    if as_type.parse::<syn::Type>().is_ok() && at_end(&as_type) {
+        input.advance_to(&as_type);
+        return;
+    }
+    let as_expr = input.fork();
+    if as_expr.parse::<syn::Expr>().is_ok() && at_end(&as_expr) {
+        input.advance_to(&as_expr);
+        return;
+    }
+    while !at_end(input) {
+        if input.parse::<proc_macro2::TokenTree>().is_err() {
+            return;
+        }
     }
 }
 

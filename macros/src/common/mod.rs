@@ -4,7 +4,7 @@ mod attr;
 mod errors;
 mod types;
 
-pub use attr::{closest, parse_keys, reject_generics, Slot};
+pub use attr::{closest, parse_keys, reject_generics, type_value, Slot};
 pub use errors::Errors;
 pub use types::{strip_method_attributes, type_key};
 

@@ -1,8 +1,10 @@
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Type;
 
 use super::parse::EventModel;
-use crate::common::private;
+use crate::common::{private, type_key};
 
 pub fn expand(model: &EventModel) -> TokenStream {
     let private = private();
@@ -11,8 +13,13 @@ pub fn expand(model: &EventModel) -> TokenStream {
         name,
         version,
         version_span,
+        upcast_from,
     } = model;
     let version = quote_spanned!(*version_span=> #version);
+    let upcast = upcast_from.as_ref().map(expand_upcast);
+    let chain_checks = upcast_from
+        .as_ref()
+        .map(|previous| expand_chain_checks(model, previous));
     // Spanned on the struct's name so a missing Serialize/Deserialize/Debug/Clone is reported
     // at the user's type, not inside this impl.
     quote_spanned! {ident.span()=>
@@ -20,6 +27,57 @@ pub fn expand(model: &EventModel) -> TokenStream {
         impl #private::Event for #ident {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
+            #upcast
         }
+        #chain_checks
+    }
+}
+
+/// The items that read older versions through the previous shape.
+fn expand_upcast(previous: &Type) -> TokenStream {
+    let private = private();
+    // Spanned at `upcast_from = ...`, so "not an event" and a missing `From` point there.
+    let as_event = quote_spanned!(previous.span()=> <#previous as #private::Event>);
+    let convert = quote_spanned!(previous.span()=> #private::upcast_event::<#previous, Self>);
+    quote! {
+        const OLDEST_VERSION: u32 = #as_event::OLDEST_VERSION;
+
+        fn upcast(
+            event_version: u32,
+            payload: &#private::RawValue,
+        ) -> #private::Result<Self, #private::DecodeError> {
+            #private::decode_payload::<#previous>(event_version, payload).map(|previous| #convert(previous))
+        }
+    }
+}
+
+/// The previous shape must be stored under the same name, one version below; both come from
+/// attributes of two items, so the check runs in const evaluation.
+fn expand_chain_checks(model: &EventModel, previous: &Type) -> TokenStream {
+    let private = private();
+    let ident = &model.ident;
+    let previous_name = type_key(previous);
+    let name = model.name.value();
+    let name_message = format!(
+        "`{previous_name}` is the previous shape of `{ident}` (`upcast_from`), so it must be stored under the same \
+         name: give it `#[event(name = \"{name}\", ...)]`"
+    );
+    let version_message = format!(
+        "`{previous_name}` is the previous shape of `{ident}` (`upcast_from`), so its version must be one below: \
+         give it `#[event(version = {}, ...)]`",
+        model.version - 1
+    );
+    let as_event = quote_spanned!(previous.span()=> <#previous as #private::Event>);
+    quote_spanned! {previous.span()=>
+        const _: () = {
+            ::core::assert!(
+                #private::const_str_eq(#as_event::NAME, <#ident as #private::Event>::NAME),
+                #name_message
+            );
+            ::core::assert!(
+                #as_event::VERSION == <#ident as #private::Event>::VERSION - 1,
+                #version_message
+            );
+        };
     }
 }

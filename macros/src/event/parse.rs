@@ -1,16 +1,18 @@
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Ident, LitInt, LitStr};
+use syn::{Data, DeriveInput, Ident, LitInt, LitStr, Type};
 
 use crate::common::{parse_keys, reject_generics, Errors, Slot};
 
-const KEYS: &[&str] = &["name", "version"];
+const KEYS: &[&str] = &["name", "version", "upcast_from"];
 
 pub struct EventModel {
     pub ident: Ident,
     pub name: LitStr,
     pub version: u32,
     pub version_span: Span,
+    /// The previous shape of the event, which stored rows of older versions are read as.
+    pub upcast_from: Option<Type>,
 }
 
 impl EventModel {
@@ -37,6 +39,7 @@ impl EventModel {
 
         let mut name = Slot::<LitStr>::default();
         let mut version = Slot::<u32>::default();
+        let mut upcast_from = Slot::<Type>::default();
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
             let parsed = attr.parse_nested_meta(|meta| {
                 parse_keys(meta, "event", KEYS, errors, &mut |key, meta, errors| {
@@ -49,6 +52,15 @@ impl EventModel {
                                 errors.at(&lit, "an event's stored `name` cannot be empty; e.g. `name = \"bank.MoneyDeposited\"`");
                             }
                             name.set(meta, lit, errors);
+                        }
+                        "upcast_from" => {
+                            let ty: Type = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    "`upcast_from` takes the struct of the event's previous version, e.g. `upcast_from = MoneyDepositedV1`",
+                                )
+                            })?;
+                            upcast_from.set(meta, ty, errors);
                         }
                         _ => {
                             let lit: LitInt = meta.value()?.parse().map_err(|e| {
@@ -71,6 +83,21 @@ impl EventModel {
                 errors.push(error);
             }
         }
+        let version_value = version.value().copied().unwrap_or(1);
+        if let (Some(from), 1) = (&upcast_from.0, version_value) {
+            let hint = if version.0.is_some() {
+                "this is `version = 1`, the first shape"
+            } else {
+                "without `version = ...` this is version 1, the first shape"
+            };
+            errors.at_span(
+                from.span,
+                format!(
+                    "`upcast_from` names the shape stored before this one, so this event needs `version = 2` or \
+                     more, one above the previous shape's; {hint}"
+                ),
+            );
+        }
         if !implementable {
             return None;
         }
@@ -81,8 +108,10 @@ impl EventModel {
                 .0
                 .map(|kv| kv.value)
                 .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span())),
-            version: version.value().copied().unwrap_or(1),
+            version: version_value,
             version_span,
+            // Dropped after an error, so that the impl still compiles.
+            upcast_from: upcast_from.0.map(|kv| kv.value).filter(|_| version_value > 1),
             ident,
         })
     }

@@ -200,6 +200,17 @@ fn reject_item(item: &Item, errors: &mut Errors) {
                 ),
             );
         }
+        Item::Trait(t) => {
+            let (token, ident) = (&t.trait_token, &t.ident);
+            errors.at(
+                quote!(#token #ident),
+                format!(
+                    "`#[projection]` goes on the inherent `impl` block of a read model's type, not on a trait: \
+                     write {}",
+                    EXAMPLE.replace("AccountBalances", "YourReadModel")
+                ),
+            );
+        }
         other => errors.at(
             other,
             format!("`#[projection]` goes on the `impl` block of the read model's type, e.g. {EXAMPLE}"),
@@ -213,11 +224,17 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<LitStr>, Option
     let parser = syn::meta::parser(|meta| {
         parse_keys(meta, "projection", KEYS, errors, &mut |key, meta, errors| {
             if key == "name" {
-                let lit: LitStr = meta.value()?.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`name` takes a string, e.g. `name = \"bank.account_balances\"`",
-                    )
+                let value = meta.value()?;
+                let lit: LitStr = value.parse().map_err(|e| {
+                    // A bare word or path is most likely the name without its quotes.
+                    let message = match value.parse::<syn::Path>() {
+                        Ok(path) => format!(
+                            "`name` takes a string: write `name = \"{}\"`",
+                            crate::common::type_key(&Type::Path(syn::TypePath { qself: None, path }))
+                        ),
+                        Err(_) => "`name` takes a string, e.g. `name = \"bank.account_balances\"`".to_owned(),
+                    };
+                    syn::Error::new(e.span(), message)
                 })?;
                 if lit.value().trim().is_empty() {
                     errors.at(
@@ -229,7 +246,18 @@ fn parse_args(args: TokenStream, errors: &mut Errors) -> (Option<LitStr>, Option
             } else {
                 let invalid =
                     |span| syn::Error::new(span, "`version` takes a positive integer, e.g. `version = 2`");
-                let lit: LitInt = meta.value()?.parse().map_err(|e| invalid(e.span()))?;
+                let value = meta.value()?;
+                if value.peek(LitStr) {
+                    let lit: LitStr = value.parse()?;
+                    return Err(match lit.value().trim().parse::<u32>() {
+                        Ok(number) => syn::Error::new(
+                            lit.span(),
+                            format!("`version` takes a number, not a string: write `version = {number}`"),
+                        ),
+                        Err(_) => invalid(lit.span()),
+                    });
+                }
+                let lit: LitInt = value.parse().map_err(|e| invalid(e.span()))?;
                 let value = lit.base10_parse::<u32>().map_err(|_| invalid(lit.span()))?;
                 if value == 0 {
                     errors.at(
@@ -398,9 +426,56 @@ const HANDLER_EXAMPLE: &str =
     "`async fn opened(&self, event: &Opened, meta: &RecordedEvent, db: &mut PgConnection) \
                                -> Result<(), sqlx::Error>` (`meta` is optional)";
 
+/// Parameters written connection first and event (or query) last, as in `(&self, db: &mut
+/// PgConnection, event: &Opened)`: reported once, at the parameters, and returned in the expected
+/// order, so that each is then checked as what it was meant to be.
+fn reorder_swapped<'a>(args: Vec<&'a PatType>, role: Role, errors: &mut Errors) -> Vec<&'a PatType> {
+    let (Some(first), Some(last)) = (args.first().copied(), args.last().copied()) else {
+        return args;
+    };
+    let first_writes = matches!(peel(&first.ty), Type::Reference(r) if r.mutability.is_some());
+    let last_shared = matches!(peel(&last.ty), Type::Reference(r) if r.mutability.is_none());
+    if args.len() < 2 || args.len() > 3 || !first_writes || !last_shared || is_envelope(last) {
+        return args;
+    }
+    let (what, subject) = match role {
+        Role::Query => ("a `#[query]` method", "the query"),
+        _ => ("a projection handler", "the event"),
+    };
+    let middle = match args.len() {
+        3 => format!("{}: {}, ", pattern(args[1]), type_key_as_written(&args[1].ty)),
+        _ => String::new(),
+    };
+    errors.at(
+        quote!(#first, #last),
+        format!(
+            "{what} takes {subject} first and the connection last: write `(&self, {}: {}, {middle}{}: {})`",
+            pattern(last),
+            type_key_as_written(&last.ty),
+            pattern(first),
+            type_key_as_written(&first.ty),
+        ),
+    );
+    let mut args = args;
+    let end = args.len() - 1;
+    args.swap(0, end);
+    args
+}
+
+/// A parameter's pattern as written, e.g. `db` or `_event`.
+fn pattern(arg: &PatType) -> String {
+    let pat = &arg.pat;
+    quote!(#pat).to_string()
+}
+
+/// A type as written, references included, e.g. `&mut ReadOnly<'_, PgConnection>`.
+fn type_key_as_written(ty: &Type) -> String {
+    crate::common::type_key(ty)
+}
+
 fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
     check_common(method, Role::On, errors);
-    let args = typed_args(method);
+    let args = reorder_swapped(typed_args(method), Role::On, errors);
     let Some(event_arg) = args.first() else {
         errors.at_span(
             method.sig.paren_token.span.join(),
@@ -500,7 +575,7 @@ fn parse_query(method: &ImplItemFn, errors: &mut Errors) -> Option<QueryMethod> 
     const EXAMPLE: &str = "`async fn balance(&self, query: &BalanceOf, db: &mut ReadOnly<'_, PgConnection>) \
                            -> Result<Option<i64>, sqlx::Error>`";
     check_common(method, Role::Query, errors);
-    let args = typed_args(method);
+    let args = reorder_swapped(typed_args(method), Role::Query, errors);
     let Some(query_arg) = args.first() else {
         errors.at_span(
             method.sig.paren_token.span.join(),

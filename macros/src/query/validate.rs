@@ -10,12 +10,12 @@ pub struct CompleteQuery<'m> {
     pub read_model: &'m syn::Type,
 }
 
-/// Reports missing keys (unless a misspelt key was already reported as that key), and returns
+/// Reports missing keys (unless the key was written and its mistake already reported), and returns
 /// the query when it is complete.
 pub fn validate<'m>(model: &'m QueryModel, errors: &mut Errors) -> Option<CompleteQuery<'m>> {
     let ident = &model.ident;
-    let missing_output = model.output.is_none() && !model.misspelt.contains(&"output");
-    let missing_read_model = model.read_model.is_none() && !model.misspelt.contains(&"read_model");
+    let missing_output = model.output.is_none() && !model.given.contains(&"output");
+    let missing_read_model = model.read_model.is_none() && !model.given.contains(&"read_model");
     let message = match (missing_output, missing_read_model) {
         (true, true) => Some(format!(
             "a query declares the type of its answer and the projection that answers it: add \

@@ -29,6 +29,7 @@ use crate::subscription::Checkpoint;
 mod error;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod replay;
 mod runner;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -36,6 +37,7 @@ mod sqlite;
 pub use self::error::{PoisonEvent, ProjectionError};
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresReadStore;
+pub use self::replay::{replay_until, ReplayError, Replayed, Until};
 pub use self::runner::{
     OnPoison, ProjectionHandle, ProjectionRunner, ProjectionStatus, RetryPolicy, RunnerState,
     DEFAULT_BATCH_SIZE, DEFAULT_LEASE, DEFAULT_POLL_INTERVAL,

@@ -17,10 +17,9 @@ use uuid::Uuid;
 
 use super::postgres::{event_version_i32, map_sqlx, PostgresStore};
 use super::sql;
-use super::{EventStore, NewEvent, RecordedEvent};
+use super::{EventStore, NewEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
-use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// How a [`GroupCommitStore`] groups appends.
 #[derive(Debug, Clone, Copy)]
@@ -284,46 +283,7 @@ impl EventStore for GroupCommitStore {
         })
     }
 
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_stream(stream_id, after_version).await
-    }
-
-    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_all(after_position, limit).await
-    }
-
-    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
-        self.store.find_command(command_id).await
-    }
+    forward_reads_to!(store);
 }
 
-impl EventSource for GroupCommitStore {
-    async fn read_batch(
-        &self,
-        after: Checkpoint,
-        event_types: &[&str],
-        limit: usize,
-    ) -> Result<Batch, StoreError> {
-        self.store.read_batch(after, event_types, limit).await
-    }
-
-    async fn head(&self) -> Result<Head, StoreError> {
-        self.store.head().await
-    }
-
-    async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
-        self.store.count_after(after, event_types).await
-    }
-
-    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
-        self.store.checkpoint_of(position).await
-    }
-
-    async fn listen(&self) -> Result<AppendListener, StoreError> {
-        self.store.listen().await
-    }
-}
+forward_event_source!(GroupCommitStore, store);

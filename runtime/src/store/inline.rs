@@ -8,14 +8,12 @@
 use std::sync::Arc;
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::postgres::{map_sqlx, PostgresStore};
 use super::{EventStore, NewEvent, RecordedEvent};
 use crate::command::Receipt;
 use crate::error::StoreError;
 use crate::projection::{BoxFuture, HandlerError, Projection, ReadStore};
-use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
 
 /// A projection whose read model lives in the event store's own Postgres database.
 trait InlineProjection: Send + Sync + 'static {
@@ -135,46 +133,7 @@ impl EventStore for InlineStore {
         })
     }
 
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_stream(stream_id, after_version).await
-    }
-
-    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_all(after_position, limit).await
-    }
-
-    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
-        self.store.find_command(command_id).await
-    }
+    forward_reads_to!(store);
 }
 
-impl EventSource for InlineStore {
-    async fn read_batch(
-        &self,
-        after: Checkpoint,
-        event_types: &[&str],
-        limit: usize,
-    ) -> Result<Batch, StoreError> {
-        self.store.read_batch(after, event_types, limit).await
-    }
-
-    async fn head(&self) -> Result<Head, StoreError> {
-        self.store.head().await
-    }
-
-    async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
-        self.store.count_after(after, event_types).await
-    }
-
-    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
-        self.store.checkpoint_of(position).await
-    }
-
-    async fn listen(&self) -> Result<AppendListener, StoreError> {
-        self.store.listen().await
-    }
-}
+forward_event_source!(InlineStore, store);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{EventStore, NewEvent, RecordedEvent};
+use super::{EventStore, NewEvent, RecordedEvent, Snapshot};
 use crate::command::Receipt;
 use crate::error::StoreError;
 use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
@@ -42,6 +42,10 @@ struct Log {
     event_ids: HashSet<Uuid>,
     /// Index of the last event of each command.
     commands: HashMap<Uuid, usize>,
+    /// Indexes into `events` per correlation id, in log order.
+    correlations: HashMap<Uuid, Vec<usize>>,
+    /// The newest snapshot of each stream.
+    snapshots: HashMap<String, Snapshot>,
 }
 
 impl MemoryStore {
@@ -89,6 +93,10 @@ impl MemoryStore {
             receipt.position = Some(position);
             log.event_ids.insert(event.event_id);
             log.commands.insert(event.metadata.command_id, index);
+            log.correlations
+                .entry(event.metadata.correlation_id)
+                .or_default()
+                .push(index);
             log.streams.entry(stream_id.to_owned()).or_default().push(index);
             log.events.push(RecordedEvent {
                 position,
@@ -157,6 +165,31 @@ impl EventStore for MemoryStore {
                 position: Some(event.position),
             }
         }))
+    }
+
+    async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        Ok(log
+            .correlations
+            .get(&correlation_id)
+            .map(|indexes| indexes.iter().map(|&i| log.events[i].clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.log().snapshots.get(stream_id).cloned())
+    }
+
+    async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut log = self.log();
+        let keep_stored = log.snapshots.get(&snapshot.stream_id).is_some_and(|stored| {
+            stored.snapshot_version == snapshot.snapshot_version
+                && stored.stream_version > snapshot.stream_version
+        });
+        if !keep_stored {
+            log.snapshots.insert(snapshot.stream_id.clone(), snapshot);
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::sql::{self, corrupt, CorruptRow, EventRow};
-use super::{EventStore, NewEvent, RecordedEvent};
+use super::{EventStore, NewEvent, RecordedEvent, Snapshot};
 use crate::command::Receipt;
 use crate::error::StoreError;
 use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
@@ -29,7 +29,7 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// nothing to do, which lets an application whose role may not run DDL (`CREATE ... IF NOT
 /// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
 /// the migration changes.
-const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 2.";
+const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 3.";
 
 /// The longest name Postgres keeps for an identifier such as a notification channel.
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -56,6 +56,26 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 ///
 /// The database itself refuses `UPDATE`, `DELETE` and `TRUNCATE` on the table (triggers raise
 /// "chronicle_events is append-only"): events are facts, corrected by further events.
+///
+/// The index `chronicle_events_correlation_id_idx` on `(metadata->>'correlation_id')` serves
+/// [`read_by_correlation`](EventStore::read_by_correlation).
+///
+/// # Snapshots
+///
+/// Snapshots of aggregates declared with `#[aggregate(snapshot_every = N)]` live in a second
+/// table, `chronicle_snapshots`, one row per stream (the newest):
+///
+/// | column | type | meaning |
+/// | --- | --- | --- |
+/// | `stream_id` | `text`, primary key | the aggregate instance |
+/// | `aggregate_type` | `text` | the aggregate's name |
+/// | `snapshot_version` | `int` | the version of the state's shape |
+/// | `stream_version` | `bigint` | the last event the state includes |
+/// | `state` | `jsonb` | the state |
+/// | `taken_at` | `timestamptz` | when the snapshot was taken |
+///
+/// Unlike events, snapshots are disposable: the table may be emptied at any time, and loading
+/// then replays streams from their first event.
 ///
 /// # Subscriptions
 ///
@@ -97,6 +117,9 @@ struct Statements {
     head: String,
     count_after: String,
     checkpoint_of: String,
+    read_by_correlation: String,
+    read_snapshot: String,
+    write_snapshot: String,
     /// The notification channel of the schema's appends.
     channel: String,
 }
@@ -158,9 +181,10 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Creates the schema, the `chronicle_events` table, its indexes, its append-only triggers and
-    /// its notification trigger if they are missing; adds what is missing to a table created by
-    /// an earlier version.
+    /// Creates the schema, the `chronicle_events` table, its indexes, its append-only triggers,
+    /// its notification trigger and the `chronicle_snapshots` table if they are missing; adds what
+    /// is missing to a schema created by an earlier version (upgrading a large log builds the
+    /// correlation index, which holds appends back until it is built).
     ///
     /// Safe to run at every start, from several processes at once: the work happens in one
     /// transaction holding an advisory lock per schema. Once the table is complete, this only
@@ -455,6 +479,60 @@ impl EventStore for PostgresStore {
         .await
     }
 
+    async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(sqlx::query(&self.sql.read_by_correlation).bind(correlation_id.to_string()))
+            .await
+    }
+
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let Some(row) = sqlx::query(&self.sql.read_snapshot)
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+        else {
+            return Ok(None);
+        };
+        let snapshot_version: i32 = row.try_get(2).map_err(map_sqlx)?;
+        let state: String = row.try_get(4).map_err(map_sqlx)?;
+        Ok(Some(Snapshot {
+            stream_id: row.try_get(0).map_err(map_sqlx)?,
+            aggregate_type: row.try_get(1).map_err(map_sqlx)?,
+            snapshot_version: u32::try_from(snapshot_version).map_err(|_| {
+                corrupt(CorruptRow::OutOfRange(
+                    "snapshot_version",
+                    i64::from(snapshot_version),
+                ))
+            })?,
+            stream_version: sql::to_u64("stream_version", row.try_get(3).map_err(map_sqlx)?)?,
+            state: serde_json::value::RawValue::from_string(state)
+                .map_err(|e| StoreError::Database(Box::new(e)))?,
+            taken_at: row.try_get(5).map_err(map_sqlx)?,
+        }))
+    }
+
+    async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let snapshot_version = i32::try_from(snapshot.snapshot_version).map_err(|_| {
+            corrupt(CorruptRow::OutOfRange(
+                "snapshot_version",
+                i64::from(snapshot.snapshot_version),
+            ))
+        })?;
+        let stream_version = i64::try_from(snapshot.stream_version)
+            .map_err(|_| corrupt(CorruptRow::OutOfRange("stream_version", i64::MAX)))?;
+        sqlx::query(&self.sql.write_snapshot)
+            .bind(&snapshot.stream_id)
+            .bind(&snapshot.aggregate_type)
+            .bind(snapshot_version)
+            .bind(stream_version)
+            .bind(snapshot.state.get())
+            .bind(snapshot.taken_at)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(map_sqlx)
+    }
+
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
         let Some(row) = sqlx::query(&self.sql.find_command)
             .bind(command_id)
@@ -483,6 +561,7 @@ struct Appended {
 impl Statements {
     fn new(schema: String) -> Self {
         let table = format!("\"{schema}\".chronicle_events");
+        let snapshots = format!("\"{schema}\".chronicle_snapshots");
         let channel = channel_name(&schema);
         // The order `event_row` reads. `xid8` has no cast to `bigint`; through `text` it is exact
         // (an `xid8` is below 2^63 for as long as the epoch is below 2^31).
@@ -531,6 +610,16 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 CREATE INDEX IF NOT EXISTS chronicle_events_command_id_idx ON {table} (command_id);
 CREATE INDEX IF NOT EXISTS chronicle_events_transaction_id_idx ON {table} (transaction_id, position);
+CREATE INDEX IF NOT EXISTS chronicle_events_correlation_id_idx ON {table} ((metadata->>'correlation_id'));
+
+CREATE TABLE IF NOT EXISTS {snapshots} (
+    stream_id text PRIMARY KEY,
+    aggregate_type text NOT NULL,
+    snapshot_version int NOT NULL,
+    stream_version bigint NOT NULL CHECK (stream_version > 0),
+    state jsonb NOT NULL,
+    taken_at timestamptz NOT NULL
+);
 
 CREATE OR REPLACE FUNCTION "{schema}".chronicle_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
@@ -617,6 +706,24 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                  WHERE {after_checkpoint} AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
             ),
             checkpoint_of: format!("SELECT transaction_id::text::bigint FROM {table} WHERE position = $1"),
+            read_by_correlation: format!(
+                "SELECT {columns} FROM {table} WHERE metadata->>'correlation_id' = $1 ORDER BY position"
+            ),
+            read_snapshot: format!(
+                "SELECT stream_id, aggregate_type, snapshot_version, stream_version, state::text, taken_at \
+                 FROM {snapshots} WHERE stream_id = $1"
+            ),
+            // The newest per stream: a snapshot of the same shape further along is kept.
+            write_snapshot: format!(
+                "INSERT INTO {snapshots} AS s \
+                     (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at) \
+                 VALUES ($1, $2, $3, $4, $5::jsonb, $6) \
+                 ON CONFLICT (stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type, \
+                     snapshot_version = excluded.snapshot_version, stream_version = excluded.stream_version, \
+                     state = excluded.state, taken_at = excluded.taken_at \
+                 WHERE s.snapshot_version <> excluded.snapshot_version \
+                    OR s.stream_version <= excluded.stream_version"
+            ),
             channel,
             schema,
             table,

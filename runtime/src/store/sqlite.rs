@@ -13,7 +13,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::sql::{self, corrupt, CorruptRow, EventRow};
-use super::{EventStore, NewEvent, RecordedEvent};
+use super::{EventStore, NewEvent, RecordedEvent, Snapshot};
 use crate::command::Receipt;
 use crate::error::StoreError;
 use crate::subscription::{self, AppendListener, Batch, Checkpoint, EventSource, Head};
@@ -45,6 +45,17 @@ CREATE TABLE IF NOT EXISTS chronicle_events (
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS chronicle_events_command_id_idx ON chronicle_events (command_id);
+CREATE INDEX IF NOT EXISTS chronicle_events_correlation_id_idx
+    ON chronicle_events (json_extract(metadata, '$.correlation_id'));
+
+CREATE TABLE IF NOT EXISTS chronicle_snapshots (
+    stream_id TEXT PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    snapshot_version INTEGER NOT NULL,
+    stream_version INTEGER NOT NULL CHECK (stream_version > 0),
+    state TEXT NOT NULL,
+    taken_at TEXT NOT NULL
+) STRICT;
 
 CREATE TRIGGER IF NOT EXISTS chronicle_events_no_update BEFORE UPDATE ON chronicle_events
 BEGIN
@@ -90,6 +101,23 @@ const COUNT_AFTER: &str = "SELECT COUNT(*) FROM chronicle_events WHERE position 
 
 const CHECKPOINT_OF: &str = "SELECT position FROM chronicle_events WHERE position = ?1";
 
+const READ_BY_CORRELATION: &str = "SELECT position, stream_id, stream_version, event_id, event_type, \
+     event_version, payload, metadata, recorded_at FROM chronicle_events \
+     WHERE json_extract(metadata, '$.correlation_id') = ?1 ORDER BY position";
+
+const READ_SNAPSHOT: &str = "SELECT stream_id, aggregate_type, snapshot_version, stream_version, state, \
+     taken_at FROM chronicle_snapshots WHERE stream_id = ?1";
+
+/// The newest per stream: a snapshot of the same shape further along is kept.
+const WRITE_SNAPSHOT: &str = "INSERT INTO chronicle_snapshots AS s \
+     (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+     ON CONFLICT (stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type, \
+         snapshot_version = excluded.snapshot_version, stream_version = excluded.stream_version, \
+         state = excluded.state, taken_at = excluded.taken_at \
+     WHERE s.snapshot_version <> excluded.snapshot_version \
+        OR s.stream_version <= excluded.stream_version";
+
 /// An event store in a SQLite database file.
 ///
 /// All events live in one append-only table, `chronicle_events`; create it with
@@ -109,7 +137,13 @@ const CHECKPOINT_OF: &str = "SELECT position FROM chronicle_events WHERE positio
 /// | `recorded_at` | `TEXT` | when the event was stored, RFC 3339 in UTC with fractional seconds |
 ///
 /// Triggers make the database refuse `UPDATE` and `DELETE` on the table ("chronicle_events is
-/// append-only").
+/// append-only"). An index on `json_extract(metadata, '$.correlation_id')` serves
+/// [`read_by_correlation`](EventStore::read_by_correlation).
+///
+/// Snapshots of aggregates declared with `#[aggregate(snapshot_every = N)]` live in
+/// `chronicle_snapshots(stream_id, aggregate_type, snapshot_version, stream_version, state,
+/// taken_at)`, one row per stream (the newest), with the state as JSON text; like the
+/// [Postgres store's](crate::PostgresStore), they are disposable.
 ///
 /// Appends take SQLite's write lock up front (`BEGIN IMMEDIATE`), so concurrent writers, in this
 /// process or another, queue for up to 5 seconds instead of failing; past that the append fails
@@ -177,8 +211,9 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Creates the `chronicle_events` table, its index and its append-only triggers if they are
-    /// missing. Safe to run at every start, from several processes at once.
+    /// Creates the `chronicle_events` table, its indexes, its append-only triggers and the
+    /// `chronicle_snapshots` table if they are missing. Safe to run at every start, from several
+    /// processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;
         // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds make the
@@ -362,6 +397,52 @@ impl EventStore for SqliteStore {
         rows.iter().map(|row| recorded(row, 0)).collect()
     }
 
+    async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(READ_BY_CORRELATION)
+            .bind(correlation_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(|row| recorded(row, 0)).collect()
+    }
+
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let Some(row) = sqlx::query(READ_SNAPSHOT)
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+        else {
+            return Ok(None);
+        };
+        let snapshot_version: i64 = row.try_get(2).map_err(map_sqlx)?;
+        let state: String = row.try_get(4).map_err(map_sqlx)?;
+        Ok(Some(Snapshot {
+            stream_id: row.try_get(0).map_err(map_sqlx)?,
+            aggregate_type: row.try_get(1).map_err(map_sqlx)?,
+            snapshot_version: u32::try_from(snapshot_version)
+                .map_err(|_| corrupt(CorruptRow::OutOfRange("snapshot_version", snapshot_version)))?,
+            stream_version: sql::to_u64("stream_version", row.try_get(3).map_err(map_sqlx)?)?,
+            state: serde_json::value::RawValue::from_string(state.clone())
+                .map_err(|_| corrupt(CorruptRow::Malformed("state", state)))?,
+            taken_at: parse_time("taken_at", row.try_get(5).map_err(map_sqlx)?)?,
+        }))
+    }
+
+    async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        sqlx::query(WRITE_SNAPSHOT)
+            .bind(&snapshot.stream_id)
+            .bind(&snapshot.aggregate_type)
+            .bind(i64::from(snapshot.snapshot_version))
+            .bind(sql::clamp_i64(snapshot.stream_version))
+            .bind(snapshot.state.get())
+            .bind(snapshot.taken_at.to_rfc3339_opts(SecondsFormat::Micros, true))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(map_sqlx)
+    }
+
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
         let Some(row) = sqlx::query(FIND_COMMAND)
             .bind(command_id.to_string())
@@ -496,9 +577,13 @@ fn recorded(row: &SqliteRow, at: usize) -> Result<RecordedEvent, StoreError> {
 }
 
 fn parse_recorded_at(recorded_at: String) -> Result<DateTime<Utc>, StoreError> {
-    match DateTime::parse_from_rfc3339(&recorded_at) {
+    parse_time("recorded_at", recorded_at)
+}
+
+fn parse_time(column: &'static str, value: String) -> Result<DateTime<Utc>, StoreError> {
+    match DateTime::parse_from_rfc3339(&value) {
         Ok(at) => Ok(at.with_timezone(&Utc)),
-        Err(_) => Err(corrupt(CorruptRow::Malformed("recorded_at", recorded_at))),
+        Err(_) => Err(corrupt(CorruptRow::Malformed(column, value))),
     }
 }
 

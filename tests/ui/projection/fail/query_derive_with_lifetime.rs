@@ -1,0 +1,26 @@
+use chronicle::prelude::*;
+use chronicle::sqlx::{self, PgConnection};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+pub struct Opened {
+    pub account_id: String,
+}
+
+pub struct Balances;
+
+#[projection]
+impl Balances {
+    #[on]
+    async fn opened(&self, _event: &Opened, _db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+#[derive(Query)]
+#[query(output = Option<i64>, read_model = Balances)]
+pub struct BalanceOf<'a> {
+    pub account_id: &'a str,
+}
+
+fn main() {}
