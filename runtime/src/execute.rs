@@ -12,6 +12,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::aggregate::{stream_id, Aggregate, Handle};
+use crate::cache::{StateCache, DEFAULT_CACHE_CAPACITY};
 use crate::command::{Command, Receipt, RejectionOf};
 use crate::error::{CommandError, StoreError};
 use crate::event::{DecodeError, Envelope, EventSet};
@@ -29,6 +30,7 @@ pub struct Chronicle<S> {
     store: S,
     services: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     max_attempts: u32,
+    cache: Arc<StateCache>,
 }
 
 /// An aggregate's state as rebuilt from its stream.
@@ -61,7 +63,17 @@ impl<S: EventStore> Chronicle<S> {
             store,
             services: Arc::default(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            cache: Arc::new(StateCache::new(DEFAULT_CACHE_CAPACITY)),
         }
+    }
+
+    /// Sets how many aggregates this process keeps in memory between commands (default
+    /// [`DEFAULT_CACHE_CAPACITY`]; 0 replays every aggregate on every command). A cached state is
+    /// checked by the store's version check on append, so another process writing the same
+    /// aggregate costs a re-read, never a wrong decision.
+    pub fn with_cache_capacity(mut self, aggregates: usize) -> Self {
+        self.cache = Arc::new(StateCache::new(aggregates));
+        self
     }
 
     /// Registers the services that the command handlers of aggregate `A` receive.
@@ -104,9 +116,36 @@ impl<S: EventStore> Chronicle<S> {
         let stream = stream_id::<C::Aggregate>(&command.aggregate_id());
         let services = self.services::<C::Aggregate, RejectionOf<C>>()?;
         let metadata = context.into_metadata();
+        let mut cached = self.cache.get::<C::Aggregate>(&stream);
         for attempt in 1..=self.max_attempts {
-            let loaded = self.load_stream::<C::Aggregate>(&stream).await?;
-            let events = match loaded.state.handle(&command, services) {
+            let from_cache = cached.is_some();
+            let loaded = match cached.take() {
+                Some((state, version)) => Loaded {
+                    state,
+                    version,
+                    snapshot: None,
+                },
+                None => self.load_stream::<C::Aggregate>(&stream).await?,
+            };
+            let decision = loaded.state.handle(&command, services);
+            // Only an append proves a cached state current; a rejection or a no-op decided on
+            // it is checked against the stream first.
+            let decided_on_stale_state = match &decision {
+                Ok(events) if !events.is_empty() => false,
+                _ if from_cache => {
+                    let caught_up = self.catch_up(&stream, loaded.clone()).await?;
+                    let moved = caught_up.version != loaded.version;
+                    if moved {
+                        cached = Some((caught_up.state, caught_up.version));
+                    }
+                    moved
+                }
+                _ => false,
+            };
+            if decided_on_stale_state {
+                continue;
+            }
+            let events = match decision {
                 Ok(events) => events,
                 Err(rejection) => {
                     // A re-submitted command may be rejected by the state it created itself.
@@ -117,6 +156,7 @@ impl<S: EventStore> Chronicle<S> {
                 }
             };
             if events.is_empty() {
+                self.cache.put(&stream, loaded.state, loaded.version);
                 return Ok(Receipt {
                     stream_id: stream,
                     stream_version: loaded.version,
@@ -126,23 +166,34 @@ impl<S: EventStore> Chronicle<S> {
             let new_events = encode(&events, &metadata)?;
             match self.store.append(&stream, loaded.version, new_events).await {
                 Ok(receipt) => {
+                    let mut state = loaded.state;
+                    for event in &events {
+                        state.apply(event);
+                    }
                     let every = C::Aggregate::SNAPSHOT_EVERY;
                     if every > 0 && receipt.stream_version / every > loaded.version / every {
-                        let mut state = loaded.state;
-                        for event in &events {
-                            state.apply(event);
-                        }
-                        self.snapshot_in_background(stream, state, receipt.stream_version)
+                        self.snapshot_in_background(stream.clone(), state.clone(), receipt.stream_version)
                             .await;
                     }
+                    self.cache.put(&stream, state, receipt.stream_version);
                     return Ok(receipt);
                 }
                 Err(StoreError::Conflict { .. }) | Err(StoreError::DuplicateEvent { .. }) => {
                     if let Some(receipt) = self.store.find_command(metadata.command_id).await? {
                         return Ok(receipt);
                     }
-                    tracing::debug!(attempt, stream = %stream, "concurrency conflict, retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tracing::debug!(attempt, stream = %stream, from_cache, "concurrency conflict, retrying");
+                    // Read only what was appended since the state we decided on.
+                    match self.catch_up(&stream, loaded).await {
+                        Ok(caught_up) => cached = Some((caught_up.state, caught_up.version)),
+                        Err(error) => {
+                            self.cache.forget(&stream);
+                            return Err(error.into());
+                        }
+                    }
+                    if !from_cache {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -214,6 +265,19 @@ impl<S: EventStore> Chronicle<S> {
         }
         write_snapshot(&self.store, stream, &loaded.state, loaded.version).await?;
         Ok(Some(loaded.version))
+    }
+
+    /// Applies the events appended to `stream` after `loaded` was read.
+    async fn catch_up<A: Aggregate>(
+        &self,
+        stream: &str,
+        mut loaded: Loaded<A>,
+    ) -> Result<Loaded<A>, StoreError> {
+        for event in &self.store.read_stream(stream, loaded.version).await? {
+            loaded.state.apply(&decode_recorded::<A::Event>(event)?);
+            loaded.version = event.stream_version;
+        }
+        Ok(loaded)
     }
 
     async fn load_stream<A: Aggregate>(&self, stream: &str) -> Result<Loaded<A>, StoreError> {

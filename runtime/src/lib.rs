@@ -14,6 +14,7 @@
 extern crate self as chronicle;
 
 pub mod aggregate;
+mod cache;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -26,6 +27,7 @@ pub mod subscription;
 pub mod testing;
 
 pub use crate::aggregate::{Aggregate, Handle};
+pub use crate::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::command::{Command, Receipt, RejectionOf};
 pub use crate::error::{CommandError, StoreError};
 pub use crate::event::{DecodeError, Envelope, Event, EventSet};
