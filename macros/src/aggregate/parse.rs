@@ -324,11 +324,11 @@ fn take_role(method: &mut ImplItemFn, errors: &mut Errors) -> Option<Role> {
     role
 }
 
-fn check_sync_and_concrete(method: &ImplItemFn, what: &str, errors: &mut Errors) {
+fn check_sync_and_concrete(method: &ImplItemFn, what: &str, why: &str, errors: &mut Errors) {
     if let Some(asyncness) = &method.sig.asyncness {
         errors.at(
             asyncness,
-            format!("{what} must be synchronous: remove `async` (load what a decision needs into the aggregate's state or its services)"),
+            format!("{what} must be synchronous: remove `async` ({why})"),
         );
     }
     reject_generics(&method.sig.generics, what, errors);
@@ -358,7 +358,12 @@ fn receiver(method: &ImplItemFn, what: &str, expected: &str, errors: &mut Errors
 
 fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
     const WHAT: &str = "a command handler";
-    check_sync_and_concrete(method, WHAT, errors);
+    check_sync_and_concrete(
+        method,
+        WHAT,
+        "load what a decision needs into the aggregate's state or its services",
+        errors,
+    );
     if receiver(method, WHAT, "&self", errors) == Some(true) {
         errors.at(
             &method.sig.inputs[0],
@@ -487,7 +492,12 @@ fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
 
 fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<Applier> {
     const WHAT: &str = "an event applier";
-    check_sync_and_concrete(method, WHAT, errors);
+    check_sync_and_concrete(
+        method,
+        WHAT,
+        "an applier only copies facts from the event into the state; it never waits for anything",
+        errors,
+    );
     if receiver(method, WHAT, "&mut self", errors) == Some(false) {
         errors.at(
             &method.sig.inputs[0],

@@ -63,9 +63,22 @@ impl EventModel {
                             upcast_from.set(meta, ty, errors);
                         }
                         _ => {
-                            let lit: LitInt = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(e.span(), "`version` takes a whole number from 1, e.g. `version = 2`")
-                            })?;
+                            let value: syn::Lit = meta.value()?.parse()?;
+                            let lit: LitInt = match value {
+                                syn::Lit::Int(lit) => lit,
+                                syn::Lit::Str(text) => {
+                                    let hint = text.value().trim().parse::<u32>().map_or_else(
+                                        |_| "e.g. `version = 2`".to_owned(),
+                                        |n| format!("write `version = {n}` without the quotes"),
+                                    );
+                                    errors.at(&text, format!("`version` takes a whole number, not a string: {hint}"));
+                                    return Ok(());
+                                }
+                                other => {
+                                    errors.at(&other, "`version` takes a whole number from 1, e.g. `version = 2`");
+                                    return Ok(());
+                                }
+                            };
                             match lit.base10_parse::<u32>() {
                                 Ok(0) => errors.at(
                                     &lit,
