@@ -1,0 +1,211 @@
+//! Chronicle's benchmark harness: the bank workload, aggregate loads, projection catch-up and
+//! read-your-writes, each next to the physical limit of the same Postgres measured with plain
+//! sqlx in the same invocation (the raw baseline).
+//!
+//! The binary `harness` parses the command line into a [`Config`] and prints the [`Report`] as one
+//! markdown table; the smoke test runs [`Config::quick`] through [`run`] and checks the counts.
+//!
+//! Everything happens in fresh schemas of the database (`chb_*`), dropped at the end.
+
+pub mod counting;
+mod db;
+mod report;
+mod scenarios;
+
+pub use crate::report::{median, number, percentile, Compare, Machine, Report, Row, Sample, Section};
+
+/// Any failure of the harness (a wrong count is one too).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+/// The harness's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The scenarios, by the names `--only` takes.
+pub const SCENARIOS: &[&str] = &["raw", "commands", "contention", "load", "catchup", "ryw"];
+
+/// The database used unless `DATABASE_URL` says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chronicle_bench";
+
+/// What to measure, and how much.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The benchmark database (created if missing).
+    pub database_url: String,
+    /// How many times every measurement is made; the table shows medians.
+    pub runs: usize,
+    /// The scenarios to run ([`SCENARIOS`]); all when empty.
+    pub only: Vec<String>,
+    /// Raw (i): single-event autocommit inserts on one connection.
+    pub raw_single: usize,
+    /// Raw (ii): single-event inserts in all, spread over `raw_connections`.
+    pub raw_concurrent: usize,
+    /// Raw (ii): connections.
+    pub raw_connections: usize,
+    /// Raw (iii): transactions of `batch_size` events; raw (iv) then reads them all back.
+    pub raw_batches: usize,
+    /// Raw (iii): events per transaction.
+    pub batch_size: usize,
+    /// Commands: accounts opened.
+    pub accounts: usize,
+    /// Commands: deposits after the accounts are open.
+    pub deposits: usize,
+    /// Commands: client counts (tokio tasks sharing one `Chronicle`), one measurement each.
+    pub clients: Vec<usize>,
+    /// Contention: accounts all clients deposit to.
+    pub hot_accounts: usize,
+    /// Contention: clients.
+    pub hot_clients: usize,
+    /// Contention: deposits in all.
+    pub hot_deposits: usize,
+    /// Aggregate load: events in the stream.
+    pub load_events: usize,
+    /// Aggregate load: loads per run.
+    pub load_iterations: usize,
+    /// Projection catch-up: event counts, one measurement each.
+    pub catchup_events: Vec<usize>,
+    /// Projection catch-up: accounts the events are spread over.
+    pub catchup_accounts: usize,
+    /// Projection catch-up: how long one catch-up may take. One that does not finish in time is
+    /// reported with the events it applied by then, and not run again.
+    pub catchup_budget: std::time::Duration,
+    /// Read-your-writes: commands per run (and per waiting method).
+    pub ryw_commands: usize,
+}
+
+impl Config {
+    /// The full-size benchmark.
+    pub fn full(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            runs: 3,
+            only: Vec::new(),
+            raw_single: 20_000,
+            raw_concurrent: 40_000,
+            raw_connections: 8,
+            raw_batches: 3_000,
+            batch_size: 100,
+            accounts: 1_000,
+            deposits: 20_000,
+            clients: vec![1, 8, 32],
+            hot_accounts: 10,
+            hot_clients: 8,
+            hot_deposits: 4_000,
+            load_events: 10_000,
+            load_iterations: 100,
+            catchup_events: vec![100_000, 1_000_000],
+            catchup_accounts: 1_000,
+            catchup_budget: std::time::Duration::from_secs(300),
+            ryw_commands: 500,
+        }
+    }
+
+    /// Small sizes for a smoke run (a few seconds per scenario), one run.
+    pub fn quick(database_url: impl Into<String>) -> Self {
+        Self {
+            runs: 1,
+            raw_single: 300,
+            raw_concurrent: 800,
+            raw_batches: 20,
+            accounts: 50,
+            deposits: 400,
+            hot_deposits: 160,
+            load_events: 1_000,
+            load_iterations: 10,
+            catchup_events: vec![2_000, 10_000],
+            catchup_accounts: 100,
+            catchup_budget: std::time::Duration::from_secs(60),
+            ryw_commands: 30,
+            ..Self::full(database_url)
+        }
+    }
+
+    /// The configuration of the command line (`harness --help`), with `DATABASE_URL` from the
+    /// environment.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self> {
+        let args: Vec<String> = args.into_iter().collect();
+        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+        let mut config = if args.iter().any(|a| a == "--quick") {
+            Self::quick(url)
+        } else {
+            Self::full(url)
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--quick" => {}
+                "--runs" => config.runs = value()?.parse::<usize>()?.max(1),
+                "--only" => {
+                    config.only = list(&value()?);
+                    if let Some(unknown) = config.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+                        return Err(
+                            format!("unknown scenario `{unknown}`; known: {}", SCENARIOS.join(",")).into(),
+                        );
+                    }
+                }
+                "--catchup-events" => config.catchup_events = numbers(&value()?)?,
+                "--catchup-budget" => {
+                    config.catchup_budget = std::time::Duration::from_secs(value()?.parse()?);
+                }
+                "--clients" => config.clients = numbers(&value()?)?,
+                "--accounts" => config.accounts = value()?.parse()?,
+                "--deposits" => config.deposits = value()?.parse()?,
+                "--load-events" => config.load_events = value()?.parse()?,
+                "--ryw-commands" => config.ryw_commands = value()?.parse()?,
+                _ => return Err(format!("unknown argument `{arg}` (try --help)").into()),
+            }
+        }
+        if config.clients.contains(&0) || config.accounts == 0 || config.load_events == 0 {
+            return Err("client counts, accounts and load events must be positive".into());
+        }
+        Ok(config)
+    }
+
+    /// Whether the scenario `name` is to run.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+}
+
+/// The usage text of the binary.
+pub const USAGE: &str = "\
+harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw]
+        [--catchup-events N[,N...]] [--catchup-budget SECONDS] [--clients N[,N...]]
+        [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
+
+Measures Chronicle on Postgres next to the raw limit of the same server and prints one markdown
+table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chronicle_bench) names
+the database; it is created if missing, and everything happens in fresh schemas dropped at the end.
+Run it in release: cargo run --release -p chronicle-bench --bin harness";
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn numbers(value: &str) -> Result<Vec<usize>> {
+    list(value)
+        .iter()
+        .map(|s| s.replace('_', "").parse::<usize>().map_err(Into::into))
+        .collect()
+}
+
+/// Runs the configured scenarios `config.runs` times and returns the report. Progress goes to
+/// stderr. The schemas it created are dropped even when a scenario fails.
+pub async fn run(config: &Config) -> Result<Report> {
+    let db = db::Db::open(&config.database_url).await?;
+    let mut report = Report {
+        machine: db.machine().await?,
+        runs: config.runs,
+        rows: Vec::new(),
+    };
+    let mut bench = scenarios::Bench::new(config.clone(), db);
+    let outcome = bench.run_all(&mut report).await;
+    let cleanup = bench.cleanup().await;
+    outcome?;
+    cleanup?;
+    Ok(report)
+}

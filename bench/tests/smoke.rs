@@ -1,0 +1,109 @@
+//! Runs every scenario of the harness at `--quick` sizes against the test database and checks
+//! that the table has every row and that the counts add up, so the harness keeps compiling and
+//! working.
+
+use chronicle_bench::{run, Config, Report, Section, SCENARIOS};
+
+fn database_url() -> String {
+    std::env::var("CHRONICLE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/chronicle_test".to_owned())
+}
+
+fn extra(report: &Report, key: &str, name: &str) -> f64 {
+    report
+        .row(key)
+        .unwrap_or_else(|| panic!("row {key} is missing"))
+        .extra(name)
+        .unwrap_or_else(|| panic!("row {key} has no {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_run_has_every_row_and_right_counts() {
+    let config = Config::quick(database_url());
+    assert!(SCENARIOS.iter().all(|s| config.wants(s)));
+    let report = run(&config).await.expect("the quick harness run");
+
+    let mut keys = vec![
+        "raw.single".to_owned(),
+        "raw.conc".to_owned(),
+        "raw.conc.notify".to_owned(),
+        "raw.batch".to_owned(),
+        "raw.read".to_owned(),
+        "raw.stream".to_owned(),
+        "hot".to_owned(),
+        "load.plain".to_owned(),
+        "load.snapshot".to_owned(),
+        "load.snapshot.head".to_owned(),
+        "ryw.consistent".to_owned(),
+        "ryw.handle".to_owned(),
+    ];
+    let mut deposit_rows = Vec::new();
+    for clients in &config.clients {
+        keys.push(format!("cmd.{clients}.open"));
+        deposit_rows.push(format!("cmd.{clients}.deposit"));
+        if *clients > 1 {
+            keys.push(format!("cmd.{clients}.open.group"));
+            deposit_rows.push(format!("cmd.{clients}.deposit.group"));
+        }
+    }
+    keys.extend(deposit_rows.iter().cloned());
+    for events in &config.catchup_events {
+        keys.push(format!("catchup.{events}"));
+    }
+    for key in &keys {
+        let row = report.row(key).unwrap_or_else(|| panic!("row {key} is missing"));
+        if row.not_available.is_none() {
+            assert_eq!(row.samples.len(), config.runs, "{key}");
+            assert!(row.rate().is_some_and(|r| r > 0.0), "{key} has no rate");
+        }
+    }
+    assert_eq!(report.rows.len(), keys.len(), "unexpected rows");
+    assert_eq!(report.row("raw.single").unwrap().section, Section::Raw);
+
+    for key in &deposit_rows {
+        assert_eq!(extra(&report, key, "_commands"), config.deposits as f64);
+        assert_eq!(
+            extra(&report, key, "_events"),
+            config.deposits as f64,
+            "events appended = commands"
+        );
+        assert_eq!(extra(&report, key, "_appends"), config.deposits as f64);
+        assert_eq!(
+            extra(&report, key, "_conflicts"),
+            0.0,
+            "no retries without contention"
+        );
+    }
+    let hot = config.hot_deposits as f64;
+    assert_eq!(
+        extra(&report, "hot", "_events") + extra(&report, "hot", "gave up"),
+        hot,
+        "every contended deposit appended once or gave up"
+    );
+    assert!(
+        extra(&report, "hot", "find_command calls") >= extra(&report, "hot", "retries (conflicts on append)")
+    );
+    for events in &config.catchup_events {
+        let key = format!("catchup.{events}");
+        assert_eq!(extra(&report, &key, "_events"), *events as f64);
+        assert_eq!(
+            extra(&report, &key, "_applied"),
+            *events as f64,
+            "caught up within the budget"
+        );
+        assert_eq!(
+            extra(&report, &key, "_view_rows"),
+            extra(&report, &key, "_accounts"),
+            "view caught up"
+        );
+        assert!(extra(&report, &key, "peak RSS (MiB)") > 0.0);
+    }
+    assert_eq!(extra(&report, "load.plain", "_events"), config.load_events as f64);
+
+    let table = report.to_markdown();
+    assert!(table.contains("| scenario | rate |"), "{table}");
+    for row in &report.rows {
+        assert!(table.contains(&row.label), "{} not in the table", row.label);
+    }
+    println!("{table}");
+}
