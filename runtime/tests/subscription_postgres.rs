@@ -527,38 +527,24 @@ async fn listen_on_an_unreachable_database_is_unavailable() {
 }
 
 #[tokio::test]
-async fn migrate_adds_the_notify_trigger_to_an_older_table() {
+async fn migrate_replaces_the_notify_trigger_of_an_older_table() {
     let store = fresh_store().await;
     let table = format!("\"{}\".chronicle_events", store.schema());
-    // The table as the previous layout left it.
+    // The table as layout 3 left it: a trigger that notified inside every appending transaction.
     sqlx::raw_sql(&format!(
-        "DROP TRIGGER chronicle_events_notify ON {table}; \
-         DROP FUNCTION \"{}\".chronicle_events_notify(); \
-         COMMENT ON TABLE {table} IS 'Chronicle event log, append-only. Table layout 1.';",
-        store.schema()
+        "CREATE FUNCTION \"{schema}\".chronicle_events_notify() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$; \
+         CREATE TRIGGER chronicle_events_notify AFTER INSERT ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION \"{schema}\".chronicle_events_notify(); \
+         COMMENT ON TABLE {table} IS 'Chronicle event log, append-only. Table layout 3.';",
+        schema = store.schema(),
+        channel = store.notification_channel(),
     ))
     .execute(store.pool())
     .await
     .expect("downgrade");
-    let mut listener = store.listen().await.expect("listen");
-    store.append("s", 0, common::command(1)).await.expect("append");
-    assert!(
-        !listener.wait(Duration::from_millis(300)).await,
-        "no trigger, no notification"
-    );
 
     store.migrate().await.expect("migrate");
-    store.append("s", 1, common::command(1)).await.expect("append");
-    assert!(listener.wait(Duration::from_secs(5)).await, "the trigger is back");
-    let marker: Option<String> = sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
-        .bind(&table)
-        .fetch_one(store.pool())
-        .await
-        .expect("marker");
-    assert_eq!(
-        marker.as_deref(),
-        Some("Chronicle event log, append-only. Table layout 3.")
-    );
     let triggers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'chronicle_events_notify'",
     )
@@ -566,7 +552,24 @@ async fn migrate_adds_the_notify_trigger_to_an_older_table() {
     .fetch_one(store.pool())
     .await
     .expect("triggers");
-    assert_eq!(triggers, 1);
+    assert_eq!(triggers, 0, "the trigger is gone");
+    let marker: Option<String> = sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
+        .bind(&table)
+        .fetch_one(store.pool())
+        .await
+        .expect("marker");
+    assert_eq!(
+        marker.as_deref(),
+        Some("Chronicle event log, append-only. Table layout 4.")
+    );
+
+    // Appends through the store still wake subscribers; raw inserts leave them to polling.
+    let mut listener = store.listen().await.expect("listen");
+    store.append("s", 0, common::command(1)).await.expect("append");
+    assert!(
+        listener.wait(Duration::from_secs(5)).await,
+        "an append wakes the listener"
+    );
     store.migrate().await.expect("migrate again");
     cleanup(store).await;
 }

@@ -404,7 +404,7 @@ mod postgres_schema {
                 .unwrap();
         assert_eq!(
             marker.as_deref(),
-            Some("Chronicle event log, append-only. Table layout 3.")
+            Some("Chronicle event log, append-only. Table layout 4.")
         );
         let (snapshots, index): (bool, bool) =
             sqlx::query_as("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL")

@@ -164,6 +164,9 @@ impl Committer {
         }
         match self.insert_group(&group).await {
             Ok(mut stored) => {
+                if !stored.is_empty() {
+                    self.store.wake_subscribers();
+                }
                 for request in group {
                     let receipt = stored
                         .remove(&request.stream_id)

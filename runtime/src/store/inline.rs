@@ -122,6 +122,7 @@ impl EventStore for InlineStore {
                 })?;
         }
         transaction.commit().await.map_err(map_sqlx)?;
+        self.store.wake_subscribers();
         let last = recorded.last().ok_or_else(|| StoreError::Conflict {
             stream_id: stream_id.to_owned(),
             expected: expected_version,

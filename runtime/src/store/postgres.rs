@@ -1,6 +1,7 @@
 //! The Postgres event store: the production backend.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sqlx::postgres::{PgDatabaseError, PgPool, PgPoolOptions, PgRow};
@@ -29,7 +30,7 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// nothing to do, which lets an application whose role may not run DDL (`CREATE ... IF NOT
 /// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
 /// the migration changes.
-const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 3.";
+const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 4.";
 
 /// The longest name Postgres keeps for an identifier such as a notification channel.
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -91,16 +92,18 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 /// does a prepared transaction nobody committed). Keep write transactions short. Read-only
 /// transactions do not count.
 ///
-/// A statement trigger, `chronicle_events_notify`, sends a notification on the channel
-/// `chronicle_events_<schema>` after every insert; [`listen`](EventSource::listen) waits for it.
-/// Postgres queues notifications server-wide, so transactions that notify take turns for a
-/// moment at commit: a cost that shows only under many concurrent appends.
+/// After every append the store sends a notification on the channel `chronicle_events_<schema>`
+/// (one `NOTIFY`, shared by the appends that commit while it is queued);
+/// [`listen`](EventSource::listen) waits for it. Rows inserted around the store wake nobody:
+/// subscribers find them by polling.
 ///
 /// Cloning is cheap: clones share the connection pool.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
+    /// Set while a wake-up for subscribers is queued but not yet sent.
+    wake_up_queued: Arc<AtomicBool>,
 }
 
 /// The store's SQL, built once per schema so that no call formats SQL.
@@ -141,8 +144,11 @@ impl PostgresStore {
     /// starting; then, or for any other network failure, this fails with
     /// [`StoreError::Unavailable`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        // No ping before each checkout: it costs a round trip per call, and a connection the
+        // server dropped fails its statement with `Unavailable` and is replaced by the pool.
         let pool = PgPoolOptions::new()
             .max_connections(DEFAULT_MAX_CONNECTIONS)
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(map_sqlx)?;
@@ -154,6 +160,7 @@ impl PostgresStore {
         Self {
             pool,
             sql: Arc::new(Statements::new(DEFAULT_SCHEMA.to_owned())),
+            wake_up_queued: Arc::default(),
         }
     }
 
@@ -168,6 +175,7 @@ impl PostgresStore {
         Ok(Self {
             pool: self.pool,
             sql: Arc::new(Statements::new(schema.to_owned())),
+            wake_up_queued: self.wake_up_queued,
         })
     }
 
@@ -312,6 +320,34 @@ impl PostgresStore {
             .collect()
     }
 
+    /// Wakes the schema's subscribers after an append has committed: one `NOTIFY` in a
+    /// statement of its own, sent in the background, and shared by every append that commits
+    /// while it is queued.
+    ///
+    /// Not a trigger on the table: Postgres serializes the commits of notifying transactions
+    /// (a server-wide lock held through the WAL flush), which made concurrent appends take turns.
+    /// Apart from the appends, they now commit side by side, and only the small notifying
+    /// statements queue. Rows written around Chronicle are found by the subscribers' polling.
+    pub(crate) fn wake_subscribers(&self) {
+        if self.wake_up_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = self.pool.clone();
+        let queued = Arc::clone(&self.wake_up_queued);
+        let channel = self.sql.channel.clone();
+        tokio::spawn(async move {
+            // Cleared before sending: an append committed from now on queues another wake-up.
+            queued.store(false, Ordering::Release);
+            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(&channel)
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(%error, "could not wake subscribers; they will poll");
+            }
+        });
+    }
+
     /// The name of the notification channel [`listen`](EventSource::listen) waits on.
     pub fn notification_channel(&self) -> &str {
         &self.sql.channel
@@ -450,6 +486,7 @@ impl EventStore for PostgresStore {
             position = last.position,
             "appended"
         );
+        self.wake_subscribers();
         Ok(Receipt {
             stream_id: stream_id.to_owned(),
             stream_version: last.stream_version,
@@ -629,15 +666,6 @@ BEGIN
 END
 $fn$;
 
--- Wakes listening subscribers once per appending statement (at its commit; never if it rolls back).
-CREATE OR REPLACE FUNCTION "{schema}".chronicle_events_notify() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    PERFORM pg_notify('{channel}', '');
-    RETURN NULL;
-END
-$fn$;
-
 -- Created only when missing: re-creating would lock the table against writers at every start.
 DO $do$
 BEGIN
@@ -651,13 +679,14 @@ BEGIN
         CREATE TRIGGER chronicle_events_no_truncate BEFORE TRUNCATE ON {table}
             FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".chronicle_events_append_only();
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_notify') THEN
-        CREATE TRIGGER chronicle_events_notify AFTER INSERT ON {table}
-            FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".chronicle_events_notify();
+    -- Layouts 2 and 3 notified from a trigger, which serialized concurrent commits.
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = '{table}'::regclass AND tgname = 'chronicle_events_notify') THEN
+        DROP TRIGGER chronicle_events_notify ON {table};
     END IF;
 END
 $do$;
+DROP FUNCTION IF EXISTS "{schema}".chronicle_events_notify();
 
 COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
 "#
@@ -685,13 +714,15 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                  ORDER BY position DESC LIMIT 1"
             ),
             // One statement, so the horizon and the rows come from the same snapshot. The
-            // lateral join yields one row of NULL events when nothing is visible.
+            // lateral join yields one row of NULL events when nothing is visible. The order is on
+            // `xid`, the table's column: `transaction_id` here would name the `bigint` output
+            // column, which no index serves, and every batch would sort the rest of the log.
             read_batch: format!(
                 "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
                  SELECT h.xmin::text::bigint, e.* FROM h LEFT JOIN LATERAL ( \
                      SELECT {columns}, transaction_id AS xid FROM {table} \
                      WHERE {after_checkpoint} AND transaction_id < h.xmin \
-                     ORDER BY transaction_id, position LIMIT $4 \
+                     ORDER BY xid, position LIMIT $4 \
                  ) e ON true \
                  ORDER BY e.xid, e.position"
             ),
