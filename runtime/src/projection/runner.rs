@@ -30,11 +30,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
 /// The first pause between polls of a checkpoint when waiting for it; it doubles up to
 /// [`WAIT_POLL_MAX`].
-const WAIT_POLL_MIN: Duration = Duration::from_millis(5);
-const WAIT_POLL_MAX: Duration = Duration::from_millis(50);
+const WAIT_POLL_MIN: Duration = Duration::from_millis(1);
+const WAIT_POLL_MAX: Duration = Duration::from_millis(20);
 /// After a wake-up that found nothing to read (the new events were not yet safe to deliver, say),
 /// the runner polls again after this pause, doubling up to the poll interval.
-const SETTLE_MIN: Duration = Duration::from_millis(10);
+const SETTLE_MIN: Duration = Duration::from_millis(2);
 /// The least pause before trying again to listen for appends after failing to.
 const LISTEN_RETRY: Duration = Duration::from_secs(5);
 

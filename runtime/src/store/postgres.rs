@@ -32,6 +32,14 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// the migration changes.
 const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 4.";
 
+/// How long a wake-up waits for more appends to share it: the most it adds to a subscriber's
+/// latency.
+const WAKE_UP_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Wakes subscribers. A notifying transaction holds a server-wide lock through its commit; not
+/// waiting for the WAL flush keeps that moment short (a lost wake-up only costs a poll).
+const NOTIFY: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')";
+
 /// The longest name Postgres keeps for an identifier such as a notification channel.
 const MAX_IDENTIFIER_LEN: usize = 63;
 
@@ -336,13 +344,12 @@ impl PostgresStore {
         let queued = Arc::clone(&self.wake_up_queued);
         let channel = self.sql.channel.clone();
         tokio::spawn(async move {
+            // A short pause lets the appends of the next moment share this wake-up; a lone
+            // client would otherwise pay a second transaction for every command.
+            tokio::time::sleep(WAKE_UP_DELAY).await;
             // Cleared before sending: an append committed from now on queues another wake-up.
             queued.store(false, Ordering::Release);
-            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
-                .bind(&channel)
-                .execute(&pool)
-                .await
-            {
+            if let Err(error) = sqlx::query(NOTIFY).bind(&channel).execute(&pool).await {
                 tracing::debug!(%error, "could not wake subscribers; they will poll");
             }
         });
