@@ -266,7 +266,7 @@ impl Bench {
         report.add(
             "raw.conc.notify",
             Section::Raw,
-            "raw (ii'): as (ii), on a table with a NOTIFY trigger per statement (as `chronicle_events` has)"
+            "raw (ii'): as (ii), on a table with a NOTIFY trigger per statement (as `chronicle_events` had before layout 4)"
                 .to_owned(),
             "events/s",
             Compare::Throughput("raw.conc"),

@@ -46,3 +46,7 @@ pub mod book_snapshots {}
 /// The evolving-events chapter.
 #[doc = include_str!("../../book/src/evolving-events.md")]
 pub mod book_evolving_events {}
+
+/// The performance chapter.
+#[doc = include_str!("../../book/src/performance.md")]
+pub mod book_performance {}
