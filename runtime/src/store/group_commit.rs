@@ -15,7 +15,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot, Mutex, OnceCell};
 use uuid::Uuid;
 
-use super::postgres::{event_version_i32, map_sqlx, PostgresStore};
+use super::postgres::{map_sqlx, EventColumns, PostgresStore};
 use super::sql;
 use super::{EventStore, NewEvent};
 use crate::command::Receipt;
@@ -202,11 +202,7 @@ impl Committer {
         let mut expected = Vec::with_capacity(total);
         let mut ordinals = Vec::with_capacity(total);
         let mut command_ids: Vec<Uuid> = Vec::with_capacity(total);
-        let mut event_ids = Vec::with_capacity(total);
-        let mut event_types = Vec::with_capacity(total);
-        let mut event_versions = Vec::with_capacity(total);
-        let mut payloads = Vec::with_capacity(total);
-        let mut metadata = Vec::with_capacity(total);
+        let mut columns = EventColumns::with_capacity(total);
         for request in group {
             let version = i64::try_from(request.expected_version).map_err(|_| StoreError::Conflict {
                 stream_id: request.stream_id.clone(),
@@ -217,11 +213,7 @@ impl Committer {
                 expected.push(version);
                 ordinals.push(ordinal);
                 command_ids.push(request.events[0].metadata.command_id);
-                event_ids.push(event.event_id);
-                event_types.push(event.event_type);
-                event_versions.push(event_version_i32(event)?);
-                payloads.push(event.payload.get());
-                metadata.push(sql::metadata_json(event)?);
+                columns.push(event)?;
             }
         }
         let rows = sqlx::query(&self.sql)
@@ -229,11 +221,11 @@ impl Committer {
             .bind(&expected)
             .bind(&ordinals)
             .bind(&command_ids)
-            .bind(&event_ids)
-            .bind(&event_types)
-            .bind(&event_versions)
-            .bind(&payloads)
-            .bind(&metadata)
+            .bind(&columns.event_ids)
+            .bind(&columns.event_types)
+            .bind(&columns.event_versions)
+            .bind(&columns.payloads)
+            .bind(&columns.metadata)
             .fetch_all(self.store.pool())
             .await
             .map_err(map_sqlx)?;

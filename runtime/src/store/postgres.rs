@@ -237,17 +237,9 @@ impl PostgresStore {
         let Ok(expected) = i64::try_from(expected_version) else {
             return Err(conflict());
         };
-        let mut event_ids = Vec::with_capacity(events.len());
-        let mut event_types = Vec::with_capacity(events.len());
-        let mut event_versions = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
+        let mut columns = EventColumns::with_capacity(events.len());
         for event in events {
-            event_ids.push(event.event_id);
-            event_types.push(event.event_type);
-            event_versions.push(event_version_i32(event)?);
-            payloads.push(event.payload.get());
-            metadata.push(sql::metadata_json(event)?);
+            columns.push(event)?;
         }
         let command_id = events[0].metadata.command_id;
 
@@ -255,11 +247,11 @@ impl PostgresStore {
             .bind(stream_id)
             .bind(expected)
             .bind(command_id)
-            .bind(&event_ids)
-            .bind(&event_types)
-            .bind(&event_versions)
-            .bind(&payloads)
-            .bind(&metadata)
+            .bind(&columns.event_ids)
+            .bind(&columns.event_types)
+            .bind(&columns.event_versions)
+            .bind(&columns.payloads)
+            .bind(&columns.metadata)
             .fetch_all(executor)
             .await
             .map_err(|e| append_error(e, events, conflict))?;
@@ -769,14 +761,40 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
     }
 }
 
-/// An event version as SQL `int`.
-pub(crate) fn event_version_i32(event: &NewEvent) -> Result<i32, StoreError> {
-    i32::try_from(event.event_version).map_err(|_| {
-        corrupt(CorruptRow::OutOfRange(
-            "event_version",
-            i64::from(event.event_version),
-        ))
-    })
+/// The per-event columns of an append, as the arrays its `UNNEST` statement binds.
+pub(crate) struct EventColumns<'a> {
+    pub(crate) event_ids: Vec<Uuid>,
+    pub(crate) event_types: Vec<&'static str>,
+    pub(crate) event_versions: Vec<i32>,
+    pub(crate) payloads: Vec<&'a str>,
+    pub(crate) metadata: Vec<String>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn with_capacity(events: usize) -> Self {
+        Self {
+            event_ids: Vec::with_capacity(events),
+            event_types: Vec::with_capacity(events),
+            event_versions: Vec::with_capacity(events),
+            payloads: Vec::with_capacity(events),
+            metadata: Vec::with_capacity(events),
+        }
+    }
+
+    pub(crate) fn push(&mut self, event: &'a NewEvent) -> Result<(), StoreError> {
+        let version = i32::try_from(event.event_version).map_err(|_| {
+            corrupt(CorruptRow::OutOfRange(
+                "event_version",
+                i64::from(event.event_version),
+            ))
+        })?;
+        self.event_ids.push(event.event_id);
+        self.event_types.push(event.event_type);
+        self.event_versions.push(version);
+        self.payloads.push(event.payload.get());
+        self.metadata.push(sql::metadata_json(event)?);
+        Ok(())
+    }
 }
 
 fn validate_schema(schema: &str) -> Result<(), StoreError> {
