@@ -317,11 +317,7 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// Checks a Postgres schema name the same way the event store does.
 #[cfg(feature = "postgres")]
 pub(crate) fn validate_schema(schema: &str) -> Result<(), ProjectionError> {
-    let mut chars = schema.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && schema.len() <= 63;
-    if valid {
+    if crate::store::postgres::is_valid_schema(schema) {
         Ok(())
     } else {
         Err(ProjectionError::InvalidSchema(schema.to_owned()))

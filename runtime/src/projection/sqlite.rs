@@ -307,7 +307,7 @@ impl ReadStore for SqliteReadStore {
         error: &'a str,
     ) -> Result<(), ProjectionError> {
         let (transaction_id, position) = checkpoint_to_sql(crate::Checkpoint::of(event))?;
-        let stream_version = i64::try_from(event.stream_version).unwrap_or(i64::MAX);
+        let stream_version = crate::store::sql::clamp_i64(event.stream_version);
         sqlx::query(DEAD_LETTER)
             .bind(projection)
             .bind(position)

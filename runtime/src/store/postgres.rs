@@ -370,7 +370,7 @@ impl EventSource for PostgresStore {
             .bind(sql::clamp_i64(after.transaction_id))
             .bind(sql::clamp_i64(after.position))
             .bind(event_types)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(sql::clamp_i64(limit as u64))
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?;
@@ -510,7 +510,7 @@ impl EventStore for PostgresStore {
         self.read_events(
             sqlx::query(&self.sql.read_all)
                 .bind(sql::clamp_i64(after_position))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+                .bind(sql::clamp_i64(limit as u64)),
         )
         .await
     }
@@ -797,12 +797,17 @@ impl<'a> EventColumns<'a> {
     }
 }
 
-fn validate_schema(schema: &str) -> Result<(), StoreError> {
+/// The schema names Chronicle accepts, for event and read stores alike: `[a-z_][a-z0-9_]*`, at
+/// most 63 bytes, so the name in SQL is the name a person types in `psql`.
+pub(crate) fn is_valid_schema(schema: &str) -> bool {
     let mut chars = schema.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && schema.len() <= 63;
-    if valid {
+        && schema.len() <= MAX_IDENTIFIER_LEN
+}
+
+fn validate_schema(schema: &str) -> Result<(), StoreError> {
+    if is_valid_schema(schema) {
         Ok(())
     } else {
         Err(StoreError::Database(Box::new(InvalidSchemaName(

@@ -390,7 +390,7 @@ impl EventStore for SqliteStore {
     async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(READ_ALL)
             .bind(sql::clamp_i64(after_position))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(sql::clamp_i64(limit as u64))
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?;
@@ -476,7 +476,7 @@ impl EventSource for SqliteStore {
         let rows = sqlx::query(READ_BATCH)
             .bind(sql::clamp_i64(subscription::serial_position(after)))
             .bind(types_json(event_types)?)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(sql::clamp_i64(limit as u64))
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?;
