@@ -216,19 +216,21 @@ impl Committer {
                 columns.push(event)?;
             }
         }
-        let rows = sqlx::query(&self.sql)
-            .bind(&stream_ids)
-            .bind(&expected)
-            .bind(&ordinals)
-            .bind(&command_ids)
-            .bind(&columns.event_ids)
-            .bind(&columns.event_types)
-            .bind(&columns.event_versions)
-            .bind(&columns.payloads)
-            .bind(&columns.metadata)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(map_sqlx)?;
+        let rows = self
+            .store
+            .fetch_all(
+                sqlx::query(&self.sql)
+                    .bind(&stream_ids)
+                    .bind(&expected)
+                    .bind(&ordinals)
+                    .bind(&command_ids)
+                    .bind(&columns.event_ids)
+                    .bind(&columns.event_types)
+                    .bind(&columns.event_versions)
+                    .bind(&columns.payloads)
+                    .bind(&columns.metadata),
+            )
+            .await?;
         let mut receipts: HashMap<String, Receipt> = HashMap::with_capacity(group.len());
         for row in rows {
             let stream_id: String = row.try_get(0).map_err(map_sqlx)?;

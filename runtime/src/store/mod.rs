@@ -97,6 +97,8 @@ macro_rules! forward_event_source {
 }
 
 #[cfg(feature = "postgres")]
+mod direct;
+#[cfg(feature = "postgres")]
 pub mod group_commit;
 #[cfg(feature = "postgres")]
 pub mod inline;
@@ -107,6 +109,8 @@ pub mod postgres;
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "postgres")]
+mod wake_up;
 
 /// An event about to be appended.
 #[derive(Debug, Clone)]

@@ -1,15 +1,16 @@
 //! The Postgres event store: the production backend.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sqlx::postgres::{PgDatabaseError, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgDatabaseError, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::direct::DirectConnections;
 use super::sql::{self, corrupt, CorruptRow, EventRow};
+use super::wake_up::WakeUps;
 use super::{EventStore, NewEvent, RecordedEvent, Snapshot};
 use crate::command::Receipt;
 use crate::error::StoreError;
@@ -31,14 +32,6 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
 /// the migration changes.
 const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 4.";
-
-/// How long a wake-up waits for more appends to share it: the most it adds to a subscriber's
-/// latency.
-const WAKE_UP_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Wakes subscribers. A notifying transaction holds a server-wide lock through its commit; not
-/// waiting for the WAL flush keeps that moment short (a lost wake-up only costs a poll).
-const NOTIFY: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')";
 
 /// The longest name Postgres keeps for an identifier such as a notification channel.
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -100,18 +93,29 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 /// does a prepared transaction nobody committed). Keep write transactions short. Read-only
 /// transactions do not count.
 ///
-/// After every append the store sends a notification on the channel `chronicle_events_<schema>`
-/// (one `NOTIFY`, shared by the appends that commit while it is queued);
-/// [`listen`](EventSource::listen) waits for it. Rows inserted around the store wake nobody:
-/// subscribers find them by polling.
+/// After appends the store sends a notification on the channel `chronicle_events_<schema>`
+/// (the first append after a quiet moment at once, then at most one every 2 ms, shared by the
+/// appends in between), from a connection of its own; [`listen`](EventSource::listen) waits for
+/// it. Rows inserted around the store wake nobody: subscribers find them by polling.
 ///
-/// Cloning is cheap: clones share the connection pool.
+/// # Connections
+///
+/// The store's own statements (appends, stream and subscription reads) run on up to as many
+/// connections as the pool may open, which the store takes from the pool and then keeps itself
+/// (detached, so the pool may open others): sqlx's pool tests each connection with a round trip
+/// whenever it is handed back, which would cost every command a second round trip. A connection
+/// that fails for another reason than the database's answer is closed, and one idle for the
+/// pool's idle timeout (10 minutes by default) is not reused. The pool itself serves
+/// [`pool`](Self::pool) users, inline projections and read stores built on it. At most twice the
+/// pool's size is open at once.
+///
+/// Cloning is cheap: clones share the pool and the connections.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
-    /// Set while a wake-up for subscribers is queued but not yet sent.
-    wake_up_queued: Arc<AtomicBool>,
+    direct: Arc<DirectConnections>,
+    wake_ups: Arc<WakeUps>,
 }
 
 /// The store's SQL, built once per schema so that no call formats SQL.
@@ -165,10 +169,15 @@ impl PostgresStore {
 
     /// A store on an existing pool, using the `public` schema.
     pub fn from_pool(pool: PgPool) -> Self {
+        let sql = Statements::new(DEFAULT_SCHEMA.to_owned());
         Self {
+            direct: Arc::new(DirectConnections::of_pool(&pool)),
+            wake_ups: Arc::new(WakeUps::new(
+                sql.channel.clone(),
+                (*pool.connect_options()).clone(),
+            )),
+            sql: Arc::new(sql),
             pool,
-            sql: Arc::new(Statements::new(DEFAULT_SCHEMA.to_owned())),
-            wake_up_queued: Arc::default(),
         }
     }
 
@@ -180,10 +189,15 @@ impl PostgresStore {
     /// person types in `psql`.
     pub fn with_schema(self, schema: &str) -> Result<Self, StoreError> {
         validate_schema(schema)?;
+        let sql = Statements::new(schema.to_owned());
         Ok(Self {
+            wake_ups: Arc::new(WakeUps::new(
+                sql.channel.clone(),
+                (*self.pool.connect_options()).clone(),
+            )),
+            sql: Arc::new(sql),
+            direct: self.direct,
             pool: self.pool,
-            sql: Arc::new(Statements::new(schema.to_owned())),
-            wake_up_queued: self.wake_up_queued,
         })
     }
 
@@ -310,41 +324,47 @@ impl PostgresStore {
             .collect())
     }
 
-    async fn read_events(
-        &self,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = query.fetch_all(&self.pool).await.map_err(map_sqlx)?;
+    async fn read_events(&self, query: PgQuery<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = self.fetch_all(query).await?;
         rows.iter()
             .map(|row| event_row(row, 0).map_err(map_sqlx)?.into_recorded())
             .collect()
     }
 
-    /// Wakes the schema's subscribers after an append has committed: one `NOTIFY` in a
-    /// statement of its own, sent in the background, and shared by every append that commits
-    /// while it is queued.
-    ///
-    /// Not a trigger on the table: Postgres serializes the commits of notifying transactions
-    /// (a server-wide lock held through the WAL flush), which made concurrent appends take turns.
-    /// Apart from the appends, they now commit side by side, and only the small notifying
-    /// statements queue. Rows written around Chronicle are found by the subscribers' polling.
+    /// Wakes the schema's subscribers after an append has committed (see the type's docs).
     pub(crate) fn wake_subscribers(&self) {
-        if self.wake_up_queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let pool = self.pool.clone();
-        let queued = Arc::clone(&self.wake_up_queued);
-        let channel = self.sql.channel.clone();
-        tokio::spawn(async move {
-            // A short pause lets the appends of the next moment share this wake-up; a lone
-            // client would otherwise pay a second transaction for every command.
-            tokio::time::sleep(WAKE_UP_DELAY).await;
-            // Cleared before sending: an append committed from now on queues another wake-up.
-            queued.store(false, Ordering::Release);
-            if let Err(error) = sqlx::query(NOTIFY).bind(&channel).execute(&pool).await {
-                tracing::debug!(%error, "could not wake subscribers; they will poll");
-            }
-        });
+        self.wake_ups.signal();
+    }
+
+    /// Runs a statement on one of the store's own connections; all its rows.
+    pub(crate) async fn fetch_all(&self, query: PgQuery<'_>) -> Result<Vec<PgRow>, StoreError> {
+        let mut connection = self.direct.acquire().await?;
+        let outcome = query.fetch_all(connection.get()).await;
+        connection.settle(&outcome);
+        outcome.map_err(map_sqlx)
+    }
+
+    /// Runs a statement on one of the store's own connections; its first row, if any.
+    async fn fetch_optional(&self, query: PgQuery<'_>) -> Result<Option<PgRow>, StoreError> {
+        let mut connection = self.direct.acquire().await?;
+        let outcome = query.fetch_optional(connection.get()).await;
+        connection.settle(&outcome);
+        outcome.map_err(map_sqlx)
+    }
+
+    /// Runs a statement that always returns a row on one of the store's own connections.
+    async fn fetch_one(&self, query: PgQuery<'_>) -> Result<PgRow, StoreError> {
+        self.fetch_optional(query)
+            .await?
+            .ok_or_else(|| map_sqlx(sqlx::Error::RowNotFound))
+    }
+
+    /// Runs a statement without rows on one of the store's own connections.
+    async fn execute(&self, query: PgQuery<'_>) -> Result<(), StoreError> {
+        let mut connection = self.direct.acquire().await?;
+        let outcome = query.execute(connection.get()).await;
+        connection.settle(&outcome);
+        outcome.map(drop).map_err(map_sqlx)
     }
 
     /// The name of the notification channel [`listen`](EventSource::listen) waits on.
@@ -366,14 +386,15 @@ impl EventSource for PostgresStore {
                 horizon: after,
             });
         }
-        let rows = sqlx::query(&self.sql.read_batch)
-            .bind(sql::clamp_i64(after.transaction_id))
-            .bind(sql::clamp_i64(after.position))
-            .bind(event_types)
-            .bind(sql::clamp_i64(limit as u64))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
+        let rows = self
+            .fetch_all(
+                sqlx::query(&self.sql.read_batch)
+                    .bind(sql::clamp_i64(after.transaction_id))
+                    .bind(sql::clamp_i64(after.position))
+                    .bind(event_types)
+                    .bind(sql::clamp_i64(limit as u64)),
+            )
+            .await?;
         // Every row carries the horizon; with no event there is still one row, of NULLs.
         let mut xmin = None;
         let mut events = Vec::with_capacity(rows.len());
@@ -392,10 +413,7 @@ impl EventSource for PostgresStore {
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
-        let row = sqlx::query(&self.sql.head)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
+        let row = self.fetch_one(sqlx::query(&self.sql.head)).await?;
         let xmin = sql::to_u64("xmin", row.try_get(0).map_err(map_sqlx)?)?;
         let position: Option<i64> = row.try_get(1).map_err(map_sqlx)?;
         Ok(Head {
@@ -409,13 +427,15 @@ impl EventSource for PostgresStore {
     }
 
     async fn count_after(&self, after: Checkpoint, event_types: &[&str]) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(&self.sql.count_after)
-            .bind(sql::clamp_i64(after.transaction_id))
-            .bind(sql::clamp_i64(after.position))
-            .bind(event_types)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
+        let row = self
+            .fetch_one(
+                sqlx::query(&self.sql.count_after)
+                    .bind(sql::clamp_i64(after.transaction_id))
+                    .bind(sql::clamp_i64(after.position))
+                    .bind(event_types),
+            )
+            .await?;
+        let count: i64 = row.try_get(0).map_err(map_sqlx)?;
         sql::to_u64("count", count)
     }
 
@@ -423,10 +443,11 @@ impl EventSource for PostgresStore {
         let Ok(position_i64) = i64::try_from(position) else {
             return Ok(None);
         };
-        let transaction_id: Option<i64> = sqlx::query_scalar(&self.sql.checkpoint_of)
-            .bind(position_i64)
-            .fetch_optional(&self.pool)
-            .await
+        let transaction_id: Option<i64> = self
+            .fetch_optional(sqlx::query(&self.sql.checkpoint_of).bind(position_i64))
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()
             .map_err(map_sqlx)?;
         transaction_id
             .map(|id| {
@@ -472,10 +493,23 @@ impl EventStore for PostgresStore {
             expected_version,
             count = events.len()
         );
-        let appended = self
-            .append_batch(&self.pool, stream_id, expected_version, &events)
-            .instrument(span)
-            .await?;
+        let appended = async {
+            let mut connection = self.direct.acquire().await?;
+            let outcome = self
+                .append_batch(connection.get(), stream_id, expected_version, &events)
+                .await;
+            // A conflict or a duplicate is the database's answer: the connection is fine. After
+            // anything else it is closed, to be safe.
+            if matches!(
+                outcome,
+                Ok(_) | Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. })
+            ) {
+                connection.release();
+            }
+            outcome
+        }
+        .instrument(span)
+        .await?;
         let last = appended.last().ok_or_else(|| StoreError::Conflict {
             stream_id: stream_id.to_owned(),
             expected: expected_version,
@@ -521,11 +555,9 @@ impl EventStore for PostgresStore {
     }
 
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        let Some(row) = sqlx::query(&self.sql.read_snapshot)
-            .bind(stream_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?
+        let Some(row) = self
+            .fetch_optional(sqlx::query(&self.sql.read_snapshot).bind(stream_id))
+            .await?
         else {
             return Ok(None);
         };
@@ -556,25 +588,22 @@ impl EventStore for PostgresStore {
         })?;
         let stream_version = i64::try_from(snapshot.stream_version)
             .map_err(|_| corrupt(CorruptRow::OutOfRange("stream_version", i64::MAX)))?;
-        sqlx::query(&self.sql.write_snapshot)
-            .bind(&snapshot.stream_id)
-            .bind(&snapshot.aggregate_type)
-            .bind(snapshot_version)
-            .bind(stream_version)
-            .bind(snapshot.state.get())
-            .bind(snapshot.taken_at)
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(map_sqlx)
+        self.execute(
+            sqlx::query(&self.sql.write_snapshot)
+                .bind(&snapshot.stream_id)
+                .bind(&snapshot.aggregate_type)
+                .bind(snapshot_version)
+                .bind(stream_version)
+                .bind(snapshot.state.get())
+                .bind(snapshot.taken_at),
+        )
+        .await
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
-        let Some(row) = sqlx::query(&self.sql.find_command)
-            .bind(command_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?
+        let Some(row) = self
+            .fetch_optional(sqlx::query(&self.sql.find_command).bind(command_id))
+            .await?
         else {
             return Ok(None);
         };
@@ -585,6 +614,9 @@ impl EventStore for PostgresStore {
         }))
     }
 }
+
+/// A statement with its arguments bound.
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 
 /// What the database assigned to one appended event.
 struct Appended {
