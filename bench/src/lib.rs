@@ -64,6 +64,9 @@ pub struct Config {
     pub catchup_events: Vec<usize>,
     /// Projection catch-up: accounts the events are spread over.
     pub catchup_accounts: usize,
+    /// Projection catch-up: the runner's batch size (events per read and per read-model
+    /// transaction).
+    pub catchup_batch: usize,
     /// Projection catch-up: how long one catch-up may take. One that does not finish in time is
     /// reported with the events it applied by then, and not run again.
     pub catchup_budget: std::time::Duration,
@@ -93,6 +96,9 @@ impl Config {
             load_iterations: 100,
             catchup_events: vec![100_000, 1_000_000],
             catchup_accounts: 1_000,
+            // Catching up is where batch handlers pay off: large batches amortize each read,
+            // statement and commit.
+            catchup_batch: 5_000,
             catchup_budget: std::time::Duration::from_secs(300),
             ryw_commands: 500,
         }
@@ -112,6 +118,7 @@ impl Config {
             load_iterations: 10,
             catchup_events: vec![2_000, 10_000],
             catchup_accounts: 100,
+            catchup_batch: 1_000,
             catchup_budget: std::time::Duration::from_secs(60),
             ryw_commands: 30,
             ..Self::full(database_url)
@@ -143,6 +150,7 @@ impl Config {
                     }
                 }
                 "--catchup-events" => config.catchup_events = numbers(&value()?)?,
+                "--catchup-batch" => config.catchup_batch = value()?.parse::<usize>()?.max(1),
                 "--catchup-budget" => {
                     config.catchup_budget = std::time::Duration::from_secs(value()?.parse()?);
                 }
@@ -169,7 +177,7 @@ impl Config {
 /// The usage text of the binary.
 pub const USAGE: &str = "\
 harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw]
-        [--catchup-events N[,N...]] [--catchup-budget SECONDS] [--clients N[,N...]]
+        [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
 
 Measures Chronicle on Postgres next to the raw limit of the same server and prints one markdown

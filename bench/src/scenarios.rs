@@ -885,7 +885,9 @@ impl Bench {
         let rss_before = proc_status_kb("VmRSS").unwrap_or(0);
         let peak_before = proc_status_kb("VmHWM").unwrap_or(0);
         let started = Instant::now();
-        let handle = ProjectionRunner::new(store.clone(), read.clone(), AccountBalances).spawn();
+        let handle = ProjectionRunner::new(store.clone(), read.clone(), AccountBalances)
+            .batch_size(self.cfg.catchup_batch)
+            .spawn();
         let outcome = handle.wait_until_caught_up(budget).await;
         let elapsed = started.elapsed();
         let peak_after = proc_status_kb("VmHWM").unwrap_or(0);
@@ -943,9 +945,10 @@ impl Bench {
             &format!("catchup.{events}"),
             Section::CatchUp,
             format!(
-                "projection catch-up: AccountBalances from empty to caught up, {} events over {} accounts",
+                "projection catch-up: AccountBalances (batch handlers) from empty to caught up, {} events over {} accounts, batches of {}",
                 number(events as f64),
-                number(accounts as f64)
+                number(accounts as f64),
+                number(self.cfg.catchup_batch as f64)
             ),
             "events/s",
             Compare::Throughput("raw.read"),

@@ -198,6 +198,31 @@ fn projection_with_reset_handlers_and_query() {
 }
 
 #[test]
+fn projection_with_batch_handlers() {
+    // Runs of one type go to a batch handler as one slice; other events go to `apply`.
+    let args = quote!(name = "bank.account_balances");
+    let item = quote! {
+        impl AccountBalances {
+            #[on]
+            async fn opened(&self, events: &[AccountOpened], db: &mut PgConnection) -> Result<(), sqlx::Error> {
+                Ok(())
+            }
+
+            #[on]
+            async fn deposited(&self, events: &[MoneyDeposited], metas: &[RecordedEvent], db: &mut PgConnection) -> Result<(), sqlx::Error> {
+                Ok(())
+            }
+
+            #[on]
+            async fn closed(&self, event: &AccountClosed, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+                Ok(())
+            }
+        }
+    };
+    insta::assert_snapshot!(pretty(projection::attribute(args, item)));
+}
+
+#[test]
 fn projection_with_connection_written_two_ways() {
     // A connection spelt differently in two methods is checked to be one type by generated code.
     let args = quote!();

@@ -38,7 +38,7 @@ pub use crate::projection::PostgresReadStore;
 #[cfg(feature = "sqlite")]
 pub use crate::projection::SqliteReadStore;
 pub use crate::projection::{
-    HandlerError, OnPoison, Projection, ProjectionError, ProjectionHandle, ProjectionRunner,
+    BatchFailure, HandlerError, OnPoison, Projection, ProjectionError, ProjectionHandle, ProjectionRunner,
     ProjectionStatus, ReadConnection, ReadStore, RetryPolicy,
 };
 pub use crate::query::{Answer, Query, QueryError, ReadOnly, ReadSide};
@@ -90,7 +90,9 @@ pub mod __private {
     pub use crate::event::{
         const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
     };
-    pub use crate::projection::{BoxFuture, HandlerError, Projection, ReadConnection, ReadStore};
+    pub use crate::projection::{
+        BatchFailure, BoxFuture, HandlerError, Projection, ReadConnection, ReadStore,
+    };
     pub use crate::query::{Answer, Query, ReadOnly};
     pub use crate::store::RecordedEvent;
     pub use serde::{de::DeserializeOwned, Serialize};
@@ -99,6 +101,26 @@ pub mod __private {
     pub use std::{
         boxed::Box, clone::Clone, convert::From, option::Option, result::Result, string::String, vec::Vec,
     };
+
+    /// The end of the run of events from `start` on stored as `event_type`: what one batch handler
+    /// is handed at once.
+    pub fn run_end(events: &[RecordedEvent], start: usize, event_type: &str) -> usize {
+        let rest = events.get(start..).unwrap_or_default();
+        rest.iter()
+            .position(|event| event.event_type != event_type)
+            .map_or(events.len(), |length| start + length)
+    }
+
+    /// Decodes a run of events for a batch handler; `first` is the run's index in the batch, so
+    /// that an undecodable event is named exactly.
+    pub fn decode_run<E: Event>(run: &[RecordedEvent], first: usize) -> Result<Vec<E>, BatchFailure> {
+        run.iter()
+            .enumerate()
+            .map(|(index, event)| {
+                decode_for_projection::<E>(event).map_err(|error| BatchFailure::of_one(first + index, error))
+            })
+            .collect()
+    }
 
     /// Decodes a recorded event's payload for a projection handler. A failure (a poison event) is
     /// the handler's error and names the event and the Rust type.

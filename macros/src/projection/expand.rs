@@ -103,6 +103,22 @@ impl<'m> Context<'m> {
         )
     }
 
+    /// `Projection::apply_batch`, for projections with batch handlers.
+    fn apply_batch_fn(&self, body: TokenStream) -> TokenStream {
+        let (private, connection) = (&self.private, self.connection);
+        let mut close = proc_macro2::Punct::new('>', proc_macro2::Spacing::Alone);
+        close.set_span(connection.span());
+        let output = quote!(#private::BoxFuture<'a, #private::Result<(), #private::BatchFailure> #close);
+        let signature = quote! {
+            apply_batch<'a>(
+                &'a self,
+                events: &'a [#private::RecordedEvent],
+                batch_connection: &'a mut #connection,
+            ) -> #output
+        };
+        Self::method(connection.span(), signature, body)
+    }
+
     /// `Projection::reset` with the given body, which sees the connection if `named`.
     fn reset_fn(&self, body: TokenStream, named: bool) -> TokenStream {
         let connection = self.connection;
@@ -373,6 +389,7 @@ fn expand_projection_impl(context: &Context) -> TokenStream {
             false,
         ),
     };
+    let apply_batch = expand_apply_batch(context);
     let items = quote! {
         const NAME: &'static str = #name;
         const VERSION: u32 = #version;
@@ -381,6 +398,7 @@ fn expand_projection_impl(context: &Context) -> TokenStream {
         type Store = #store;
 
         #apply
+        #apply_batch
         #reset
     };
     // The impl is spanned at the projection's type so that a missing `Send` or `Sync` is reported
@@ -394,21 +412,79 @@ fn expand_projection_impl(context: &Context) -> TokenStream {
 }
 
 /// One event type's branch of `apply`: decode (a failure is the handler's error, naming the
-/// type), then await the handler.
+/// type), then await the handler (a batch handler with a slice of one).
 fn expand_dispatch(context: &Context, handler: &Handler) -> TokenStream {
     let private = &context.private;
     let Handler { method, event, .. } = handler;
     let name = event_name(private, event);
     let decode = quote_spanned!(event.span()=> #private::decode_for_projection::<#event>);
-    let envelope = handler.takes_envelope.then(|| quote!(event,));
     let connection = context.connection_arg(handler.connection.as_ref());
     let failure = failure(handler.error_span);
+    let (decoded, envelope) = if handler.batch {
+        (
+            quote!(::core::slice::from_ref(&decoded)),
+            handler
+                .takes_envelope
+                .then(|| quote!(::core::slice::from_ref(event),)),
+        )
+    } else {
+        (quote!(&decoded), handler.takes_envelope.then(|| quote!(event,)))
+    };
     quote! {
         if event.event_type == #name {
             let decoded = #decode(event)?;
-            return self.#method(&decoded, #envelope #connection).await.map_err(#failure);
+            return self.#method(#decoded, #envelope #connection).await.map_err(#failure);
         }
     }
+}
+
+/// `apply_batch` for a projection with batch handlers: each run of consecutive events of a batch
+/// handler's type goes to it as one slice, in order; every other event goes to `apply`.
+/// Projections without batch handlers keep the trait's one-at-a-time default.
+fn expand_apply_batch(context: &Context) -> TokenStream {
+    let private = &context.private;
+    let batch_handlers: Vec<&Handler> = context.model.handlers.iter().filter(|h| h.batch).collect();
+    if batch_handlers.is_empty() {
+        return TokenStream::new();
+    }
+    let runs = batch_handlers.iter().map(|handler| {
+        let Handler { method, event, .. } = handler;
+        let name = event_name(private, event);
+        let decode = quote_spanned!(event.span()=> #private::decode_run::<#event>);
+        let envelope = handler.takes_envelope.then(|| quote!(run,));
+        let connection = context.connection_arg(handler.connection.as_ref());
+        let failure = failure(handler.error_span);
+        quote! {
+            if first.event_type == #name {
+                let end = #private::run_end(events, start, #name);
+                let run = events.get(start..end).unwrap_or_default();
+                let decoded = #decode(run, start)?;
+                self.#method(&decoded, #envelope #connection)
+                    .await
+                    .map_err(|error| #private::BatchFailure {
+                        first: start,
+                        count: end - start,
+                        error: (#failure)(error),
+                    })?;
+                start = end;
+                continue;
+            }
+        }
+    });
+    context.apply_batch_fn(quote! {
+        #private::Box::pin(async move {
+            let mut start = 0usize;
+            while let ::core::option::Option::Some(first) = events.get(start) {
+                let connection = &mut *batch_connection;
+                #(#runs)*
+                #private::Projection::apply(self, first, connection)
+                    .await
+                    .map_err(|error| #private::BatchFailure::of_one(start, error))?;
+                start += 1;
+            }
+            #private::Result::Ok(())
+        })
+    })
 }
 
 /// `impl Answer<Q>`, spanned at the query type so that "not a Chronicle query" points there.

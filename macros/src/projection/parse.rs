@@ -28,10 +28,13 @@ pub struct ProjectionModel {
     pub store_connection: Option<(Ident, Type)>,
 }
 
-/// An `#[on]` method: `async fn (&self, event: &E, [meta: &RecordedEvent,] db: &mut C) -> Result<(), Err>`.
+/// An `#[on]` method: `async fn (&self, event: &E, [meta: &RecordedEvent,] db: &mut C) -> Result<(), Err>`,
+/// or a batch handler: `async fn (&self, events: &[E], [metas: &[RecordedEvent],] db: &mut C) -> ...`.
 pub struct Handler {
     pub method: Ident,
     pub event: Type,
+    /// Takes a run of events as a slice.
+    pub batch: bool,
     pub takes_envelope: bool,
     pub connection: Option<Type>,
     /// Where "this error type cannot be boxed" points.
@@ -483,21 +486,29 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
         );
         return None;
     };
-    let event = match peel(&event_arg.ty) {
-        Type::Reference(r) if r.mutability.is_none() => (*r.elem).clone(),
+    let (event, batch) = match peel(&event_arg.ty) {
+        Type::Reference(r) if r.mutability.is_none() => handled_events(&r.elem, errors),
         other => {
-            let event = match other {
-                Type::Reference(r) => (*r.elem).clone(),
-                other => other.clone(),
+            let (event, batch) = match other {
+                Type::Reference(r) => handled_events(&r.elem, errors),
+                other => match vec_element(other) {
+                    Some(element) => (element, true),
+                    None => (other.clone(), false),
+                },
             };
-            errors.at(
-                other,
+            let message = if batch {
+                format!(
+                    "a batch handler takes its events by shared reference, as a slice: write `&[{}]`",
+                    type_key(&event)
+                )
+            } else {
                 format!(
                     "a projection handler takes the event by shared reference: write `&{}`",
                     type_key(&event)
-                ),
-            );
-            event
+                )
+            };
+            errors.at(other, message);
+            (event, batch)
         }
     };
     let (envelope, connection_arg, extra) = match &args[1..] {
@@ -508,12 +519,31 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
         [meta, db, extra @ ..] => (Some(meta), Some(db), extra),
     };
     if let Some(meta) = envelope {
-        if !is_envelope(meta) {
-            errors.at(
+        match (is_envelope(meta), is_envelope_slice(meta), batch) {
+            (false, _, false) => errors.at(
                 &meta.ty,
                 "the parameter between the event and the connection is the event's envelope (position, stream, \
                  versions, metadata): write `meta: &RecordedEvent`, or remove it",
-            );
+            ),
+            (false, _, true) => errors.at(
+                &meta.ty,
+                "the parameter between the events and the connection is their envelopes (positions, streams, \
+                 versions, metadata), one per event: write `metas: &[RecordedEvent]`, or remove it",
+            ),
+            (true, false, true) => errors.at(
+                &meta.ty,
+                "a batch handler takes one envelope per event, as a slice like its events: write \
+                 `metas: &[RecordedEvent]`",
+            ),
+            (true, true, false) => errors.at(
+                &meta.ty,
+                format!(
+                    "a handler of one event takes that event's envelope alone: write `meta: &RecordedEvent`, or take \
+                     the events as a slice, `&[{}]`, to handle runs of them at once",
+                    type_key(&event)
+                ),
+            ),
+            (true, _, _) => {}
         }
     }
     for extra in extra {
@@ -536,6 +566,7 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
     Some(Handler {
         method: method.sig.ident.clone(),
         event,
+        batch,
         takes_envelope: envelope.is_some(),
         connection,
         error_span,
@@ -650,10 +681,60 @@ fn parse_query(method: &ImplItemFn, errors: &mut Errors) -> Option<QueryMethod> 
     })
 }
 
-/// Whether a parameter is written as the envelope, `&RecordedEvent`.
+/// The event type a handler's event parameter names, and whether it takes a slice of them (a
+/// batch handler). `Vec<E>` is reported, and read as the slice it should be.
+fn handled_events(referent: &Type, errors: &mut Errors) -> (Type, bool) {
+    match peel(referent) {
+        Type::Slice(slice) => ((*slice.elem).clone(), true),
+        other => match vec_element(other) {
+            Some(element) => {
+                errors.at(
+                    other,
+                    format!(
+                        "a batch handler takes its events as a slice: write `&[{}]`",
+                        type_key(&element)
+                    ),
+                );
+                (element, true)
+            }
+            None => (other.clone(), false),
+        },
+    }
+}
+
+/// The `E` of `Vec<E>`.
+fn vec_element(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    match (segment.ident == "Vec", args.args.first(), args.args.len()) {
+        (true, Some(GenericArgument::Type(element)), 1) => Some(element.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a parameter is written as the envelope: `&RecordedEvent`, or `&[RecordedEvent]` for a
+/// batch handler.
 fn is_envelope(arg: &PatType) -> bool {
     matches!(peel(&arg.ty), Type::Reference(r)
-        if r.mutability.is_none() && last_ident(&r.elem).is_some_and(|i| i == "RecordedEvent"))
+        if r.mutability.is_none() && envelope_type(&r.elem))
+}
+
+/// Whether a parameter is written as the envelopes of a batch handler, `&[RecordedEvent]`.
+fn is_envelope_slice(arg: &PatType) -> bool {
+    matches!(peel(&arg.ty), Type::Reference(r)
+        if r.mutability.is_none() && matches!(peel(&r.elem), Type::Slice(_)) && envelope_type(&r.elem))
+}
+
+/// `RecordedEvent` or `[RecordedEvent]`.
+fn envelope_type(ty: &Type) -> bool {
+    let ty = match peel(ty) {
+        Type::Slice(slice) => &*slice.elem,
+        other => other,
+    };
+    last_ident(ty).is_some_and(|i| i == "RecordedEvent")
 }
 
 /// The `C` of `db: &mut C` in a handler or `#[reset]` method.

@@ -86,12 +86,55 @@ pub trait Projection: Send + Sync + 'static {
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
 
+    /// Applies a batch of events, in order, inside the runner's transaction. Generated code hands
+    /// each run of consecutive events that a batch handler (`#[on]` taking `&[E]`) takes to that
+    /// handler as one slice, and the other events to [`apply`](Self::apply) one at a time; this
+    /// default applies them all one at a time.
+    fn apply_batch<'a>(
+        &'a self,
+        events: &'a [RecordedEvent],
+        connection: &'a mut <Self::Store as ReadStore>::Connection,
+    ) -> BoxFuture<'a, Result<(), BatchFailure>> {
+        Box::pin(async move {
+            for (index, event) in events.iter().enumerate() {
+                self.apply(event, &mut *connection)
+                    .await
+                    .map_err(|error| BatchFailure::of_one(index, error))?;
+            }
+            Ok(())
+        })
+    }
+
     /// Empties the read model before a rebuild, inside the rebuild's transaction. Projections
     /// without a `#[reset]` method do nothing here.
     fn reset<'a>(
         &'a self,
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// Which events of a batch a handler failed on: `count` events from index `first`, handed to it
+/// together. A count of 1 names the event; a larger one says only that one of them failed, and
+/// the runner applies them one at a time to find out which.
+#[derive(Debug)]
+pub struct BatchFailure {
+    /// The index in the batch of the first event the failing handler was given.
+    pub first: usize,
+    /// How many events the failing handler was given.
+    pub count: usize,
+    /// The handler's error.
+    pub error: HandlerError,
+}
+
+impl BatchFailure {
+    /// The event at `index` failed, handled alone.
+    pub fn of_one(index: usize, error: HandlerError) -> Self {
+        Self {
+            first: index,
+            count: 1,
+            error,
+        }
+    }
 }
 
 /// A projection's row in `chronicle_checkpoints`.

@@ -16,10 +16,11 @@ use uuid::Uuid;
 
 use super::error::handler_error_transient;
 use super::{
-    error_chain, CheckpointRow, DeadLetter, HandlerError, PoisonEvent, Projection, ProjectionError, ReadStore,
+    error_chain, BatchFailure, CheckpointRow, DeadLetter, PoisonEvent, Projection, ProjectionError, ReadStore,
 };
+use crate::error::StoreError;
 use crate::store::RecordedEvent;
-use crate::subscription::{AppendListener, Checkpoint, EventSource};
+use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource};
 
 /// Events per batch unless [`ProjectionRunner::batch_size`] says otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 500;
@@ -279,6 +280,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         let (request_tx, request_rx) = mpsc::channel(4);
         let worker = Worker {
             source: self.source.clone(),
+            read_ahead: None,
             store: self.store.clone(),
             projection: self.projection,
             config: self.config,
@@ -474,7 +476,22 @@ enum Turn {
 enum Applied {
     Committed,
     Fenced,
-    Failed { index: usize, error: HandlerError },
+    Failed(BatchFailure),
+}
+
+/// Applies each event by itself, so that a failure names its event.
+async fn apply_one_at_a_time<P: Projection>(
+    projection: &P,
+    events: &[RecordedEvent],
+    connection: &mut Conn<P>,
+) -> Result<(), BatchFailure> {
+    for (index, event) in events.iter().enumerate() {
+        projection
+            .apply(event, &mut *connection)
+            .await
+            .map_err(|error| BatchFailure::of_one(index, error))?;
+    }
+    Ok(())
 }
 
 enum Wake {
@@ -484,8 +501,40 @@ enum Wake {
     Request(Request),
 }
 
+/// The read of the batch after the one being applied, started before applying it so that the
+/// event store and the read store work at the same time while a runner catches up. Dropping it
+/// stops the read.
+struct ReadAhead {
+    after: Checkpoint,
+    task: JoinHandle<Result<Batch, StoreError>>,
+}
+
+impl ReadAhead {
+    fn start<S: EventSource>(
+        source: S,
+        after: Checkpoint,
+        event_types: &'static [&'static str],
+        limit: usize,
+    ) -> Self {
+        let task = tokio::spawn(async move { source.read_batch(after, event_types, limit).await });
+        Self { after, task }
+    }
+
+    /// The batch, or `None` if the read could not finish (the runtime is shutting down).
+    async fn result(mut self) -> Option<Result<Batch, StoreError>> {
+        (&mut self.task).await.ok()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 struct Worker<P: Projection, S> {
     source: S,
+    read_ahead: Option<ReadAhead>,
     store: P::Store,
     projection: Arc<P>,
     config: Config,
@@ -631,10 +680,19 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         }
 
         let checkpoint = session.checkpoint();
-        let batch = self
-            .source
-            .read_batch(checkpoint, P::EVENT_TYPES, self.config.batch_size)
-            .await?;
+        let batch = match self.read_ahead.take() {
+            Some(read) if read.after == checkpoint => read.result().await,
+            // The batch before it was not committed (or another runner moved the checkpoint).
+            Some(_) | None => None,
+        };
+        let batch = match batch {
+            Some(batch) => batch?,
+            None => {
+                self.source
+                    .read_batch(checkpoint, P::EVENT_TYPES, self.config.batch_size)
+                    .await?
+            }
+        };
         if batch.events.is_empty() {
             if batch.horizon > checkpoint
                 && self.skipped_events(checkpoint, batch.horizon).await?
@@ -647,6 +705,13 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         }
         if batch.events.len() >= self.config.batch_size {
             self.set_state(RunnerState::CatchingUp);
+            // More may follow: read them while this batch is applied, from where it ends.
+            self.read_ahead = Some(ReadAhead::start(
+                self.source.clone(),
+                batch.horizon,
+                P::EVENT_TYPES,
+                self.config.batch_size,
+            ));
         }
         tracing::debug!(
             events = batch.events.len(),
@@ -721,18 +786,33 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         horizon: Checkpoint,
     ) -> Result<Turn, ProjectionError> {
         let mut attempt: u32 = 0;
+        // Batch handlers take runs of events; when one fails, it is not known which event of the
+        // run it failed on, so the retries apply the events one at a time to find out.
+        let mut one_at_a_time = false;
         loop {
             attempt += 1;
-            let (index, error) = match self.apply_batch(session, events, horizon).await? {
+            let failure = match self.commit_batch(session, events, horizon, one_at_a_time).await? {
                 Applied::Committed => return Ok(Turn::Progress),
                 Applied::Fenced => return Ok(Turn::LostLead),
-                Applied::Failed { index, error } => (index, error),
+                Applied::Failed(failure) => failure,
             };
+            let (index, error) = (failure.first, failure.error);
             let Some(event) = events.get(index) else {
                 return Ok(Turn::Broken(error_chain(&error)));
             };
             if handler_error_transient(&error) {
                 return Ok(Turn::Broken(error_chain(&error)));
+            }
+            if failure.count > 1 && !one_at_a_time {
+                // Not yet a try that counts: first find the event it failed on.
+                tracing::debug!(
+                    error = %error_chain(&error),
+                    events = failure.count,
+                    "a batch handler failed; applying its events one at a time"
+                );
+                one_at_a_time = true;
+                attempt -= 1;
+                continue;
             }
             let poison = PoisonEvent {
                 projection: P::NAME,
@@ -768,24 +848,29 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         }
     }
 
-    /// One transaction: every event's handler, then the fenced checkpoint update, then commit.
-    async fn apply_batch(
+    /// One transaction: the handlers of every event (in runs, or one at a time), then the fenced
+    /// checkpoint update, then commit.
+    async fn commit_batch(
         &mut self,
         session: &mut Session<Conn<P>>,
         events: &[RecordedEvent],
         horizon: Checkpoint,
+        one_at_a_time: bool,
     ) -> Result<Applied, ProjectionError> {
         let next = CheckpointRow {
             version: P::VERSION,
             checkpoint: horizon,
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
-        for (index, event) in events.iter().enumerate() {
-            if let Err(error) = self.projection.apply(event, &mut *tx).await {
-                // A failed rollback means a broken connection, which the next `begin` reports.
-                let _ = tx.rollback().await;
-                return Ok(Applied::Failed { index, error });
-            }
+        let applied = if one_at_a_time {
+            apply_one_at_a_time(&*self.projection, events, &mut tx).await
+        } else {
+            self.projection.apply_batch(events, &mut tx).await
+        };
+        if let Err(failure) = applied {
+            // A failed rollback means a broken connection, which the next `begin` reports.
+            let _ = tx.rollback().await;
+            return Ok(Applied::Failed(failure));
         }
         if !self
             .store

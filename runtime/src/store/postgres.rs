@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use futures_util::TryStreamExt as _;
 use sqlx::postgres::{PgArguments, PgDatabaseError, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 use tracing::Instrument;
@@ -32,6 +33,9 @@ const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 /// EXISTS` checks privileges before existence) call `migrate` at every start. Change it whenever
 /// the migration changes.
 const SCHEMA_MARKER: &str = "Chronicle event log, append-only. Table layout 4.";
+
+/// The most rows a batch read reserves room for up front.
+const READ_BATCH_CAPACITY: usize = 10_000;
 
 /// The longest name Postgres keeps for an identifier such as a notification channel.
 const MAX_IDENTIFIER_LEN: usize = 63;
@@ -386,24 +390,42 @@ impl EventSource for PostgresStore {
                 horizon: after,
             });
         }
-        let rows = self
-            .fetch_all(
-                sqlx::query(&self.sql.read_batch)
-                    .bind(sql::clamp_i64(after.transaction_id))
-                    .bind(sql::clamp_i64(after.position))
-                    .bind(event_types)
-                    .bind(sql::clamp_i64(limit as u64)),
-            )
-            .await?;
-        // Every row carries the horizon; with no event there is still one row, of NULLs.
+        let query = sqlx::query(&self.sql.read_batch)
+            .bind(sql::clamp_i64(after.transaction_id))
+            .bind(sql::clamp_i64(after.position))
+            .bind(event_types)
+            .bind(sql::clamp_i64(limit as u64));
+        // Rows are decoded as they arrive, while the server still reads the next ones. Every row
+        // carries the horizon; with no event there is still one row, of NULLs.
         let mut xmin = None;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in &rows {
-            xmin = Some(row.try_get::<i64, _>(0).map_err(map_sqlx)?);
-            if row.try_get::<Option<i64>, _>(1).map_err(map_sqlx)?.is_some() {
-                events.push(event_row(row, 1).map_err(map_sqlx)?.into_recorded()?);
+        let mut events = Vec::with_capacity(limit.min(READ_BATCH_CAPACITY));
+        // The first row that is not an event Chronicle could have written; the rest are still
+        // read, so that the connection is left clean.
+        let mut bad_row = None;
+        let mut connection = self.direct.acquire().await?;
+        let outcome = async {
+            let mut rows = query.fetch(connection.get());
+            while let Some(row) = rows.try_next().await? {
+                xmin = Some(row.try_get::<i64, _>(0)?);
+                if row.try_get::<Option<i64>, _>(1)?.is_some() {
+                    match event_row(&row, 1)?.into_recorded() {
+                        Ok(event) => events.push(event),
+                        Err(error) => {
+                            bad_row.get_or_insert(error);
+                        }
+                    }
+                }
             }
+            Ok::<(), sqlx::Error>(())
         }
+        .await;
+        connection.settle(&outcome);
+        outcome.map_err(map_sqlx)?;
+        if let Some(error) = bad_row {
+            return Err(error);
+        }
+        // The statement reads in this order; sorting costs one pass over sorted events.
+        events.sort_by_key(Checkpoint::of);
         let xmin = xmin.ok_or_else(|| map_sqlx(sqlx::Error::RowNotFound))?;
         let caught_up = Checkpoint {
             transaction_id: sql::to_u64("xmin", xmin)?,
@@ -747,15 +769,16 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
             // One statement, so the horizon and the rows come from the same snapshot. The
             // lateral join yields one row of NULL events when nothing is visible. The order is on
             // `xid`, the table's column: `transaction_id` here would name the `bigint` output
-            // column, which no index serves, and every batch would sort the rest of the log.
+            // column, which no index serves, and every batch would sort the rest of the log. The
+            // join keeps the index order, so no outer `ORDER BY` makes the server sort the batch
+            // again before sending its first row; the reader checks the order.
             read_batch: format!(
                 "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
                  SELECT h.xmin::text::bigint, e.* FROM h LEFT JOIN LATERAL ( \
                      SELECT {columns}, transaction_id AS xid FROM {table} \
                      WHERE {after_checkpoint} AND transaction_id < h.xmin \
                      ORDER BY xid, position LIMIT $4 \
-                 ) e ON true \
-                 ORDER BY e.xid, e.position"
+                 ) e ON true"
             ),
             head: format!(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, e.position, e.recorded_at \
