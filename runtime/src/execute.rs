@@ -116,7 +116,13 @@ impl<S: EventStore> Chronicle<S> {
         let stream = stream_id::<C::Aggregate>(&command.aggregate_id());
         let services = self.services::<C::Aggregate, RejectionOf<C>>()?;
         let metadata = context.into_metadata();
+        // A state not read from the stream now (cached, or the empty state of a command that
+        // creates its aggregate) is a guess: the append's version check proves it, and rejections
+        // and no-ops decided on it are checked against the stream.
         let mut cached = self.cache.get::<C::Aggregate>(&stream);
+        if cached.is_none() && C::CREATES {
+            cached = Some((C::Aggregate::default(), 0));
+        }
         for attempt in 1..=self.max_attempts {
             let from_cache = cached.is_some();
             let loaded = match cached.take() {

@@ -1,6 +1,7 @@
 //! Connections to the real services the tests use.
 
-use chronicle::{PostgresReadStore, PostgresStore, SqliteReadStore};
+use bank::{Deposit, OpenAccount, Withdraw};
+use chronicle::{Chronicle, PostgresReadStore, PostgresStore, Receipt, SqliteReadStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
@@ -123,4 +124,58 @@ pub async fn sqlite_read_store() -> SqliteReadStore {
         .expect("open a temporary SQLite file");
     read.migrate().await.expect("migrate the read store");
     read
+}
+
+/// The bank's write side on a fresh Postgres store, with its commands as one-liners that expect
+/// success.
+pub struct PgBank {
+    /// The store, for read sides and raw SQL.
+    pub store: PostgresStore,
+    /// The write side on it.
+    pub bank: Chronicle<PostgresStore>,
+}
+
+impl PgBank {
+    /// A bank on a fresh store (see [`postgres_store`]).
+    pub async fn new() -> Self {
+        let store = postgres_store().await;
+        Self {
+            bank: Chronicle::new(store.clone()),
+            store,
+        }
+    }
+
+    /// Opens `account` with an overdraft limit of 100.
+    pub async fn open(&self, account: &str) -> Receipt {
+        self.bank
+            .execute(OpenAccount {
+                account_id: account.into(),
+                owner: format!("owner of {account}"),
+                overdraft_limit: 100,
+            })
+            .await
+            .expect("open account")
+    }
+
+    /// Deposits `amount` on `account`.
+    pub async fn deposit(&self, account: &str, amount: i64) -> Receipt {
+        self.bank
+            .execute(Deposit {
+                account_id: account.into(),
+                amount,
+            })
+            .await
+            .expect("deposit")
+    }
+
+    /// Withdraws `amount` from `account`.
+    pub async fn withdraw(&self, account: &str, amount: i64) -> Receipt {
+        self.bank
+            .execute(Withdraw {
+                account_id: account.into(),
+                amount,
+            })
+            .await
+            .expect("withdraw")
+    }
 }

@@ -150,74 +150,30 @@ impl RunLog {
     }
 }
 
-struct Bank {
-    store: PostgresStore,
-    bank: Chronicle<PostgresStore>,
+type Bank = support::PgBank;
+
+async fn read_side(bank: &Bank) -> ReadSide<PostgresStore, PostgresReadStore> {
+    ReadSide::new(
+        bank.store.clone(),
+        support::postgres_read_store_beside(&bank.store).await,
+    )
 }
 
-impl Bank {
-    async fn new() -> Self {
-        let store = support::postgres_store().await;
-        Self {
-            bank: Chronicle::new(store.clone()),
-            store,
-        }
-    }
-
-    async fn open(&self, account: &str) -> Receipt {
-        self.bank
-            .execute(OpenAccount {
-                account_id: account.into(),
-                owner: format!("owner of {account}"),
-                overdraft_limit: 100,
-            })
-            .await
-            .expect("open account")
-    }
-
-    async fn deposit(&self, account: &str, amount: i64) -> Receipt {
-        self.bank
-            .execute(Deposit {
-                account_id: account.into(),
-                amount,
-            })
-            .await
-            .expect("deposit")
-    }
-
-    async fn withdraw(&self, account: &str, amount: i64) -> Receipt {
-        self.bank
-            .execute(Withdraw {
-                account_id: account.into(),
-                amount,
-            })
-            .await
-            .expect("withdraw")
-    }
-
-    async fn read_side(&self) -> ReadSide<PostgresStore, PostgresReadStore> {
-        ReadSide::new(
-            self.store.clone(),
-            support::postgres_read_store_beside(&self.store).await,
-        )
-    }
-
-    async fn balance(&self, account: &str) -> Option<i64> {
-        sqlx::query_scalar("SELECT balance FROM run_balances WHERE account_id = $1")
-            .bind(account)
-            .fetch_optional(self.store.pool())
-            .await
-            .unwrap()
-    }
-
-    async fn run_log(&self) -> Vec<(String, i32, i32, i64, i64)> {
-        sqlx::query_as(
-            "SELECT handler, events, envelopes, first_position, last_position FROM run_log ORDER BY seq",
-        )
-        .fetch_all(self.store.pool())
+async fn balance(bank: &Bank, account: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT balance FROM run_balances WHERE account_id = $1")
+        .bind(account)
+        .fetch_optional(bank.store.pool())
         .await
         .unwrap()
-    }
+}
+
+async fn run_log(bank: &Bank) -> Vec<(String, i32, i32, i64, i64)> {
+    sqlx::query_as(
+        "SELECT handler, events, envelopes, first_position, last_position FROM run_log ORDER BY seq",
+    )
+    .fetch_all(bank.store.pool())
+    .await
+    .unwrap()
 }
 
 fn position(receipt: &Receipt) -> i64 {
@@ -235,12 +191,12 @@ async fn runs_of_one_type_reach_a_batch_handler_together_and_in_order() {
     let w = bank.withdraw("a", 3).await;
     let last = bank.deposit("b", 1).await;
 
-    let side = bank.read_side().await;
+    let side = read_side(&bank).await;
     let handle = side.runner(RunLog::default()).batch_size(100).spawn();
     handle.wait_for(last.position, CATCH_UP).await.unwrap();
 
     assert_eq!(
-        bank.run_log().await,
+        run_log(&bank).await,
         vec![
             ("opened".to_owned(), 2, 2, position(&a), position(&b)),
             ("deposited".to_owned(), 3, 3, position(&d1), position(&d3)),
@@ -248,13 +204,13 @@ async fn runs_of_one_type_reach_a_batch_handler_together_and_in_order() {
             ("deposited".to_owned(), 1, 1, position(&last), position(&last)),
         ]
     );
-    assert_eq!(bank.balance("a").await, Some(12));
-    assert_eq!(bank.balance("b").await, Some(21));
+    assert_eq!(balance(&bank, "a").await, Some(12));
+    assert_eq!(balance(&bank, "b").await, Some(21));
 
     // Live appends after the catch-up go through the same handlers.
     let more = bank.deposit("a", 8).await;
     handle.wait_for(more.position, CATCH_UP).await.unwrap();
-    assert_eq!(bank.balance("a").await, Some(20));
+    assert_eq!(balance(&bank, "a").await, Some(20));
     handle.stop().await.unwrap();
 }
 
@@ -266,7 +222,7 @@ async fn a_failing_run_is_narrowed_down_to_the_event_that_fails() {
     let poison = bank.deposit("d", 666).await;
     let last = bank.deposit("d", 5).await;
 
-    let side = bank.read_side().await;
+    let side = read_side(&bank).await;
     let handle = side
         .runner(RunLog { curse: Some(666) })
         .batch_size(100)
@@ -283,8 +239,8 @@ async fn a_failing_run_is_narrowed_down_to_the_event_that_fails() {
         "{}",
         letters[0].error
     );
-    assert_eq!(bank.balance("d").await, Some(15));
-    let applied: i32 = bank.run_log().await.iter().map(|(_, events, ..)| events).sum();
+    assert_eq!(balance(&bank, "d").await, Some(15));
+    let applied: i32 = run_log(&bank).await.iter().map(|(_, events, ..)| events).sum();
     assert_eq!(applied, 3, "the opening and the two good deposits, each once");
     handle.stop().await.unwrap();
 }
@@ -310,7 +266,7 @@ async fn an_undecodable_event_in_a_run_is_named_exactly() {
     .unwrap();
     bank.deposit("f", 2).await;
 
-    let side = bank.read_side().await;
+    let side = read_side(&bank).await;
     let handle = side
         .runner(RunLog::default())
         .batch_size(100)
@@ -326,7 +282,7 @@ async fn an_undecodable_event_in_a_run_is_named_exactly() {
     assert_eq!(poison.position, bad as u64);
     assert!(poison.to_string().contains("MoneyDeposited"), "{poison}");
     assert!(
-        bank.run_log().await.is_empty(),
+        run_log(&bank).await.is_empty(),
         "the failed batch was rolled back"
     );
 }

@@ -65,8 +65,8 @@ async fn a_hot_aggregate_is_read_once_then_served_from_memory() {
     }
     assert_eq!(
         reads.load(Ordering::SeqCst),
-        1,
-        "only the first command reads the stream"
+        0,
+        "the opening creates the stream without reading it, and the deposits find it in memory"
     );
 
     let uncached = Chronicle::new(store).with_cache_capacity(0);
@@ -148,4 +148,65 @@ async fn a_rejection_on_a_stale_entry_is_checked_before_it_is_returned() {
         .await
         .unwrap();
     assert_eq!(receipt.stream_version, 3);
+}
+
+#[tokio::test]
+async fn a_creating_command_reads_no_stream_for_a_new_aggregate() {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let store = Counting {
+        inner: support::postgres_store().await,
+        reads: reads.clone(),
+    };
+    let bank = Chronicle::new(store.clone());
+    let receipt = bank.execute(open("n-1", 0)).await.unwrap();
+    assert_eq!(receipt.stream_version, 1);
+    bank.execute(Deposit {
+        account_id: "n-1".into(),
+        amount: 5,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        0,
+        "neither the opening nor the cached deposit read"
+    );
+    assert_eq!(bank.load::<bank::Account>("n-1").await.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn a_creating_command_on_an_existing_aggregate_is_decided_on_its_real_state() {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let store = Counting {
+        inner: support::postgres_store().await,
+        reads: reads.clone(),
+    };
+    let first = Chronicle::new(store.clone());
+    let context = CommandContext::new().command_id(Uuid::new_v4());
+    let original = first
+        .execute_with(open("n-2", 10), context.clone())
+        .await
+        .unwrap();
+
+    // Another process, whose cache knows nothing of the account, opens it again.
+    let other = Chronicle::new(store.clone());
+    let again = other.execute(open("n-2", 99)).await;
+    assert!(
+        matches!(again, Err(CommandError::Rejected(BankError::AlreadyOpen(ref id))) if id == "n-2"),
+        "{again:?}"
+    );
+    assert!(
+        reads.load(Ordering::SeqCst) >= 1,
+        "the conflict made it read the stream"
+    );
+
+    // The same command re-submitted is executed once: the original receipt comes back.
+    let resubmitted = Chronicle::new(store.clone())
+        .execute_with(open("n-2", 10), context)
+        .await
+        .unwrap();
+    assert_eq!(resubmitted, original);
+
+    let loaded = first.load::<bank::Account>("n-2").await.unwrap();
+    assert_eq!(loaded.version, 1, "nothing was appended after the opening");
 }

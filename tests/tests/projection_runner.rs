@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bank::{AccountOpened, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount, Withdraw};
+use bank::{AccountOpened, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount};
 use chronicle::projection::{BoxFuture, RunnerState};
 use chronicle::sqlx::{PgConnection, SqliteConnection};
 use chronicle::{
     Answer, Checkpoint, Chronicle, EventSource, HandlerError, OnPoison, PostgresReadStore, PostgresStore,
     Projection, ProjectionError, ProjectionHandle, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide,
-    ReadStore, Receipt, RecordedEvent, RetryPolicy, SqliteReadStore,
+    ReadStore, RecordedEvent, RetryPolicy, SqliteReadStore,
 };
 use chronicle_tests::support;
 
@@ -310,51 +310,7 @@ type PgBalances = Balances<PgConnection>;
 type PgSide = ReadSide<PostgresStore, PostgresReadStore>;
 
 /// Events in Postgres, and a write side on them.
-struct Bank {
-    store: PostgresStore,
-    bank: Chronicle<PostgresStore>,
-}
-
-impl Bank {
-    async fn new() -> Self {
-        let store = support::postgres_store().await;
-        Self {
-            bank: Chronicle::new(store.clone()),
-            store,
-        }
-    }
-
-    async fn open(&self, account: &str) -> Receipt {
-        self.bank
-            .execute(OpenAccount {
-                account_id: account.into(),
-                owner: format!("owner of {account}"),
-                overdraft_limit: 100,
-            })
-            .await
-            .expect("open account")
-    }
-
-    async fn deposit(&self, account: &str, amount: i64) -> Receipt {
-        self.bank
-            .execute(Deposit {
-                account_id: account.into(),
-                amount,
-            })
-            .await
-            .expect("deposit")
-    }
-
-    async fn withdraw(&self, account: &str, amount: i64) -> Receipt {
-        self.bank
-            .execute(Withdraw {
-                account_id: account.into(),
-                amount,
-            })
-            .await
-            .expect("withdraw")
-    }
-}
+type Bank = support::PgBank;
 
 async fn create_pg_tables(read: &PostgresReadStore) {
     let schema = read.schema();

@@ -35,9 +35,10 @@ pub struct MoneyWithdrawn {
 // ANCHOR_END: events
 
 // ANCHOR: commands
-/// Open a new account.
+/// Open a new account. It creates its aggregate, so it is decided without reading a stream
+/// that is not there yet (an account opened twice is still refused: see `#[command(creates)]`).
 #[derive(Command, Debug, Clone)]
-#[command(aggregate = Account)]
+#[command(aggregate = Account, creates)]
 pub struct OpenAccount {
     #[id]
     pub account_id: String,

@@ -7,7 +7,12 @@ use crate::common::private;
 
 pub fn expand(model: &CommandModel) -> TokenStream {
     let private = private();
-    let CommandModel { ident, aggregate, id } = model;
+    let CommandModel {
+        ident,
+        aggregate,
+        id,
+        creates,
+    } = model;
     // Each piece is spanned at the user's token that it depends on, so that "not an aggregate",
     // "no handler for this command" and "id is not Display" point there.
     let aggregate_ty = quote_spanned!(aggregate.span()=> #aggregate);
@@ -16,8 +21,14 @@ pub fn expand(model: &CommandModel) -> TokenStream {
         // The missing `#[id]` is already reported; this impl only keeps the rest compiling.
         None => quote!(::core::unreachable!()),
     };
+    let creates = creates.then(|| {
+        quote!(
+            const CREATES: bool = true;
+        )
+    });
     let items = quote! {
         type Aggregate = #aggregate_ty;
+        #creates
         fn aggregate_id(&self) -> #private::String {
             #id
         }

@@ -4,13 +4,15 @@ use syn::{Data, DeriveInput, Fields, Ident, Member, Type};
 
 use crate::common::{parse_keys, reject_generics, type_value, Errors, Slot};
 
-const KEYS: &[&str] = &["aggregate"];
+const KEYS: &[&str] = &["aggregate", "creates"];
 
 pub struct CommandModel {
     pub ident: Ident,
     pub aggregate: syn::Path,
     /// `None` only after an error was reported: the impl is then generated without an id.
     pub id: Option<IdField>,
+    /// `#[command(creates)]`: decided on the aggregate's empty state without reading its stream.
+    pub creates: bool,
 }
 
 pub struct IdField {
@@ -24,7 +26,7 @@ impl CommandModel {
     /// exists even while the `#[id]` field is being fixed.
     pub fn from_input(input: &DeriveInput, errors: &mut Errors) -> Option<Self> {
         let concrete = reject_generics(&input.generics, "a command", errors);
-        let aggregate = parse_aggregate_key(input, errors);
+        let (aggregate, creates) = parse_command_keys(input, errors);
         let id = match &input.data {
             Data::Struct(data) => find_id_field(&data.fields, input.ident.span(), errors),
             Data::Enum(e) => {
@@ -46,18 +48,32 @@ impl CommandModel {
             ident: input.ident.clone(),
             aggregate: aggregate.filter(|_| concrete)?,
             id,
+            creates,
         })
     }
 }
 
-fn parse_aggregate_key(input: &DeriveInput, errors: &mut Errors) -> Option<syn::Path> {
+/// The `aggregate` key, and whether the `creates` flag is set.
+fn parse_command_keys(input: &DeriveInput, errors: &mut Errors) -> (Option<syn::Path>, bool) {
     let mut aggregate = Slot::<syn::Path>::default();
+    let mut creates = false;
     let mut attribute = None;
     let reported_before = errors.count();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("command")) {
         attribute.get_or_insert(attr);
         let parsed = attr.parse_nested_meta(|meta| {
-            parse_keys(meta, "command", KEYS, errors, &mut |_, meta, errors| {
+            parse_keys(meta, "command", KEYS, errors, &mut |key, meta, errors| {
+                if key == "creates" {
+                    if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                        errors.at_span(
+                            meta.path.span(),
+                            "`creates` is a flag and takes no value: write `#[command(aggregate = ..., creates)]`",
+                        );
+                        skip_flag_value(meta);
+                    }
+                    creates = true;
+                    return Ok(());
+                }
                 let expected = "the aggregate's type, e.g. `aggregate = Account`";
                 let path: syn::Path = type_value(meta, "aggregate", expected, errors)?;
                 aggregate.set(meta, path, errors);
@@ -81,7 +97,12 @@ fn parse_aggregate_key(input: &DeriveInput, errors: &mut Errors) -> Option<syn::
             None => errors.at_span(input.ident.span(), message),
         }
     }
-    aggregate.0.map(|kv| kv.value)
+    (aggregate.0.map(|kv| kv.value), creates)
+}
+
+/// Consumes what follows a flag written with a value (`creates = true`), already reported.
+fn skip_flag_value(meta: &syn::meta::ParseNestedMeta) {
+    let _ = meta.value().and_then(|value| value.parse::<syn::Expr>());
 }
 
 fn find_id_field(fields: &Fields, struct_span: Span, errors: &mut Errors) -> Option<IdField> {

@@ -129,6 +129,7 @@ struct Statements {
     table: String,
     migrate: String,
     append: String,
+    append_one: String,
     read_stream: String,
     read_all: String,
     find_command: String,
@@ -261,15 +262,36 @@ impl PostgresStore {
         }
         let command_id = events[0].metadata.command_id;
 
-        let rows = sqlx::query(&self.sql.append)
-            .bind(stream_id)
-            .bind(expected)
-            .bind(command_id)
-            .bind(&columns.event_ids)
-            .bind(&columns.event_types)
-            .bind(&columns.event_versions)
-            .bind(&columns.payloads)
-            .bind(&columns.metadata)
+        // Most commands record one event: scalars spare the arrays' encoding and the `UNNEST`.
+        let query = match (
+            &columns.event_ids[..],
+            &columns.event_types[..],
+            &columns.event_versions[..],
+            &columns.payloads[..],
+            &columns.metadata[..],
+        ) {
+            ([event_id], [event_type], [event_version], [payload], [metadata]) => {
+                sqlx::query(&self.sql.append_one)
+                    .bind(stream_id)
+                    .bind(expected)
+                    .bind(command_id)
+                    .bind(event_id)
+                    .bind(event_type)
+                    .bind(event_version)
+                    .bind(payload)
+                    .bind(metadata)
+            }
+            _ => sqlx::query(&self.sql.append)
+                .bind(stream_id)
+                .bind(expected)
+                .bind(command_id)
+                .bind(&columns.event_ids)
+                .bind(&columns.event_types)
+                .bind(&columns.event_versions)
+                .bind(&columns.payloads)
+                .bind(&columns.metadata),
+        };
+        let rows = query
             .fetch_all(executor)
             .await
             .map_err(|e| append_error(e, events, conflict))?;
@@ -755,6 +777,13 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                      WITH ORDINALITY AS e(event_id, event_type, event_version, payload, metadata, ord) \
                  WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM {table} WHERE stream_id = $1) = $2 \
                  ORDER BY e.ord \
+                 RETURNING position, stream_version, transaction_id::text::bigint, recorded_at"
+            ),
+            append_one: format!(
+                "INSERT INTO {table} \
+                     (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+                 SELECT $1, $2 + 1, $4, $5, $6, $7::jsonb, $8::jsonb, $3 \
+                 WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM {table} WHERE stream_id = $1) = $2 \
                  RETURNING position, stream_version, transaction_id::text::bigint, recorded_at"
             ),
             read_stream: format!(

@@ -22,6 +22,7 @@ pub struct Closed {
     pub account_id: String,
 }
 
+// ANCHOR: batch
 pub struct Balances;
 
 #[projection]
@@ -67,6 +68,7 @@ impl Balances {
             .map(drop)
     }
 }
+// ANCHOR_END: batch
 
 pub struct Counts;
 
