@@ -1,4 +1,5 @@
-//! Postgres-only behaviour: rows written by other tools, and a database that is not there.
+//! Postgres-only behaviour: rows written by other tools, a database that is not there, and
+//! connections the server drops.
 
 use std::time::Duration;
 
@@ -97,4 +98,70 @@ async fn a_database_that_is_not_there_is_reported_as_unavailable() {
         "{error:?}"
     );
     assert!(error.to_string().contains("unavailable"), "{error}");
+}
+
+/// The store keeps connections of its own for its statements. One the server drops fails the
+/// statement that finds it dropped, with `Unavailable`, and is not used again.
+#[tokio::test]
+async fn a_connection_the_server_dropped_fails_one_command_and_is_replaced() {
+    let store = support::postgres_store().await;
+    let application = format!("chronicle-dropped-{}", uuid::Uuid::new_v4().simple());
+    let options = (*store.pool().connect_options())
+        .clone()
+        .application_name(&application);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool)
+        .with_schema(store.schema())
+        .unwrap();
+    let bank = Chronicle::new(store.clone());
+    bank.execute(OpenAccount {
+        account_id: "k-1".into(),
+        owner: "Ada".into(),
+        overdraft_limit: 0,
+    })
+    .await
+    .unwrap();
+
+    // The server ends every session of this store (and of nobody else).
+    let admin = support::postgres_store().await;
+    let terminate = || async {
+        let ended: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1) AS t",
+        )
+        .bind(&application)
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+        assert!(ended >= 1, "the store held a connection");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // A read finds its connection gone; the next read gets a new one.
+    terminate().await;
+    let lost = bank.load::<Account>("k-1").await;
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    assert_eq!(bank.load::<Account>("k-1").await.unwrap().version, 1);
+
+    // So does a command.
+    terminate().await;
+    let deposit = || Deposit {
+        account_id: "k-1".into(),
+        amount: 5,
+    };
+    let first = bank.execute(deposit()).await;
+    assert!(
+        matches!(first, Err(CommandError::Store(StoreError::Unavailable(_)))),
+        "{first:?}"
+    );
+    let second = bank
+        .execute(deposit())
+        .await
+        .expect("a fresh connection serves the next command");
+    assert_eq!(second.stream_version, 2);
+    assert_eq!(bank.load::<Account>("k-1").await.unwrap().state.balance(), 5);
 }

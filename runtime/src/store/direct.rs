@@ -109,13 +109,18 @@ impl DirectConnection<'_> {
     }
 
     /// Hands the connection back after its statement, unless `outcome` says that the connection
-    /// itself failed: only an answer from the database (success or a database error) proves it
-    /// still works.
+    /// itself failed: only an answer from the database (success, or an error about the statement)
+    /// proves it still works. A server ending the session says so with an error of its own
+    /// (class 08, or 57P01 when an administrator terminates it), which counts as failed.
     pub(crate) fn settle<T>(self, outcome: &Result<T, sqlx::Error>) {
-        if matches!(
-            outcome,
-            Ok(_) | Err(sqlx::Error::Database(_)) | Err(sqlx::Error::RowNotFound)
-        ) {
+        let usable = match outcome {
+            Ok(_) | Err(sqlx::Error::RowNotFound) => true,
+            Err(sqlx::Error::Database(error)) => !error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+            Err(_) => false,
+        };
+        if usable {
             self.release();
         }
     }

@@ -108,7 +108,8 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 /// connections as the pool may open, which the store takes from the pool and then keeps itself
 /// (detached, so the pool may open others): sqlx's pool tests each connection with a round trip
 /// whenever it is handed back, which would cost every command a second round trip. A connection
-/// that fails for another reason than the database's answer is closed, and one idle for the
+/// that fails, or whose session the server ended, is closed: the statement that found it so fails
+/// with [`StoreError::Unavailable`], and the next one gets a new connection. One idle for the
 /// pool's idle timeout (10 minutes by default) is not reused. The pool itself serves
 /// [`pool`](Self::pool) users, inline projections and read stores built on it. At most twice the
 /// pool's size is open at once.
