@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bank::{Account, Deposit, OpenAccount};
 use chronicle::prelude::*;
-use chronicle::StoreError;
+use chronicle::{EventSource, StoreError};
 use chronicle_tests::support;
 
 #[tokio::test]
@@ -164,4 +164,46 @@ async fn a_connection_the_server_dropped_fails_one_command_and_is_replaced() {
         .expect("a fresh connection serves the next command");
     assert_eq!(second.stream_version, 2);
     assert_eq!(bank.load::<Account>("k-1").await.unwrap().state.balance(), 5);
+}
+
+/// Subscribers are woken by a task of the store, started by the first append. When the runtime
+/// that ran it is gone, the next append, on another runtime, starts another.
+#[test]
+fn wake_ups_outlive_the_runtime_that_started_them() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let store = first.block_on(support::postgres_store());
+    let bank = Chronicle::new(store.clone());
+    first
+        .block_on(bank.execute(OpenAccount {
+            account_id: "w-1".into(),
+            owner: "Ada".into(),
+            overdraft_limit: 0,
+        }))
+        .unwrap();
+    drop(first);
+
+    runtime().block_on(async {
+        let deposit = || Deposit {
+            account_id: "w-1".into(),
+            amount: 1,
+        };
+        // The first runtime's connections went with it: commands fail until new ones are open.
+        let mut attempts = 0;
+        while bank.execute(deposit()).await.is_err() {
+            attempts += 1;
+            assert!(attempts < 20, "the store never recovered its connections");
+        }
+        let mut listener = store.listen().await.unwrap();
+        bank.execute(deposit()).await.unwrap();
+        assert!(
+            listener.wait(Duration::from_secs(3)).await,
+            "an append on the new runtime woke the listener"
+        );
+    });
 }

@@ -29,7 +29,9 @@ const NOTIFY: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_n
 /// The signal from appends to the store's notifying task, which starts with the first append.
 pub(crate) struct WakeUps {
     signal: Arc<Notify>,
-    started: AtomicBool,
+    /// Whether a notifying task is running; it clears this when it ends, even when its runtime
+    /// shuts down under it, so that the next append starts another.
+    started: Arc<AtomicBool>,
     channel: String,
     options: PgConnectOptions,
 }
@@ -38,7 +40,7 @@ impl WakeUps {
     pub(crate) fn new(channel: String, options: PgConnectOptions) -> Self {
         Self {
             signal: Arc::new(Notify::new()),
-            started: AtomicBool::new(false),
+            started: Arc::new(AtomicBool::new(false)),
             channel,
             options,
         }
@@ -50,10 +52,12 @@ impl WakeUps {
         if !self.started.swap(true, Ordering::AcqRel) {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
+                    let running = Running(Arc::clone(&self.started));
                     runtime.spawn(notify_loop(
                         Arc::downgrade(&self.signal),
                         self.channel.clone(),
                         self.options.clone(),
+                        running,
                     ));
                 }
                 // Appends run on Tokio; without it, subscribers find the events by polling.
@@ -65,7 +69,9 @@ impl WakeUps {
 
 /// Sends a notification for each signal, at most one per [`SPACING`]; ends once the store that
 /// signals is gone.
-async fn notify_loop(signal: Weak<Notify>, channel: String, options: PgConnectOptions) {
+async fn notify_loop(signal: Weak<Notify>, channel: String, options: PgConnectOptions, running: Running) {
+    // Dropped with the task, however it ends.
+    let _running = running;
     let mut connection: Option<PgConnection> = None;
     loop {
         let Some(signal) = signal.upgrade() else { return };
@@ -80,6 +86,15 @@ async fn notify_loop(signal: Weak<Notify>, channel: String, options: PgConnectOp
         }
         // Appends during this pause leave one stored signal: one notification for all of them.
         tokio::time::sleep(SPACING).await;
+    }
+}
+
+/// Clears the "started" flag when the notifying task ends.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
