@@ -216,6 +216,14 @@ async fn runs_of_one_type_reach_a_batch_handler_together_and_in_order() {
 
 #[tokio::test]
 async fn a_failing_run_is_narrowed_down_to_the_event_that_fails() {
+    // Batches of 100 hold the whole run; batches of 2 also have the next batch read ahead while
+    // the failing one is retried.
+    for batch_size in [100, 2] {
+        narrow_a_failing_run(batch_size).await;
+    }
+}
+
+async fn narrow_a_failing_run(batch_size: usize) {
     let bank = Bank::new().await;
     bank.open("d").await;
     bank.deposit("d", 10).await;
@@ -225,7 +233,7 @@ async fn a_failing_run_is_narrowed_down_to_the_event_that_fails() {
     let side = read_side(&bank).await;
     let handle = side
         .runner(RunLog { curse: Some(666) })
-        .batch_size(100)
+        .batch_size(batch_size)
         .retry(RetryPolicy::new(2, Duration::from_millis(5)))
         .on_poison(OnPoison::DeadLetter)
         .spawn();
