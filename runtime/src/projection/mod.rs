@@ -95,14 +95,7 @@ pub trait Projection: Send + Sync + 'static {
         events: &'a [RecordedEvent],
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), BatchFailure>> {
-        Box::pin(async move {
-            for (index, event) in events.iter().enumerate() {
-                self.apply(event, &mut *connection)
-                    .await
-                    .map_err(|error| BatchFailure::of_one(index, error))?;
-            }
-            Ok(())
-        })
+        Box::pin(apply_each(self, events, connection))
     }
 
     /// Empties the read model before a rebuild, inside the rebuild's transaction. Projections
@@ -111,6 +104,21 @@ pub trait Projection: Send + Sync + 'static {
         &'a self,
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// Applies each event by itself with [`Projection::apply`], so that a failure names its event.
+pub(crate) async fn apply_each<P: Projection + ?Sized>(
+    projection: &P,
+    events: &[RecordedEvent],
+    connection: &mut <P::Store as ReadStore>::Connection,
+) -> Result<(), BatchFailure> {
+    for (index, event) in events.iter().enumerate() {
+        projection
+            .apply(event, &mut *connection)
+            .await
+            .map_err(|error| BatchFailure::of_one(index, error))?;
+    }
+    Ok(())
 }
 
 /// Which events of a batch a handler failed on: `count` events from index `first`, handed to it

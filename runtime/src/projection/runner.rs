@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::error::handler_error_transient;
 use super::{
-    error_chain, BatchFailure, CheckpointRow, DeadLetter, PoisonEvent, Projection, ProjectionError, ReadStore,
+    apply_each, error_chain, BatchFailure, CheckpointRow, DeadLetter, PoisonEvent, Projection,
+    ProjectionError, ReadStore,
 };
 use crate::error::StoreError;
 use crate::store::RecordedEvent;
@@ -479,21 +480,6 @@ enum Applied {
     Failed(BatchFailure),
 }
 
-/// Applies each event by itself, so that a failure names its event.
-async fn apply_one_at_a_time<P: Projection>(
-    projection: &P,
-    events: &[RecordedEvent],
-    connection: &mut Conn<P>,
-) -> Result<(), BatchFailure> {
-    for (index, event) in events.iter().enumerate() {
-        projection
-            .apply(event, &mut *connection)
-            .await
-            .map_err(|error| BatchFailure::of_one(index, error))?;
-    }
-    Ok(())
-}
-
 enum Wake {
     Signalled,
     Timeout,
@@ -863,7 +849,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
         let applied = if one_at_a_time {
-            apply_one_at_a_time(&*self.projection, events, &mut tx).await
+            apply_each(&*self.projection, events, &mut tx).await
         } else {
             self.projection.apply_batch(events, &mut tx).await
         };
@@ -909,12 +895,10 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             checkpoint: Checkpoint::of(poison),
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
-        for event in before {
-            if self.projection.apply(event, &mut *tx).await.is_err() {
-                // They just succeeded; a failure now goes through the retries again.
-                let _ = tx.rollback().await;
-                return Ok(Turn::Progress);
-            }
+        if apply_each(&*self.projection, before, &mut tx).await.is_err() {
+            // They just succeeded; a failure now goes through the retries again.
+            let _ = tx.rollback().await;
+            return Ok(Turn::Progress);
         }
         self.store
             .record_dead_letter(&mut *tx, P::NAME, poison, message)
