@@ -4,8 +4,9 @@
 //! purpose: one more round trip and one more task per statement, which cost a single client about
 //! a third of its appends per second. The store's own statements therefore run on connections it
 //! keeps in a small list of its own and hands back without a test. A connection whose statement
-//! failed for any reason but the database's answer (a network error, a cancelled call) is closed
-//! instead of handed back, so a broken one fails at most the statement that found it broken.
+//! failed for any reason but the database's answer about the statement (a network error, a
+//! cancelled call, a session the server ended) is closed instead of handed back, so a broken one
+//! fails at most the statement that found it broken.
 //!
 //! New connections come from the pool itself, detached from it: opened with its options and
 //! hooks, and no longer counted against its size.
@@ -125,8 +126,8 @@ impl DirectConnection<'_> {
         }
     }
 
-    /// Hands the connection back for reuse: the caller knows it still works.
-    pub(crate) fn release(self) {
+    /// Hands the connection back for reuse.
+    fn release(self) {
         // The permit goes last, so whoever it lets in finds the connection in the list.
         let Self {
             connection,

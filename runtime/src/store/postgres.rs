@@ -242,9 +242,11 @@ impl PostgresStore {
             .map_err(map_sqlx)
     }
 
-    async fn append_batch<'e>(
+    /// Appends one command's events: in `transaction` when given, else on one of the store's
+    /// own connections.
+    async fn append_batch(
         &self,
-        executor: impl sqlx::PgExecutor<'e>,
+        transaction: Option<&mut sqlx::PgConnection>,
         stream_id: &str,
         expected_version: u64,
         events: &[NewEvent],
@@ -292,10 +294,16 @@ impl PostgresStore {
                 .bind(&columns.payloads)
                 .bind(&columns.metadata),
         };
-        let rows = query
-            .fetch_all(executor)
-            .await
-            .map_err(|e| append_error(e, events, conflict))?;
+        let outcome = match transaction {
+            Some(connection) => query.fetch_all(connection).await,
+            None => {
+                let mut connection = self.direct.acquire().await?;
+                let outcome = query.fetch_all(connection.get()).await;
+                connection.settle(&outcome);
+                outcome
+            }
+        };
+        let rows = outcome.map_err(|e| append_error(e, events, conflict))?;
 
         // No rows: the guard saw the stream at another version than expected.
         if rows.is_empty() {
@@ -331,7 +339,7 @@ impl PostgresStore {
             return Ok(Vec::new());
         }
         let appended = self
-            .append_batch(&mut *transaction, stream_id, expected_version, &events)
+            .append_batch(Some(transaction), stream_id, expected_version, &events)
             .await?;
         Ok(events
             .into_iter()
@@ -538,23 +546,10 @@ impl EventStore for PostgresStore {
             expected_version,
             count = events.len()
         );
-        let appended = async {
-            let mut connection = self.direct.acquire().await?;
-            let outcome = self
-                .append_batch(connection.get(), stream_id, expected_version, &events)
-                .await;
-            // A conflict or a duplicate is the database's answer: the connection is fine. After
-            // anything else it is closed, to be safe.
-            if matches!(
-                outcome,
-                Ok(_) | Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. })
-            ) {
-                connection.release();
-            }
-            outcome
-        }
-        .instrument(span)
-        .await?;
+        let appended = self
+            .append_batch(None, stream_id, expected_version, &events)
+            .instrument(span)
+            .await?;
         let last = appended.last().ok_or_else(|| StoreError::Conflict {
             stream_id: stream_id.to_owned(),
             expected: expected_version,
