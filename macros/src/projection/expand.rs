@@ -79,9 +79,15 @@ impl<'m> Context<'m> {
     /// [`method`](Self::method)).
     fn boxed_result(&self, span: Span, ok: TokenStream) -> TokenStream {
         let private = &self.private;
+        self.boxed(span, ok, quote!(#private::HandlerError))
+    }
+
+    /// `BoxFuture<'a, Result<ok, error>>`, whose last token carries `span`.
+    fn boxed(&self, span: Span, ok: TokenStream, error: TokenStream) -> TokenStream {
+        let private = &self.private;
         let mut close = proc_macro2::Punct::new('>', proc_macro2::Spacing::Alone);
         close.set_span(span);
-        quote!(#private::BoxFuture<'a, #private::Result<#ok, #private::HandlerError> #close)
+        quote!(#private::BoxFuture<'a, #private::Result<#ok, #error> #close)
     }
 
     /// `Projection::apply`; without a body, one that never runs.
@@ -106,9 +112,7 @@ impl<'m> Context<'m> {
     /// `Projection::apply_batch`, for projections with batch handlers.
     fn apply_batch_fn(&self, body: TokenStream) -> TokenStream {
         let (private, connection) = (&self.private, self.connection);
-        let mut close = proc_macro2::Punct::new('>', proc_macro2::Spacing::Alone);
-        close.set_span(connection.span());
-        let output = quote!(#private::BoxFuture<'a, #private::Result<(), #private::BatchFailure> #close);
+        let output = self.boxed(connection.span(), quote!(()), quote!(#private::BatchFailure));
         let signature = quote! {
             apply_batch<'a>(
                 &'a self,

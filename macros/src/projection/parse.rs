@@ -519,23 +519,23 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
         [meta, db, extra @ ..] => (Some(meta), Some(db), extra),
     };
     if let Some(meta) = envelope {
-        match (is_envelope(meta), is_envelope_slice(meta), batch) {
-            (false, _, false) => errors.at(
+        match (envelope_kind(meta), batch) {
+            (None, false) => errors.at(
                 &meta.ty,
                 "the parameter between the event and the connection is the event's envelope (position, stream, \
                  versions, metadata): write `meta: &RecordedEvent`, or remove it",
             ),
-            (false, _, true) => errors.at(
+            (None, true) => errors.at(
                 &meta.ty,
                 "the parameter between the events and the connection is their envelopes (positions, streams, \
                  versions, metadata), one per event: write `metas: &[RecordedEvent]`, or remove it",
             ),
-            (true, false, true) => errors.at(
+            (Some(Envelope::One), true) => errors.at(
                 &meta.ty,
                 "a batch handler takes one envelope per event, as a slice like its events: write \
                  `metas: &[RecordedEvent]`",
             ),
-            (true, true, false) => errors.at(
+            (Some(Envelope::Many), false) => errors.at(
                 &meta.ty,
                 format!(
                     "a handler of one event takes that event's envelope alone: write `meta: &RecordedEvent`, or take \
@@ -543,7 +543,7 @@ fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
                     type_key(&event)
                 ),
             ),
-            (true, _, _) => {}
+            (Some(Envelope::One), false) | (Some(Envelope::Many), true) => {}
         }
     }
     for extra in extra {
@@ -715,26 +715,34 @@ fn vec_element(ty: &Type) -> Option<Type> {
     }
 }
 
-/// Whether a parameter is written as the envelope: `&RecordedEvent`, or `&[RecordedEvent]` for a
-/// batch handler.
-fn is_envelope(arg: &PatType) -> bool {
-    matches!(peel(&arg.ty), Type::Reference(r)
-        if r.mutability.is_none() && envelope_type(&r.elem))
+/// How a parameter written as an envelope takes it: `&RecordedEvent` for one event,
+/// `&[RecordedEvent]` for a batch handler's run.
+#[derive(Clone, Copy, PartialEq)]
+enum Envelope {
+    One,
+    Many,
 }
 
-/// Whether a parameter is written as the envelopes of a batch handler, `&[RecordedEvent]`.
-fn is_envelope_slice(arg: &PatType) -> bool {
-    matches!(peel(&arg.ty), Type::Reference(r)
-        if r.mutability.is_none() && matches!(peel(&r.elem), Type::Slice(_)) && envelope_type(&r.elem))
-}
-
-/// `RecordedEvent` or `[RecordedEvent]`.
-fn envelope_type(ty: &Type) -> bool {
-    let ty = match peel(ty) {
-        Type::Slice(slice) => &*slice.elem,
-        other => other,
+/// Whether a parameter is written as an envelope, and which kind.
+fn envelope_kind(arg: &PatType) -> Option<Envelope> {
+    let Type::Reference(r) = peel(&arg.ty) else {
+        return None;
     };
-    last_ident(ty).is_some_and(|i| i == "RecordedEvent")
+    if r.mutability.is_some() {
+        return None;
+    }
+    let (ty, kind) = match peel(&r.elem) {
+        Type::Slice(slice) => (&*slice.elem, Envelope::Many),
+        other => (other, Envelope::One),
+    };
+    last_ident(ty)
+        .is_some_and(|i| i == "RecordedEvent")
+        .then_some(kind)
+}
+
+/// Whether a parameter is written as an envelope of either kind.
+fn is_envelope(arg: &PatType) -> bool {
+    envelope_kind(arg).is_some()
 }
 
 /// The `C` of `db: &mut C` in a handler or `#[reset]` method.
