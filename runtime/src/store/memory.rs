@@ -182,10 +182,11 @@ impl EventStore for MemoryStore {
 
     async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
         let mut log = self.log();
-        let keep_stored = log.snapshots.get(&snapshot.stream_id).is_some_and(|stored| {
-            stored.snapshot_version == snapshot.snapshot_version
-                && stored.stream_version > snapshot.stream_version
-        });
+        // A late write never replaces a newer snapshot (see `EventStore::write_snapshot`).
+        let keep_stored = log
+            .snapshots
+            .get(&snapshot.stream_id)
+            .is_some_and(|stored| stored.stream_version > snapshot.stream_version);
         if !keep_stored {
             log.snapshots.insert(snapshot.stream_id.clone(), snapshot);
         }

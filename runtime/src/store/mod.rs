@@ -246,9 +246,10 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     }
 
     /// Stores `snapshot` as the stream's newest. It replaces the stored one when that is at the
-    /// same or a lower stream version, or of another
-    /// [`snapshot_version`](Snapshot::snapshot_version); a stored snapshot of the same
-    /// `snapshot_version` at a higher stream version is kept instead. The default keeps nothing.
+    /// same or a lower stream version, whatever their
+    /// [`snapshot_version`](Snapshot::snapshot_version)s; a stored snapshot at a higher stream
+    /// version is kept instead, so a write that arrives late (snapshots are written in the
+    /// background) never replaces a newer one. The default keeps nothing.
     fn write_snapshot(&self, snapshot: Snapshot) -> impl Future<Output = Result<(), StoreError>> + Send {
         drop(snapshot);
         async { Ok(()) }

@@ -823,7 +823,8 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                 "SELECT stream_id, aggregate_type, snapshot_version, stream_version, state::text, taken_at \
                  FROM {snapshots} WHERE stream_id = $1"
             ),
-            // The newest per stream: a snapshot of the same shape further along is kept.
+            // The newest per stream: a snapshot further along is kept, whatever its shape, so a
+            // late write never replaces a newer one.
             write_snapshot: format!(
                 "INSERT INTO {snapshots} AS s \
                      (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at) \
@@ -831,8 +832,7 @@ COMMENT ON TABLE {table} IS '{SCHEMA_MARKER}';
                  ON CONFLICT (stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type, \
                      snapshot_version = excluded.snapshot_version, stream_version = excluded.stream_version, \
                      state = excluded.state, taken_at = excluded.taken_at \
-                 WHERE s.snapshot_version <> excluded.snapshot_version \
-                    OR s.stream_version <= excluded.stream_version"
+                 WHERE s.stream_version <= excluded.stream_version"
             ),
             channel,
             schema,

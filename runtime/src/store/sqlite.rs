@@ -108,15 +108,15 @@ const READ_BY_CORRELATION: &str = "SELECT position, stream_id, stream_version, e
 const READ_SNAPSHOT: &str = "SELECT stream_id, aggregate_type, snapshot_version, stream_version, state, \
      taken_at FROM chronicle_snapshots WHERE stream_id = ?1";
 
-/// The newest per stream: a snapshot of the same shape further along is kept.
+/// The newest per stream: a snapshot further along is kept, whatever its shape, so a late write
+/// never replaces a newer one.
 const WRITE_SNAPSHOT: &str = "INSERT INTO chronicle_snapshots AS s \
      (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
      ON CONFLICT (stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type, \
          snapshot_version = excluded.snapshot_version, stream_version = excluded.stream_version, \
          state = excluded.state, taken_at = excluded.taken_at \
-     WHERE s.snapshot_version <> excluded.snapshot_version \
-        OR s.stream_version <= excluded.stream_version";
+     WHERE s.stream_version <= excluded.stream_version";
 
 /// An event store in a SQLite database file.
 ///
