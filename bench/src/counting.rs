@@ -102,14 +102,17 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: EventStore> EventStore for CountingStore<S> {
-    async fn append(
+    async fn append_checked(
         &self,
         stream_id: &str,
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
         let started = Instant::now();
-        let result = self.inner.append(stream_id, expected_version, events).await;
+        let result = self
+            .inner
+            .append_checked(stream_id, expected_version, events)
+            .await;
         add_elapsed(&self.counts.append_nanos, started);
         match &result {
             Ok(_) => self.counts.appends.fetch_add(1, Ordering::Relaxed),

@@ -191,7 +191,7 @@ pub(crate) fn account_id(n: usize) -> String {
 
 /// The stream of a bank account, as Chronicle names it.
 pub(crate) fn account_stream(id: &str) -> String {
-    chronicle::aggregate::stream_id::<bank::Account>(id)
+    chronicle::stream_id::<bank::Account>(id)
 }
 
 /// Rows of `chronicle_events` built by hand, exactly as Chronicle would write the bank's events

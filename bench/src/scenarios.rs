@@ -893,12 +893,12 @@ impl Bench {
         let peak_after = proc_status_kb("VmHWM").unwrap_or(0);
         let applied = match outcome {
             Ok(()) => events,
-            Err(ProjectionError::Timeout { lag_events, .. }) => {
-                events.saturating_sub(usize::try_from(lag_events)?)
+            Err(ProjectionError::Timeout { ready, held_back, .. }) => {
+                events.saturating_sub(usize::try_from(ready + held_back)?)
             }
             Err(other) => return Err(other.into()),
         };
-        handle.stop().await?;
+        handle.stop().await.into_result()?;
         let (rows, sum): (i64, i64) = sqlx::query_as(&format!(
             "SELECT count(*), COALESCE(sum(balance), 0)::bigint FROM \"{view_schema}\".bank_account_balances"
         ))
@@ -1045,7 +1045,7 @@ impl Bench {
                 sample,
             );
         }
-        handle.stop().await?;
+        handle.stop().await.into_result()?;
         self.db.drop_store(store).await
     }
 }

@@ -3,14 +3,17 @@
 //! Runtime helpers the macros call live here rather than in the expansions, so that generated code
 //! stays a thin table.
 
-pub use crate::aggregate::{Aggregate, Handle, SnapshotState};
-pub use crate::command::Command;
-pub use crate::event::{
+pub use crate::core::aggregate::{Aggregate, Handle, SnapshotState};
+pub use crate::core::command::Command;
+pub use crate::core::error::HandlerError;
+pub use crate::core::event::{
     const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
 };
-pub use crate::projection::{BatchFailure, BoxFuture, HandlerError, Projection, ReadConnection, ReadStore};
-pub use crate::query::{Answer, Query, ReadOnly};
-pub use crate::store::RecordedEvent;
+pub use crate::core::projection::{BatchFailure, Projection};
+pub use crate::core::query::{Answer, Query, ReadOnly};
+pub use crate::core::read_store::{ReadConnection, ReadStore};
+pub use crate::core::store::RecordedEvent;
+pub use crate::core::BoxFuture;
 pub use serde::{de::DeserializeOwned, Serialize};
 pub use serde_json::value::RawValue;
 pub use serde_json::Error as JsonError;
@@ -39,16 +42,9 @@ pub fn decode_run<E: Event>(run: &[RecordedEvent], first: usize) -> Result<Vec<E
 }
 
 /// Decodes a recorded event's payload for a projection handler. A failure (a poison event) is
-/// the handler's error and names the event and the Rust type.
+/// the handler's error: the store's error naming the row, which the runner recognises as one
+/// that trying again cannot fix.
 pub fn decode_for_projection<E: Event>(event: &RecordedEvent) -> Result<E, HandlerError> {
-    decode_payload::<E>(event.event_version, &event.payload).map_err(|error| {
-        HandlerError::new(format!(
-            "cannot decode event {} (`{}` version {} of stream `{}`) as `{}`: {error}",
-            event.position,
-            event.event_type,
-            event.event_version,
-            event.stream_id,
-            std::any::type_name::<E>(),
-        ))
-    })
+    decode_payload::<E>(event.event_version, &event.payload)
+        .map_err(|error| HandlerError::new(crate::core::event::decode_error(event, error)))
 }

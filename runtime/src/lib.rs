@@ -1,58 +1,84 @@
 //! # Chronicle
 //!
 //! CQRS and event sourcing for Rust. Annotate plain domain types; the macros generate the command
-//! handling and the event enums; the runtime executes commands against an event store (Postgres,
-//! an embedded SQLite file, or memory) with optimistic concurrency.
+//! handling, the event enums and the projection wiring; the runtime executes commands against an
+//! event store (Postgres, an embedded SQLite file, or memory) with optimistic concurrency, and
+//! keeps read models up to date from the log, exactly once.
 //!
-//! ```ignore
-//! use chronicle::prelude::*;
-//! ```
+//! The guide is the mdBook in `book/` of the repository; `ARCHITECTURE.md` says where each
+//! concept lives in the code.
 //!
-//! The guide is the mdBook in `book/` of the repository.
+//! # Where to find things
+//!
+//! One rule: **every public item is at the crate root** (`chronicle::ProjectionRunner`,
+//! `chronicle::OnPoison`, `chronicle::EventSource`), and the modules below only group what is
+//! not used at the root:
+//!
+//! - [`prelude`]: what application code names to declare its domain and wire it up, in one
+//!   `use chronicle::prelude::*;`: the macros and their traits, [`Chronicle`], [`ReadSide`],
+//!   [`ReadOnly`], [`RecordedEvent`], the store traits ([`EventStore`], [`EventSource`],
+//!   [`ReadStore`]), [`CommandContext`], [`Receipt`], the errors a caller matches on, and the
+//!   stores of the enabled backends.
+//! - [`testing`]: the given/when/then harness for aggregates.
+//! - [`sqlx`]: the sqlx Chronicle is built with, for read-model code
+//!   (`chronicle::sqlx::PgConnection`).
+//!
+//! # Features
+//!
+//! `postgres` and `sqlite` (both on by default) each enable one backend: its event store, its
+//! read store and its connection type for projections. With neither, the crate is the model, the
+//! write and read sides, the memory store and the test harness, and compiles no database driver.
 #![deny(missing_docs)]
 
 extern crate self as chronicle;
 
-pub mod aggregate;
-mod cache;
-pub mod command;
-pub mod error;
-pub mod event;
-mod execute;
-pub mod metadata;
-pub mod projection;
-pub mod query;
-pub mod store;
-pub mod subscription;
+mod backend;
+mod core;
+mod read;
+mod write;
+
+#[doc(hidden)]
+pub mod __private;
 pub mod testing;
 
-pub use crate::aggregate::{Aggregate, Handle};
-pub use crate::cache::DEFAULT_CACHE_CAPACITY;
-pub use crate::command::{Command, Receipt, RejectionOf};
-pub use crate::error::{CommandError, StoreError};
-pub use crate::event::{DecodeError, Envelope, Event, EventSet};
-pub use crate::execute::{decode_recorded, Chronicle, Loaded, DEFAULT_MAX_ATTEMPTS};
-pub use crate::metadata::{CommandContext, Metadata};
-#[cfg(feature = "postgres")]
-pub use crate::projection::PostgresReadStore;
-#[cfg(feature = "sqlite")]
-pub use crate::projection::SqliteReadStore;
-pub use crate::projection::{
-    BatchFailure, HandlerError, OnPoison, Projection, ProjectionError, ProjectionHandle, ProjectionRunner,
-    ProjectionStatus, ReadConnection, ReadStore, RetryPolicy,
+pub use crate::core::aggregate::{Aggregate, Handle};
+pub use crate::core::command::{Command, RejectionOf};
+pub use crate::core::error::{BoxError, CommandError, HandlerError, StoreError};
+pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, EventSet};
+pub use crate::core::metadata::{CommandContext, Metadata};
+pub use crate::core::projection::{BatchFailure, Projection};
+pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
+pub use crate::core::read_store::{
+    CheckpointRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError, ReadTransaction,
 };
-pub use crate::query::{Answer, Query, QueryError, ReadOnly, ReadSide};
+pub use crate::core::source::{
+    AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
+};
+pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+pub use crate::core::stream::{check_stream_id, is_valid_aggregate_name, stream_id, MAX_STREAM_ID_BYTES};
+pub use crate::core::BoxFuture;
+
+pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
+pub use crate::write::chronicle::Chronicle;
+pub use crate::write::load::Loaded;
+pub use crate::write::retry::DEFAULT_MAX_ATTEMPTS;
+
+pub use crate::read::error::{PoisonEvent, ProjectionError};
+pub use crate::read::read_side::{QueryError, ReadSide};
+pub use crate::read::replay::{replay_until, ReplayError, Replayed, Until};
+pub use crate::read::runner::{
+    OnPoison, ProjectionHandle, ProjectionRunner, RetryPolicy, RunnerExit, DEFAULT_BATCH_SIZE, DEFAULT_LEASE,
+    DEFAULT_POLL_INTERVAL,
+};
+pub use crate::read::status::{ProjectionStatus, RunnerState};
+
+pub use crate::backend::memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use crate::store::group_commit::{GroupCommit, GroupCommitStore};
-#[cfg(feature = "postgres")]
-pub use crate::store::inline::InlineStore;
-pub use crate::store::memory::MemoryStore;
-#[cfg(feature = "postgres")]
-pub use crate::store::postgres::PostgresStore;
+pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]
-pub use crate::store::sqlite::SqliteStore;
-pub use crate::store::{EventStore, NewEvent, RecordedEvent, Snapshot};
-pub use crate::subscription::{AppendListener, Batch, Checkpoint, EventSource, Head};
+pub use crate::backend::sqlite::{SqliteReadStore, SqliteStore};
 
 /// The sqlx version Chronicle is built with, for read-model code (`chronicle::sqlx::PgConnection`).
 pub use sqlx;
@@ -69,19 +95,17 @@ pub use chronicle_macros::Event;
 /// Derives [`Query`] for a type: `#[query(output = Type, read_model = Projection)]`.
 pub use chronicle_macros::Query;
 
-/// Everything an application needs: `use chronicle::prelude::*;`.
+/// What application code names to declare its domain and wire it up: `use chronicle::prelude::*;`.
+/// Everything here is also at the crate root.
 pub mod prelude {
-    #[cfg(feature = "postgres")]
-    pub use crate::PostgresStore;
-    #[cfg(feature = "sqlite")]
-    pub use crate::SqliteStore;
     pub use crate::{
-        aggregate, Aggregate, Chronicle, Command, CommandContext, CommandError, Event, EventStore, Handle,
-        MemoryStore, Query, Receipt,
+        aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Event,
+        EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, Projection, ProjectionError,
+        ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt, RecordedEvent,
+        StoreError,
     };
-    pub use chronicle_macros::projection;
+    #[cfg(feature = "postgres")]
+    pub use crate::{GroupCommit, PostgresReadStore, PostgresStore};
+    #[cfg(feature = "sqlite")]
+    pub use crate::{SqliteReadStore, SqliteStore};
 }
-
-/// Paths used by generated code. Not public API: may change in any release.
-#[doc(hidden)]
-pub mod __private;

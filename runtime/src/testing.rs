@@ -10,8 +10,8 @@
 
 use std::fmt::Debug;
 
-use crate::aggregate::{Aggregate, Handle};
-use crate::event::EventSet;
+use crate::core::aggregate::{Aggregate, Handle};
+use crate::core::event::EventSet;
 
 /// A test of one decision: the events an aggregate has seen, then a command.
 pub struct AggregateTest<A: Aggregate> {

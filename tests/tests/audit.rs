@@ -142,7 +142,7 @@ async fn read_by_correlation_finds_everything_one_request_caused<S: EventStore>(
     assert!(caused.windows(2).all(|w| w[0].position < w[1].position));
     assert!(caused.iter().all(|e| e.metadata.correlation_id == transfer));
     // Events decode with their envelope as in `history`.
-    let decoded = chronicle::Envelope::<AccountEvent>::decode(caused[1].clone()).unwrap();
+    let decoded = chronicle::Envelope::<AccountEvent>::decode(&caused[1]).unwrap();
     assert!(matches!(decoded.event, AccountEvent::MoneyDeposited(d) if d.amount == 30));
     assert_eq!(decoded.metadata.actor.as_deref(), Some("api"));
 

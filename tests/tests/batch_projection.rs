@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bank::{AccountOpened, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount, Withdraw};
 use chronicle::prelude::*;
-use chronicle::projection::BoxFuture;
 use chronicle::sqlx::{self, PgConnection};
+use chronicle::BoxFuture;
 use chronicle::{
     OnPoison, PostgresReadStore, ProjectionError, ReadSide, Receipt, RecordedEvent, RetryPolicy,
     SqliteReadStore,
@@ -211,7 +211,7 @@ async fn runs_of_one_type_reach_a_batch_handler_together_and_in_order() {
     let more = bank.deposit("a", 8).await;
     handle.wait_for(more.position, CATCH_UP).await.unwrap();
     assert_eq!(balance(&bank, "a").await, Some(20));
-    handle.stop().await.unwrap();
+    handle.stop().await.into_result().unwrap();
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn narrow_a_failing_run(batch_size: usize) {
     assert_eq!(balance(&bank, "d").await, Some(15));
     let applied: i32 = run_log(&bank).await.iter().map(|(_, events, ..)| events).sum();
     assert_eq!(applied, 3, "the opening and the two good deposits, each once");
-    handle.stop().await.unwrap();
+    handle.stop().await.into_result().unwrap();
 }
 
 #[tokio::test]
@@ -371,8 +371,8 @@ macro_rules! bank_views_agree {
                 .collect::<Vec<_>>(),
             ranked
         );
-        balances.stop().await.unwrap();
-        top.stop().await.unwrap();
+        balances.stop().await.into_result().unwrap();
+        top.stop().await.into_result().unwrap();
     }};
 }
 

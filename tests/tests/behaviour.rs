@@ -117,13 +117,13 @@ struct Rendezvous<S> {
 }
 
 impl<S: EventStore> EventStore for Rendezvous<S> {
-    async fn append(
+    async fn append_checked(
         &self,
         stream_id: &str,
         expected: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
-        self.inner.append(stream_id, expected, events).await
+        self.inner.append_checked(stream_id, expected, events).await
     }
     async fn read_stream(&self, stream_id: &str, after: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let events = self.inner.read_stream(stream_id, after).await;

@@ -18,13 +18,13 @@ struct Counting<S> {
 }
 
 impl<S: EventStore> EventStore for Counting<S> {
-    async fn append(
+    async fn append_checked(
         &self,
         stream_id: &str,
         expected: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
-        self.inner.append(stream_id, expected, events).await
+        self.inner.append_checked(stream_id, expected, events).await
     }
     async fn read_stream(&self, stream_id: &str, after: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bank::{AccountOpened, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount};
-use chronicle::projection::{BoxFuture, RunnerState};
 use chronicle::sqlx::{PgConnection, SqliteConnection};
 use chronicle::{
     Answer, Checkpoint, Chronicle, EventSource, HandlerError, OnPoison, PostgresReadStore, PostgresStore,
     Projection, ProjectionError, ProjectionHandle, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide,
     ReadStore, RecordedEvent, RetryPolicy, SqliteReadStore,
 };
+use chronicle::{BoxFuture, ReadStoreError, RunnerState};
 use chronicle_tests::support;
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +380,11 @@ where
 }
 
 async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
-    handle.stop().await.expect("the runner stops cleanly");
+    handle
+        .stop()
+        .await
+        .into_result()
+        .expect("the runner stops cleanly");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -771,7 +775,7 @@ async fn read_your_writes_waits_for_the_runner_and_times_out_without_one() {
     let QueryError::Projection(ProjectionError::Timeout {
         projection,
         position,
-        lag_events,
+        ready,
         ..
     }) = &error
     else {
@@ -779,7 +783,7 @@ async fn read_your_writes_waits_for_the_runner_and_times_out_without_one() {
     };
     assert_eq!(*projection, "balances");
     assert_eq!(*position, receipt.position.unwrap());
-    assert_eq!(*lag_events, 1);
+    assert_eq!(*ready, 1);
 
     assert!(matches!(
         side.wait_for::<PgBalances>(Some(1_000_000), Duration::from_millis(10))
@@ -1032,6 +1036,6 @@ async fn read_store_migrations_can_run_again() {
     sqlite.migrate().await.unwrap();
     assert!(matches!(
         read.clone().with_schema("Not Valid"),
-        Err(ProjectionError::InvalidSchema(_))
+        Err(ReadStoreError::InvalidName { .. })
     ));
 }

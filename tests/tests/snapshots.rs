@@ -271,13 +271,15 @@ struct BrokenSnapshots<S> {
 }
 
 impl<S: EventStore> EventStore for BrokenSnapshots<S> {
-    async fn append(
+    async fn append_checked(
         &self,
         stream_id: &str,
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<chronicle::Receipt, StoreError> {
-        self.inner.append(stream_id, expected_version, events).await
+        self.inner
+            .append_checked(stream_id, expected_version, events)
+            .await
     }
 
     async fn read_stream(&self, stream_id: &str, after: u64) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -409,7 +411,7 @@ mod postgres_schema {
                 .unwrap();
         assert_eq!(
             marker.as_deref(),
-            Some("Chronicle event log, append-only. Table layout 4.")
+            Some("Chronicle event log, append-only. Table layout 5.")
         );
         let (snapshots, index): (bool, bool) =
             sqlx::query_as("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bank::{Account, Deposit, OpenAccount, Withdraw};
 use chronicle::prelude::*;
-use chronicle::projection::{replay_until, ReplayError, Until};
+use chronicle::{replay_until, ReplayError, Until};
 use chronicle::{ProjectionRunner, ReadStore, Receipt};
 use chronicle_tests::support;
 
@@ -310,7 +310,7 @@ async fn postgres_replay_until_a_position_or_time_shows_the_view_as_it_was(
         .await
         .unwrap();
     assert_eq!(view_after, view_now);
-    runner.stop().await?;
+    runner.stop().await.into_result()?;
     Ok(())
 }
 
@@ -373,5 +373,5 @@ async fn sqlite_replay_until_a_position_or_time_shows_the_view_as_it_was() {
     );
     let view_after: Rows = sqlx::query_as(ROWS).fetch_all(live.pool()).await.unwrap();
     assert_eq!(view_after, view_now);
-    runner.stop().await.unwrap();
+    runner.stop().await.into_result().unwrap();
 }

@@ -243,6 +243,7 @@ async fn a_version_without_an_upcast_path_is_a_typed_error<S: EventStore>(store:
     let message = error.to_string();
     match error {
         StoreError::UnknownEventVersion {
+            position: _,
             stream_id,
             stream_version: 1,
             event_type,

@@ -40,8 +40,8 @@ macro_rules! run_with_views {
         println!("top accounts: {richest:?}");
         let status = balances.status().await?;
         println!("balance view lag: {} events, {:?}", status.lag_events, status.lag);
-        balances.stop().await?;
-        top.stop().await?;
+        balances.stop().await.into_result()?;
+        top.stop().await.into_result()?;
         Ok(())
     }};
 }

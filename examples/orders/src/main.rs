@@ -102,7 +102,7 @@ async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Bo
         "projection {}: lag {} events / {:?}, checkpoint {:?}, newest event at position {:?}",
         status.projection, status.lag_events, status.lag, status.checkpoint, status.head_position
     );
-    runner.stop().await?;
+    runner.stop().await.into_result()?;
     Ok(())
 }
 // ANCHOR_END: run

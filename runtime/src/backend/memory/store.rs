@@ -1,0 +1,274 @@
+//! An in-memory event store for unit tests and prototypes; it forgets everything on drop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::core::error::StoreError;
+use crate::core::source::{
+    batch, serial_position, AppendListener, Batch, Checkpoint, EventSource, Head, Progress,
+};
+use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+
+/// An event store kept in process memory, with the same guarantees as the database stores:
+/// atomic appends, optimistic concurrency and unique event ids.
+///
+/// As an [`EventSource`] it reads in position order (appends take turns, and every transaction id
+/// is 0); [`listen`](EventSource::listen) is woken by appends through the store and its clones.
+///
+/// Cloning is cheap: clones share the log and the append signal.
+#[derive(Clone)]
+pub struct MemoryStore {
+    log: Arc<Mutex<Log>>,
+    /// Bumped after every append, for [`listen`](EventSource::listen).
+    appended: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            log: Arc::default(),
+            appended: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<RecordedEvent>,
+    /// Indexes into `events` per stream, in stream order.
+    streams: HashMap<String, Vec<usize>>,
+    event_ids: HashSet<Uuid>,
+    /// Index of the last event of each command.
+    commands: HashMap<Uuid, usize>,
+    /// Indexes into `events` per correlation id, in log order.
+    correlations: HashMap<Uuid, Vec<usize>>,
+    /// The newest snapshot of each stream.
+    snapshots: HashMap<String, Snapshot>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        // A panic while holding the lock cannot leave the log half-written: appends check
+        // everything before mutating, so a poisoned lock is still consistent.
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends under the lock; the signal is raised after it is released.
+    fn append_locked(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        let mut log = self.log();
+        let current = log.streams.get(stream_id).map_or(0, |s| s.len() as u64);
+        if current != expected_version {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.to_owned(),
+                expected: expected_version,
+            });
+        }
+        if let Some(dup) = events.iter().find(|e| log.event_ids.contains(&e.event_id)) {
+            return Err(StoreError::DuplicateEvent {
+                event_id: dup.event_id,
+            });
+        }
+        let recorded_at = Utc::now();
+        let mut receipt = Receipt {
+            stream_id: stream_id.to_owned(),
+            stream_version: current,
+            position: None,
+        };
+        for event in events {
+            let index = log.events.len();
+            let position = index as u64 + 1;
+            receipt.stream_version += 1;
+            receipt.position = Some(position);
+            log.event_ids.insert(event.event_id);
+            log.commands.insert(event.metadata.command_id, index);
+            log.correlations
+                .entry(event.metadata.correlation_id)
+                .or_default()
+                .push(index);
+            log.streams.entry(stream_id.to_owned()).or_default().push(index);
+            log.events.push(RecordedEvent {
+                position,
+                transaction_id: 0,
+                stream_id: stream_id.to_owned(),
+                stream_version: receipt.stream_version,
+                event_id: event.event_id,
+                event_type: event.event_type.to_owned(),
+                event_version: event.event_version,
+                payload: event.payload,
+                metadata: event.metadata,
+                recorded_at,
+            });
+        }
+        Ok(receipt)
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn append_checked(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        let receipt = self.append_locked(stream_id, expected_version, events)?;
+        if receipt.position.is_some() {
+            self.appended.send_modify(|count| *count = count.wrapping_add(1));
+        }
+        Ok(receipt)
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        let Some(indexes) = log.streams.get(stream_id) else {
+            return Ok(Vec::new());
+        };
+        let skip = usize::try_from(after_version).unwrap_or(usize::MAX);
+        Ok(indexes
+            .iter()
+            .skip(skip)
+            .map(|&i| log.events[i].clone())
+            .collect())
+    }
+
+    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        // Positions are index + 1, so the first event after `after_position` is at that index.
+        let start = usize::try_from(after_position)
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        Ok(log.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
+        let log = self.log();
+        Ok(log.commands.get(&command_id).map(|&i| {
+            let event = &log.events[i];
+            Receipt {
+                stream_id: event.stream_id.clone(),
+                stream_version: event.stream_version,
+                position: Some(event.position),
+            }
+        }))
+    }
+
+    async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        Ok(log
+            .correlations
+            .get(&correlation_id)
+            .map(|indexes| indexes.iter().map(|&i| log.events[i].clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.log().snapshots.get(stream_id).cloned())
+    }
+
+    async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut log = self.log();
+        // A late write never replaces a newer snapshot (see `EventStore::write_snapshot`).
+        let keep_stored = log
+            .snapshots
+            .get(&snapshot.stream_id)
+            .is_some_and(|stored| stored.stream_version > snapshot.stream_version);
+        if !keep_stored {
+            log.snapshots.insert(snapshot.stream_id.clone(), snapshot);
+        }
+        Ok(())
+    }
+}
+
+impl EventSource for MemoryStore {
+    async fn read_batch(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        limit: usize,
+    ) -> Result<Batch, StoreError> {
+        let log = self.log();
+        // Positions are index + 1, so the first event after `after` is at that index.
+        let start = usize::try_from(serial_position(after))
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        let events = log.events[start..]
+            .iter()
+            .filter(|e| event_types.is_empty() || event_types.contains(&e.event_type.as_str()))
+            .take(limit)
+            .cloned()
+            .collect();
+        let caught_up = Checkpoint {
+            transaction_id: 0,
+            position: log.events.len() as u64,
+        };
+        Ok(batch(after, events, limit, caught_up))
+    }
+
+    async fn head(&self) -> Result<Head, StoreError> {
+        let log = self.log();
+        let last = log.events.last();
+        Ok(Head {
+            checkpoint: Checkpoint {
+                transaction_id: 0,
+                position: last.map_or(0, |e| e.position),
+            },
+            position: last.map(|e| e.position),
+            recorded_at: last.map(|e| e.recorded_at),
+        })
+    }
+
+    async fn progress(&self, after: Checkpoint, event_types: &[&str]) -> Result<Progress, StoreError> {
+        let log = self.log();
+        let after = serial_position(after);
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.events.len());
+        let mut readable = log.events[start..]
+            .iter()
+            .filter(|e| event_types.is_empty() || event_types.contains(&e.event_type.as_str()));
+        let oldest_readable_at = readable.next().map(|e| e.recorded_at);
+        let count = oldest_readable_at.map_or(0, |_| 1 + readable.count());
+        Ok(Progress {
+            // Positions are index + 1: the checkpoint's position is the last event it passed.
+            position: (start > 0).then_some(start as u64),
+            readable: count as u64,
+            oldest_readable_at,
+            held_back: 0,
+            held_back_by: None,
+        })
+    }
+
+    async fn any_between(&self, after: Checkpoint, until: Checkpoint) -> Result<bool, StoreError> {
+        let log = self.log();
+        let (after, until) = (serial_position(after), serial_position(until));
+        Ok(until > after && after < log.events.len() as u64)
+    }
+
+    async fn checkpoint_of(&self, position: u64) -> Result<Option<Checkpoint>, StoreError> {
+        let log = self.log();
+        let exists = position > 0 && position <= log.events.len() as u64;
+        Ok(exists.then_some(Checkpoint {
+            transaction_id: 0,
+            position,
+        }))
+    }
+
+    /// An in-process signal, raised by every append through this store or its clones.
+    async fn listen(&self) -> Result<AppendListener, StoreError> {
+        Ok(AppendListener::local(self.appended.subscribe()))
+    }
+}

@@ -1,0 +1,11 @@
+//! The backends: each store in a folder of its own, behind its cargo feature. Nothing outside
+//! this folder names a database driver; a new backend is a new folder here, implementing the
+//! traits of `core` (and, for a SQL engine, the [`Dialect`](sql::Dialect) of `sql/`).
+
+pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;

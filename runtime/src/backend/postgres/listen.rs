@@ -1,0 +1,104 @@
+//! Waiting for a Postgres store's appends: `LISTEN` on its notification channel, on a
+//! connection of the listener's own.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::time::Instant;
+
+use crate::core::source::WaitForAppends;
+use crate::core::BoxFuture;
+
+/// Notifications taken off the connection after the first one of a wake-up, so that a
+/// burst of appends wakes a subscriber once rather than once per append.
+const DRAIN_AT_MOST: usize = 1024;
+
+/// A `PgListener` on a pool of one connection of its own, so that a waiting subscriber holds
+/// no connection of the store's pool; rebuilt after an error.
+pub(super) struct Waiter {
+    pool: PgPool,
+    channel: String,
+    listener: Option<PgListener>,
+}
+
+impl Waiter {
+    pub(super) async fn connect(
+        options: PgConnectOptions,
+        connect_timeout: Duration,
+        channel: String,
+    ) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(connect_timeout)
+            .connect_lazy_with(options);
+        let mut waiter = Self {
+            pool,
+            channel,
+            listener: None,
+        };
+        waiter.listener = Some(waiter.listen().await?);
+        Ok(waiter)
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&self.channel).await?;
+        Ok(listener)
+    }
+
+    async fn wait_for(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, self.next()).await {
+            Ok(Ok(signalled)) => signalled,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, channel = %self.channel, "append listener failed; will reconnect");
+                self.listener = None;
+                // Waiting out the timeout keeps a subscriber polling at its pace rather than
+                // in a tight loop while the database is away.
+                tokio::time::sleep_until(deadline).await;
+                false
+            }
+            Err(_elapsed) => false,
+        }
+    }
+
+    /// The next wake-up. Cancel-safe: cancelled while reconnecting, it reconnects at the
+    /// next call.
+    async fn next(&mut self) -> Result<bool, sqlx::Error> {
+        let Some(listener) = self.listener.as_mut() else {
+            // Notifications sent while there was no listener are lost: report one.
+            self.listener = Some(self.listen().await?);
+            return Ok(true);
+        };
+        // `None`: the connection was lost and has been re-established; notifications may
+        // have been missed meanwhile, so wake the subscriber anyway.
+        if listener.try_recv().await?.is_none() {
+            return Ok(true);
+        }
+        for _ in 0..DRAIN_AT_MOST {
+            match listener.try_recv().now_or_never() {
+                Some(Ok(Some(_))) => {}
+                Some(Ok(None)) | None => break,
+                Some(Err(_)) => {
+                    self.listener = None;
+                    break;
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl WaitForAppends for Waiter {
+    fn wait(&mut self, timeout: Duration) -> BoxFuture<'_, bool> {
+        Box::pin(self.wait_for(timeout))
+    }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+}

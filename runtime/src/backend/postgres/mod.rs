@@ -1,0 +1,33 @@
+//! The Postgres backend: the production event store ([`PostgresStore`], with group commit and
+//! inline projections) and read store ([`PostgresReadStore`]).
+//!
+//! Where things are: `store.rs` the store's handle, configuration and migration; `append.rs`
+//! appends; `reads.rs` reads and snapshots; `source.rs` the gap-free subscription order;
+//! `connections.rs` the connections the store keeps itself; `wake_up.rs` and `listen.rs` the
+//! notifications after appends; `group_commit.rs` and `inline.rs` the two append modes;
+//! `read_store.rs` the read store; `errors.rs` the one sorting of Postgres' SQLSTATE codes;
+//! `schema.rs` the names Chronicle puts into SQL; `sql/` every statement.
+
+mod append;
+mod connections;
+mod errors;
+mod group_commit;
+mod inline;
+mod listen;
+mod read_store;
+mod reads;
+mod schema;
+mod source;
+mod store;
+mod wake_up;
+
+pub use self::group_commit::GroupCommit;
+pub use self::read_store::PostgresReadStore;
+pub use self::store::PostgresStore;
+
+crate::backend::sql::fetch::fetch_impls!(
+    sqlx::Postgres,
+    sqlx::PgConnection,
+    sqlx::postgres::PgRow,
+    sqlx::postgres::PgArguments
+);

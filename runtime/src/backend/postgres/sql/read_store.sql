@@ -1,0 +1,52 @@
+-- The Postgres read store's statements, each after a `-- name:` line; `{schema}` is the store's
+-- schema. Every backend's checkpoint statements bind and return the same types (see
+-- `backend/sql/checkpoints.rs`): `bigint` numbers, UUIDs as text, lists as JSON text.
+
+-- name: search_path
+-- Handlers and queries see the store's schema, and only it (`pg_catalog` is always searched).
+SET search_path TO "{schema}"
+
+-- name: begin_read_only
+-- Repeatable read: an answer of several statements sees one snapshot.
+BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path TO "{schema}"
+
+-- name: try_lead
+SELECT pg_try_advisory_lock(hashtextextended($1, 0))
+
+-- name: release_lead
+SELECT pg_advisory_unlock(hashtextextended($1, 0))
+
+-- name: load_checkpoint
+SELECT version::bigint AS version, transaction_id, position
+FROM "{schema}".chronicle_checkpoints WHERE projection = $1
+
+-- name: insert_checkpoint
+INSERT INTO "{schema}".chronicle_checkpoints (projection, version, transaction_id, position)
+VALUES ($1, $2, $3, $4) ON CONFLICT (projection) DO NOTHING
+
+-- name: update_checkpoint
+UPDATE "{schema}".chronicle_checkpoints
+SET version = $2, transaction_id = $3, position = $4, updated_at = now()
+WHERE projection = $1 AND version = $5 AND transaction_id = $6 AND position = $7
+
+-- name: record_dead_letter
+INSERT INTO "{schema}".chronicle_dead_letters
+    (projection, version, position, transaction_id, event_id, stream_id, stream_version, event_type,
+     error, recorded_at)
+VALUES ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9, $10)
+ON CONFLICT (projection, version, position) DO UPDATE SET error = excluded.error,
+    recorded_at = excluded.recorded_at
+
+-- name: delete_dead_letters_at
+DELETE FROM "{schema}".chronicle_dead_letters
+WHERE projection = $1 AND position IN (SELECT value::bigint FROM jsonb_array_elements_text($2::jsonb))
+
+-- name: delete_dead_letters_not_of
+DELETE FROM "{schema}".chronicle_dead_letters WHERE projection = $1 AND version <> $2
+
+-- name: dead_letters
+SELECT projection, version::bigint AS version, position, transaction_id, event_id::text AS event_id,
+       stream_id, stream_version, event_type, error, recorded_at
+FROM "{schema}".chronicle_dead_letters
+WHERE projection = $1 AND version = $2
+ORDER BY transaction_id, position

@@ -1,0 +1,200 @@
+//! Turning a stored row of `chronicle_events` back into a [`RecordedEvent`].
+//!
+//! Rows come from outside the program's control (a hand-edited table, a restored backup, another
+//! version of Chronicle), so every conversion here is checked and nothing panics on bad data. A
+//! row that cannot be an event Chronicle wrote is [`StoreError::Unreadable`], naming its
+//! position, stream, type and column.
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::core::error::StoreError;
+use crate::core::metadata::Metadata;
+use crate::core::source::{Checkpoint, UnreadableEvent};
+use crate::core::store::{NewEvent, RecordedEvent};
+
+/// One row of `chronicle_events` as the driver returned it, before any checking. The columns a
+/// driver may fail to read as their Rust type on a row that was not written by Chronicle hold
+/// what was found instead (as text) in their `Err`.
+pub(crate) struct EventRow {
+    pub position: i64,
+    /// The writing transaction's id (Postgres `xid8` as `bigint`); 0 on SQLite.
+    pub transaction_id: i64,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_id: Result<Uuid, String>,
+    pub event_type: String,
+    pub event_version: i64,
+    pub payload: String,
+    pub metadata: String,
+    pub recorded_at: Result<DateTime<Utc>, String>,
+}
+
+impl EventRow {
+    /// Checks the row's numbers and JSON and builds the event.
+    pub(crate) fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        self.check().map_err(|failed| failed.0)
+    }
+
+    /// Like [`into_recorded`](Self::into_recorded), and on failure also what a subscriber is told
+    /// of the row, so that it can name and skip it.
+    pub(crate) fn check(self) -> Result<RecordedEvent, Box<(StoreError, UnreadableEvent)>> {
+        let fail = |row: &Self, column, detail| {
+            let error = StoreError::Unreadable {
+                position: u64::try_from(row.position).unwrap_or(0),
+                stream_id: row.stream_id.clone(),
+                event_type: row.event_type.clone(),
+                column,
+                detail,
+            };
+            let view = row.view(&error);
+            Box::new((error, view))
+        };
+        let range = |value: i64| format!("holds {value}, which is out of range");
+        let Ok(position) = u64::try_from(self.position) else {
+            return Err(fail(&self, "position", range(self.position)));
+        };
+        let Ok(transaction_id) = u64::try_from(self.transaction_id) else {
+            return Err(fail(&self, "transaction_id", range(self.transaction_id)));
+        };
+        let Some(stream_version) = u64::try_from(self.stream_version).ok().filter(|v| *v > 0) else {
+            return Err(fail(&self, "stream_version", range(self.stream_version)));
+        };
+        let Ok(event_version) = u32::try_from(self.event_version) else {
+            return Err(fail(&self, "event_version", range(self.event_version)));
+        };
+        let event_id = match &self.event_id {
+            Ok(id) => *id,
+            Err(text) => {
+                return Err(fail(
+                    &self,
+                    "event_id",
+                    format!("holds `{text}`, which is not a UUID"),
+                ))
+            }
+        };
+        let recorded_at = match &self.recorded_at {
+            Ok(at) => *at,
+            Err(text) => {
+                return Err(fail(
+                    &self,
+                    "recorded_at",
+                    format!("holds `{text}`, which is not a time"),
+                ))
+            }
+        };
+        let metadata: Metadata = match serde_json::from_str(&self.metadata) {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                return Err(fail(
+                    &self,
+                    "metadata",
+                    format!("is not Chronicle's metadata: {error}"),
+                ));
+            }
+        };
+        // Checked last, so that the payload moves into the event without a copy.
+        let Self {
+            stream_id,
+            event_type,
+            payload,
+            ..
+        } = self;
+        let payload = match RawValue::from_string(payload) {
+            Ok(payload) => payload,
+            Err(error) => {
+                let error = StoreError::Unreadable {
+                    position,
+                    stream_id: stream_id.clone(),
+                    event_type: event_type.clone(),
+                    column: "payload",
+                    detail: format!("is not JSON: {error}"),
+                };
+                let view = UnreadableEvent {
+                    checkpoint: Checkpoint {
+                        transaction_id,
+                        position,
+                    },
+                    stream_id,
+                    stream_version,
+                    event_type,
+                    event_id: Some(event_id),
+                    error: error.to_string(),
+                };
+                return Err(Box::new((error, view)));
+            }
+        };
+        Ok(RecordedEvent {
+            position,
+            transaction_id,
+            stream_id,
+            stream_version,
+            event_id,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            recorded_at,
+        })
+    }
+
+    /// What a subscriber is told of this row, which failed with `error`.
+    fn view(&self, error: &StoreError) -> UnreadableEvent {
+        UnreadableEvent {
+            checkpoint: Checkpoint {
+                transaction_id: u64::try_from(self.transaction_id).unwrap_or(0),
+                position: u64::try_from(self.position).unwrap_or(0),
+            },
+            stream_id: self.stream_id.clone(),
+            stream_version: u64::try_from(self.stream_version).unwrap_or(0),
+            event_type: self.event_type.clone(),
+            event_id: self.event_id.as_ref().ok().copied(),
+            error: error.to_string(),
+        }
+    }
+}
+
+/// A stored number as `u64`; the columns are signed in SQL, so a negative value means the row was
+/// not written by Chronicle.
+pub(crate) fn to_u64(table: &'static str, column: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt {
+        table,
+        detail: format!("column `{column}` holds {value}, which is out of range"),
+    })
+}
+
+/// A query bound as SQL `bigint`. Versions and positions above `i64::MAX` cannot be stored, so
+/// clamping keeps "after X" queries correct (nothing is above them) instead of failing.
+pub(crate) fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The metadata column's JSON text.
+pub(crate) fn metadata_json(event: &NewEvent) -> Result<String, StoreError> {
+    serde_json::to_string(&event.metadata).map_err(|source| StoreError::Encode {
+        event_type: event.event_type,
+        source,
+    })
+}
+
+/// The horizon of a batch read that stopped at an unreadable row: just before it, so that the
+/// next read starts with it.
+pub(crate) fn before(row: &UnreadableEvent) -> Checkpoint {
+    Checkpoint {
+        transaction_id: row.checkpoint.transaction_id,
+        position: row.checkpoint.position.saturating_sub(1),
+    }
+}
+
+/// The id to report when the database refused a batch for a duplicate event id without saying
+/// which: an id repeated inside the batch itself, else the first one.
+pub(crate) fn guess_duplicate(events: &[NewEvent]) -> Uuid {
+    events
+        .iter()
+        .enumerate()
+        .find(|(i, e)| events[..*i].iter().any(|prev| prev.event_id == e.event_id))
+        .map(|(_, e)| e)
+        .or(events.first())
+        .map_or(Uuid::nil(), |e| e.event_id)
+}

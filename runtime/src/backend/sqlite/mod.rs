@@ -1,0 +1,22 @@
+//! The SQLite backend: the embedded default event store ([`SqliteStore`]) and read store
+//! ([`SqliteReadStore`]).
+//!
+//! Where things are: `store.rs` the event store, its migration and appends; `reads.rs` its reads; `source.rs` its
+//! subscription side; `read_store.rs` the read store; `errors.rs` the one sorting of SQLite's
+//! result codes; `sql/` every statement.
+
+mod errors;
+mod read_store;
+mod reads;
+mod source;
+mod store;
+
+pub use self::read_store::SqliteReadStore;
+pub use self::store::SqliteStore;
+
+crate::backend::sql::fetch::fetch_impls!(
+    sqlx::Sqlite,
+    sqlx::SqliteConnection,
+    sqlx::sqlite::SqliteRow,
+    sqlx::sqlite::SqliteArguments<'q>
+);

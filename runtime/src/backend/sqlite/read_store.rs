@@ -1,0 +1,291 @@
+//! Read models in an embedded SQLite file.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Connection as _, Executor as _, Row as _};
+use uuid::Uuid;
+
+use super::errors::{read_store_error, Sqlite};
+use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
+use crate::backend::sql::{section, Dialect, SqlTransaction};
+use crate::core::error::HandlerError;
+use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
+
+/// How long a writer waits for another one before failing (and the runner retrying).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of each of the two pools.
+const MAX_CONNECTIONS: u32 = 4;
+
+const MIGRATE_SQL: &str = include_str!("sql/read_store_migrate.sql");
+const READ_STORE_SQL: &str = include_str!("sql/read_store.sql");
+
+/// Read models in a SQLite database file, for applications on one machine (the events may still
+/// come from Postgres).
+///
+/// Chronicle's tables are `chronicle_checkpoints`, `chronicle_dead_letters` and
+/// `chronicle_leases`; create them with [`migrate`](Self::migrate). The read models' own tables
+/// are the application's.
+///
+/// Runners write in `BEGIN IMMEDIATE` transactions. Queries run on a second pool whose
+/// connections have `PRAGMA query_only` set, so a query cannot write by mistake.
+///
+/// **One active runner per projection**: a runner leads while it holds a lease row in
+/// `chronicle_leases`, renewed as it works and taken over by a standby runner once it expires
+/// (the lease duration is [`ProjectionRunner::lease`](crate::ProjectionRunner::lease)). Should two
+/// runners overlap, the fenced checkpoint update still lets only one of them commit a batch.
+///
+/// Cloning is cheap: clones share the pools.
+#[derive(Clone, Debug)]
+pub struct SqliteReadStore {
+    pool: SqlitePool,
+    reader: SqlitePool,
+    sql: Arc<Statements>,
+}
+
+/// The store's SQL from `read_store.sql`.
+#[derive(Debug)]
+struct Statements {
+    dead_letters_have_versions: String,
+    upgrade_dead_letters: String,
+    take_lease: String,
+    renew_lease: String,
+    release_lease: String,
+    checkpoints: CheckpointStatements,
+}
+
+impl Statements {
+    fn new() -> Self {
+        let statement = |name| section(READ_STORE_SQL, name).to_owned();
+        Self {
+            dead_letters_have_versions: statement("dead_letters_have_versions"),
+            upgrade_dead_letters: statement("upgrade_dead_letters"),
+            take_lease: statement("take_lease"),
+            renew_lease: statement("renew_lease"),
+            release_lease: statement("release_lease"),
+            checkpoints: CheckpointStatements {
+                load: statement("load_checkpoint"),
+                insert: statement("insert_checkpoint"),
+                update: statement("update_checkpoint"),
+                record_dead_letter: statement("record_dead_letter"),
+                delete_dead_letters_at: statement("delete_dead_letters_at"),
+                delete_dead_letters_not_of: statement("delete_dead_letters_not_of"),
+                dead_letters: statement("dead_letters"),
+            },
+        }
+    }
+}
+
+impl SqliteReadStore {
+    /// Opens the database file at `path`, creating it if missing, in WAL mode.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, ReadStoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(read_store_error)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A read store on an existing pool of a database file (not `:memory:`, whose every
+    /// connection sees a database of its own). Give its connections a busy timeout. The query
+    /// pool is opened with the same options plus `PRAGMA query_only`.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        let options = (*pool.connect_options()).clone().pragma("query_only", "ON");
+        let reader = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_lazy_with(options);
+        Self {
+            pool,
+            reader,
+            sql: Arc::new(Statements::new()),
+        }
+    }
+
+    /// The read-write connection pool, for the application's own statements (creating read-model
+    /// tables, say).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates Chronicle's tables if missing, and upgrades those of an earlier version in place.
+    /// Safe to run at every start.
+    pub async fn migrate(&self) -> Result<(), ReadStoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(read_store_error)?;
+        let exists: i64 =
+            sqlx::query("SELECT COUNT(*) AS found FROM sqlite_master WHERE name = 'chronicle_dead_letters'")
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("found"))
+                .map_err(read_store_error)?;
+        if exists > 0 {
+            let versioned: i64 = sqlx::query(&self.sql.dead_letters_have_versions)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("found"))
+                .map_err(read_store_error)?;
+            if versioned == 0 {
+                // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds
+                // make the future fail the `Send` check when spawned.
+                (&mut *tx)
+                    .execute(self.sql.upgrade_dead_letters.as_str())
+                    .await
+                    .map_err(read_store_error)?;
+            }
+        }
+        (&mut *tx).execute(MIGRATE_SQL).await.map_err(read_store_error)?;
+        tx.commit().await.map_err(read_store_error)
+    }
+
+    /// The pool queries and waits read on.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    checkpoint_rows!(SqliteRow);
+}
+
+fn millis_from_now(duration: Duration) -> i64 {
+    let now = Utc::now().timestamp_millis();
+    now.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl ReadStore for SqliteReadStore {
+    type Connection = SqliteConnection;
+    type Session = SqliteConnection;
+    type Transaction<'s> = SqlTransaction<'s, sqlx::Sqlite>;
+    type ReadOnly = SqlTransaction<'static, sqlx::Sqlite>;
+
+    async fn migrate(&self) -> Result<(), ReadStoreError> {
+        SqliteReadStore::migrate(self).await
+    }
+
+    async fn connect(&self) -> Result<SqliteConnection, ReadStoreError> {
+        Ok(self.pool.acquire().await.map_err(read_store_error)?.detach())
+    }
+
+    async fn close(session: SqliteConnection) {
+        if let Err(error) = session.close().await {
+            tracing::debug!(%error, "could not close a runner's connection cleanly");
+        }
+    }
+
+    async fn begin(
+        session: &mut SqliteConnection,
+    ) -> Result<SqlTransaction<'_, sqlx::Sqlite>, ReadStoreError> {
+        // The write lock from the start: two writers that both read first would otherwise
+        // deadlock on the upgrade.
+        let transaction = session
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(read_store_error)?;
+        Ok(SqlTransaction::new::<Sqlite>(transaction))
+    }
+
+    async fn begin_read_only(&self) -> Result<SqlTransaction<'static, sqlx::Sqlite>, ReadStoreError> {
+        let transaction = self.reader.begin().await.map_err(read_store_error)?;
+        Ok(SqlTransaction::new::<Sqlite>(transaction))
+    }
+
+    async fn try_lead<'a>(
+        &'a self,
+        session: &'a mut SqliteConnection,
+        projection: &'a str,
+        owner: Uuid,
+        lease: Duration,
+    ) -> Result<bool, ReadStoreError> {
+        let done = sqlx::query(&self.sql.take_lease)
+            .bind(projection)
+            .bind(owner.to_string())
+            .bind(millis_from_now(lease))
+            .bind(Utc::now().timestamp_millis())
+            .execute(&mut *session)
+            .await
+            .map_err(read_store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn keep_lead<'a>(
+        &'a self,
+        session: &'a mut SqliteConnection,
+        projection: &'a str,
+        owner: Uuid,
+        lease: Duration,
+    ) -> Result<bool, ReadStoreError> {
+        let done = sqlx::query(&self.sql.renew_lease)
+            .bind(projection)
+            .bind(owner.to_string())
+            .bind(millis_from_now(lease))
+            .execute(&mut *session)
+            .await
+            .map_err(read_store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lead<'a>(
+        &'a self,
+        session: &'a mut SqliteConnection,
+        projection: &'a str,
+        owner: Uuid,
+    ) -> Result<(), ReadStoreError> {
+        sqlx::query(&self.sql.release_lease)
+            .bind(projection)
+            .bind(owner.to_string())
+            .execute(&mut *session)
+            .await
+            .map(drop)
+            .map_err(read_store_error)
+    }
+
+    checkpoint_methods!(Sqlite);
+
+    fn is_transient(error: &HandlerError) -> bool {
+        Sqlite::handler_error_is_transient(error)
+    }
+}
+
+impl ReadConnection for SqliteConnection {
+    type Store = SqliteReadStore;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_is_in_the_sql_file() {
+        let sql = Statements::new();
+        let c = &sql.checkpoints;
+        for statement in [
+            &sql.dead_letters_have_versions,
+            &sql.upgrade_dead_letters,
+            &sql.take_lease,
+            &sql.renew_lease,
+            &sql.release_lease,
+            &c.load,
+            &c.insert,
+            &c.update,
+            &c.record_dead_letter,
+            &c.delete_dead_letters_at,
+            &c.delete_dead_letters_not_of,
+            &c.dead_letters,
+        ] {
+            assert!(!statement.is_empty(), "{statement:?}");
+        }
+    }
+}

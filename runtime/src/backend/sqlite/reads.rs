@@ -1,0 +1,170 @@
+//! The SQLite store as an [`EventStore`]: appends (in `store.rs`), stream and log reads, command
+//! lookups, snapshots; and reading its rows by column name.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, Sqlite};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::errors::store_error;
+use super::store::SqliteStore;
+use crate::backend::sql::rows::{clamp_i64, to_u64, EventRow};
+use crate::core::error::StoreError;
+use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+
+impl EventStore for SqliteStore {
+    async fn append_checked(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Result<Receipt, StoreError> {
+        let span = tracing::debug_span!(
+            "chronicle.append",
+            store = "sqlite",
+            stream_id,
+            expected_version,
+            count = events.len()
+        );
+        self.append_batch(stream_id, expected_version, &events)
+            .instrument(span)
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(
+            sqlx::query(&self.sql.read_stream)
+                .bind(stream_id)
+                .bind(clamp_i64(after_version)),
+        )
+        .await
+    }
+
+    async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(
+            sqlx::query(&self.sql.read_all)
+                .bind(clamp_i64(after_position))
+                .bind(clamp_i64(limit as u64)),
+        )
+        .await
+    }
+
+    async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_events(sqlx::query(&self.sql.read_by_correlation).bind(correlation_id.to_string()))
+            .await
+    }
+
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let Some(row) = sqlx::query(&self.sql.read_snapshot)
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            table: "chronicle_snapshots",
+            detail: format!("stream `{stream_id}`: {detail}"),
+        };
+        let snapshot_version: i64 = row.try_get("snapshot_version").map_err(store_error)?;
+        let stream_version: i64 = row.try_get("stream_version").map_err(store_error)?;
+        let state: String = row.try_get("state").map_err(store_error)?;
+        let taken_at: String = row.try_get("taken_at").map_err(store_error)?;
+        Ok(Some(Snapshot {
+            stream_id: row.try_get("stream_id").map_err(store_error)?,
+            aggregate_type: row.try_get("aggregate_type").map_err(store_error)?,
+            snapshot_version: u32::try_from(snapshot_version)
+                .map_err(|_| corrupt(format!("snapshot_version {snapshot_version} is out of range")))?,
+            stream_version: u64::try_from(stream_version)
+                .map_err(|_| corrupt(format!("stream_version {stream_version} is out of range")))?,
+            state: serde_json::value::RawValue::from_string(state)
+                .map_err(|error| corrupt(format!("state is not JSON: {error}")))?,
+            taken_at: parse_time(&taken_at)
+                .map_err(|text| corrupt(format!("taken_at `{text}` is not a time")))?,
+        }))
+    }
+
+    async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.write_snapshot)
+            .bind(&snapshot.stream_id)
+            .bind(&snapshot.aggregate_type)
+            .bind(i64::from(snapshot.snapshot_version))
+            .bind(clamp_i64(snapshot.stream_version))
+            .bind(snapshot.state.get())
+            .bind(snapshot.taken_at.to_rfc3339_opts(SecondsFormat::Micros, true))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
+        let Some(row) = sqlx::query(&self.sql.find_command)
+            .bind(command_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let number = |column| -> Result<u64, StoreError> {
+            to_u64(
+                "chronicle_events",
+                column,
+                row.try_get(column).map_err(store_error)?,
+            )
+        };
+        Ok(Some(Receipt {
+            stream_id: row.try_get("stream_id").map_err(store_error)?,
+            stream_version: number("stream_version")?,
+            position: Some(number("position")?),
+        }))
+    }
+}
+
+/// The event in a row of the store's `{event}` columns, read by name. The text columns SQLite
+/// does not type (the id, the time) are checked by [`EventRow::into_recorded`].
+pub(super) fn event_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
+    let text = |column| -> Result<String, StoreError> { row.try_get(column).map_err(store_error) };
+    let event_id = text("event_id")?;
+    let recorded_at = text("recorded_at")?;
+    Ok(EventRow {
+        position: row.try_get("position").map_err(store_error)?,
+        transaction_id: 0,
+        stream_id: text("stream_id")?,
+        stream_version: row.try_get("stream_version").map_err(store_error)?,
+        event_id: Uuid::parse_str(&event_id).map_err(|_| event_id),
+        event_type: text("event_type")?,
+        event_version: row.try_get("event_version").map_err(store_error)?,
+        payload: text("payload")?,
+        metadata: text("metadata")?,
+        recorded_at: match parse_time(&recorded_at) {
+            Ok(at) => Ok(at),
+            Err(_) => Err(recorded_at),
+        },
+    })
+}
+
+/// A time as SQLite stores it (RFC 3339 text).
+pub(super) fn parse_time(value: &str) -> Result<DateTime<Utc>, &str> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| value)
+}
+
+impl SqliteStore {
+    /// Runs a statement of `events.sql` that returns events.
+    pub(super) async fn read_events<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(store_error)?;
+        rows.iter().map(|row| event_row(row)?.into_recorded()).collect()
+    }
+}

@@ -1,0 +1,80 @@
+-- The SQLite read store's statements, each after a `-- name:` line. Every backend's checkpoint
+-- statements bind and return the same types (see `backend/sql/checkpoints.rs`).
+
+-- name: dead_letters_have_versions
+SELECT COUNT(*) AS found FROM pragma_table_info('chronicle_dead_letters') WHERE name = 'version'
+
+-- name: upgrade_dead_letters
+-- Layout 1 kept no version and keyed dead letters on the event id: its rows get the version of
+-- their projection's checkpoint, and the table the new key (which SQLite changes only by
+-- copying the table).
+CREATE TABLE chronicle_dead_letters_layout_2 (
+    projection TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    transaction_id INTEGER NOT NULL,
+    event_id TEXT,
+    stream_id TEXT NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (projection, version, position)
+) STRICT;
+INSERT INTO chronicle_dead_letters_layout_2
+    (projection, version, position, transaction_id, event_id, stream_id, stream_version, event_type,
+     error, recorded_at)
+SELECT d.projection,
+       COALESCE((SELECT c.version FROM chronicle_checkpoints c WHERE c.projection = d.projection), 1),
+       d.position, d.transaction_id, d.event_id, d.stream_id, d.stream_version, d.event_type, d.error,
+       d.recorded_at
+FROM chronicle_dead_letters d;
+DROP TABLE chronicle_dead_letters;
+ALTER TABLE chronicle_dead_letters_layout_2 RENAME TO chronicle_dead_letters;
+
+-- name: load_checkpoint
+SELECT version, transaction_id, position FROM chronicle_checkpoints WHERE projection = ?1
+
+-- name: insert_checkpoint
+INSERT INTO chronicle_checkpoints (projection, version, transaction_id, position)
+VALUES (?1, ?2, ?3, ?4) ON CONFLICT (projection) DO NOTHING
+
+-- name: update_checkpoint
+UPDATE chronicle_checkpoints
+SET version = ?2, transaction_id = ?3, position = ?4,
+    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+WHERE projection = ?1 AND version = ?5 AND transaction_id = ?6 AND position = ?7
+
+-- name: record_dead_letter
+INSERT INTO chronicle_dead_letters
+    (projection, version, position, transaction_id, event_id, stream_id, stream_version, event_type,
+     error, recorded_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (projection, version, position) DO UPDATE SET error = excluded.error,
+    recorded_at = excluded.recorded_at
+
+-- name: delete_dead_letters_at
+DELETE FROM chronicle_dead_letters
+WHERE projection = ?1 AND position IN (SELECT value FROM json_each(?2))
+
+-- name: delete_dead_letters_not_of
+DELETE FROM chronicle_dead_letters WHERE projection = ?1 AND version <> ?2
+
+-- name: dead_letters
+SELECT projection, version, position, transaction_id, event_id, stream_id, stream_version,
+       event_type, error, recorded_at
+FROM chronicle_dead_letters
+WHERE projection = ?1 AND version = ?2
+ORDER BY transaction_id, position
+
+-- name: take_lease
+-- Takes the lease if it is free, expired, or already ours.
+INSERT INTO chronicle_leases (projection, owner, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (projection) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE chronicle_leases.owner = excluded.owner OR chronicle_leases.expires_at <= ?4
+
+-- name: renew_lease
+UPDATE chronicle_leases SET expires_at = ?3 WHERE projection = ?1 AND owner = ?2
+
+-- name: release_lease
+DELETE FROM chronicle_leases WHERE projection = ?1 AND owner = ?2

@@ -1,0 +1,30 @@
+-- The SQLite read store's tables, created if missing by `SqliteReadStore::migrate`, in one
+-- transaction holding the write lock. (A dead-letter table of layout 1, without versions, is
+-- upgraded first by the `upgrade_dead_letters` statements of `read_store.sql`.)
+CREATE TABLE IF NOT EXISTS chronicle_checkpoints (
+    projection TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    transaction_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS chronicle_dead_letters (
+    projection TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    transaction_id INTEGER NOT NULL,
+    event_id TEXT,
+    stream_id TEXT NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (projection, version, position)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS chronicle_leases (
+    projection TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;

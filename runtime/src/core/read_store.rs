@@ -1,0 +1,252 @@
+//! Read stores: where read models live, with the checkpoints and dead letters of the
+//! projections that write them.
+//!
+//! The trait names no database driver: a store says what a handler writes with
+//! ([`ReadStore::Connection`]), what a runner holds while it leads ([`ReadStore::Session`]) and
+//! what a transaction is ([`ReadTransaction`]). The SQL backends hand out sqlx connections; a
+//! key-value store could hand out a buffer of writes that its commit applies atomically.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::{BoxError, HandlerError};
+use super::source::Checkpoint;
+
+/// A projection's row in `chronicle_checkpoints`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// The [`Projection::VERSION`](crate::Projection::VERSION) the read model was built with.
+    pub version: u32,
+    /// How far the read model got: everything at or before it is applied.
+    pub checkpoint: Checkpoint,
+}
+
+/// A row of `chronicle_dead_letters`: an event a projection skipped because its handler kept
+/// failing on it, or because it could not be read (with
+/// [`OnPoison::DeadLetter`](crate::OnPoison::DeadLetter)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The projection that skipped the event.
+    pub projection: String,
+    /// The [`Projection::VERSION`](crate::Projection::VERSION) that skipped it: dead letters
+    /// belong to the read model that recorded them.
+    pub version: u32,
+    /// The event's global position.
+    pub position: u64,
+    /// The event's writing transaction (0 on stores that commit in order).
+    pub transaction_id: u64,
+    /// The event's id; `None` when the stored id itself could not be read.
+    pub event_id: Option<Uuid>,
+    /// The stream the event belongs to.
+    pub stream_id: String,
+    /// The event's version within its stream.
+    pub stream_version: u64,
+    /// The event's stored type name.
+    pub event_type: String,
+    /// The handler's error, or why the event could not be read, with its causes.
+    pub error: String,
+    /// When the event was dead-lettered.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Which dead letters of a projection [`ReadStore::delete_dead_letters`] deletes.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum DeadLetters<'a> {
+    /// Those recorded by another version of the projection (whose read model was reset).
+    NotOfVersion(u32),
+    /// Those of the events at these positions, of any version (applied at last).
+    AtPositions(&'a [u64]),
+}
+
+/// An error of a read store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadStoreError {
+    /// The read store could not serve the request now (unreachable, busy, or it asked to retry a
+    /// transaction that met a deadlock or a serialization failure): worth retrying later.
+    #[error("read store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The read store's database answered with an error.
+    #[error("read store error: {0}")]
+    Database(#[source] BoxError),
+    /// A row of one of Chronicle's read-store tables holds a value Chronicle could not have
+    /// written.
+    #[error("corrupt row in `{table}`: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong, and where.
+        detail: String,
+    },
+    /// A checkpoint does not fit the read store's columns.
+    #[error("checkpoint {checkpoint:?} does not fit the read store's columns")]
+    OutOfRange {
+        /// The checkpoint.
+        checkpoint: Checkpoint,
+    },
+    /// A name Chronicle puts into SQL (a schema) that is not a plain identifier.
+    #[error("invalid {kind} name `{name}`: {rule}")]
+    InvalidName {
+        /// What the name names.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// What a valid name looks like.
+        rule: &'static str,
+    },
+}
+
+impl ReadStoreError {
+    /// Whether waiting and trying again may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// A transaction of a read store: handlers write through its connection, and its commit is
+/// all-or-nothing with the checkpoint update made in it.
+pub trait ReadTransaction: Send {
+    /// What handlers are handed.
+    type Connection;
+
+    /// The connection inside the transaction.
+    fn connection(&mut self) -> &mut Self::Connection;
+
+    /// Makes everything written in the transaction durable, at once.
+    fn commit(self) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+
+    /// Discards everything written in the transaction.
+    fn rollback(self) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+}
+
+/// A store that holds read models and the checkpoints of the projections that write them.
+///
+/// Implemented by [`PostgresReadStore`](crate::PostgresReadStore) and
+/// [`SqliteReadStore`](crate::SqliteReadStore). The methods besides [`migrate`](Self::migrate)
+/// are what a [`ProjectionRunner`](crate::ProjectionRunner) and queries need: a session of the
+/// runner's own, leadership among runners of one projection, transactions, and the checkpoint
+/// and dead-letter tables. Applications rarely call them.
+pub trait ReadStore: Clone + Send + Sync + 'static {
+    /// What projection handlers write with and queries read with, inside a transaction.
+    type Connection: Send + 'static;
+    /// A runner's own hold on the store, kept for as long as it leads.
+    type Session: Send + 'static;
+    /// A read-write transaction on a session.
+    type Transaction<'s>: ReadTransaction<Connection = Self::Connection> + 's;
+    /// A transaction that cannot write (as far as the database can enforce it), for queries.
+    type ReadOnly: ReadTransaction<Connection = Self::Connection> + 'static;
+
+    /// Creates Chronicle's tables (checkpoints, dead letters, and whatever else the store needs)
+    /// if missing, and upgrades those of an earlier version in place. Safe to run at every start,
+    /// from several processes.
+    fn migrate(&self) -> impl Future<Output = Result<(), ReadStoreError>> + Send;
+
+    /// Opens a session for one runner.
+    fn connect(&self) -> impl Future<Output = Result<Self::Session, ReadStoreError>> + Send;
+
+    /// Ends a session (giving up whatever claim is tied to it).
+    fn close(session: Self::Session) -> impl Future<Output = ()> + Send;
+
+    /// Begins a read-write transaction on a runner's session.
+    fn begin(
+        session: &mut Self::Session,
+    ) -> impl Future<Output = Result<Self::Transaction<'_>, ReadStoreError>> + Send;
+
+    /// Begins a read-only transaction, for queries.
+    fn begin_read_only(&self) -> impl Future<Output = Result<Self::ReadOnly, ReadStoreError>> + Send;
+
+    /// Tries to become the one active runner of `projection`, on `session`. `owner` names the
+    /// runner; `lease` is how long the claim lasts without [`keep_lead`](Self::keep_lead) on
+    /// stores whose claim is not tied to the session.
+    fn try_lead<'a>(
+        &'a self,
+        session: &'a mut Self::Session,
+        projection: &'a str,
+        owner: Uuid,
+        lease: Duration,
+    ) -> impl Future<Output = Result<bool, ReadStoreError>> + Send + 'a;
+
+    /// Renews a claim taken with [`try_lead`](Self::try_lead); `false` when it was lost.
+    fn keep_lead<'a>(
+        &'a self,
+        session: &'a mut Self::Session,
+        projection: &'a str,
+        owner: Uuid,
+        lease: Duration,
+    ) -> impl Future<Output = Result<bool, ReadStoreError>> + Send + 'a;
+
+    /// Gives up a claim taken with [`try_lead`](Self::try_lead).
+    fn release_lead<'a>(
+        &'a self,
+        session: &'a mut Self::Session,
+        projection: &'a str,
+        owner: Uuid,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
+
+    /// The checkpoint row of `projection`, read on a runner's session.
+    fn load_checkpoint<'a>(
+        &'a self,
+        session: &'a mut Self::Session,
+        projection: &'a str,
+    ) -> impl Future<Output = Result<Option<CheckpointRow>, ReadStoreError>> + Send + 'a;
+
+    /// The checkpoint row of `projection`, read on a connection of the store's pool.
+    fn read_checkpoint<'a>(
+        &'a self,
+        projection: &'a str,
+    ) -> impl Future<Output = Result<Option<CheckpointRow>, ReadStoreError>> + Send + 'a;
+
+    /// Moves the checkpoint of `projection` from `previous` (`None`: no row yet) to `next`, in the
+    /// transaction of `connection`, only if the row still holds `previous`. `false` when it did
+    /// not: another runner moved it.
+    fn save_checkpoint<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        projection: &'a str,
+        previous: Option<CheckpointRow>,
+        next: CheckpointRow,
+    ) -> impl Future<Output = Result<bool, ReadStoreError>> + Send + 'a;
+
+    /// Records `letter` in the transaction of `connection`, replacing an earlier record of the
+    /// same event by the same version.
+    fn record_dead_letter<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        letter: &'a DeadLetter,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
+
+    /// Deletes dead letters of `projection`, in the transaction of `connection`.
+    fn delete_dead_letters<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        projection: &'a str,
+        which: DeadLetters<'a>,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
+
+    /// The dead letters `version` of `projection` recorded, in subscription order.
+    fn dead_letters<'a>(
+        &'a self,
+        projection: &'a str,
+        version: u32,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, ReadStoreError>> + Send + 'a;
+
+    /// Whether a handler's error comes from a transient failure of this store (a lost
+    /// connection, a busy database) rather than from the event: the runner then reconnects and
+    /// tries again instead of counting the event as poison.
+    fn is_transient(error: &HandlerError) -> bool;
+}
+
+/// Maps a connection type named in a handler's signature to its read store, so a projection's
+/// store follows from the signature alone.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a read-model connection",
+    note = "projection handlers take `&mut chronicle::sqlx::PgConnection` or `&mut chronicle::sqlx::SqliteConnection`"
+)]
+pub trait ReadConnection: Send + 'static {
+    /// The read store whose transactions hand out this connection.
+    type Store: ReadStore<Connection = Self>;
+}

@@ -1,0 +1,198 @@
+//! The event store: the write model. One trait; the backends implement it.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::error::StoreError;
+use super::metadata::Metadata;
+use super::stream::{check_event, check_stream_id};
+
+/// What a successful command returns: where its events landed, never domain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The stream the command wrote to.
+    pub stream_id: String,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// Global position of the command's last event; `None` when the command recorded nothing.
+    pub position: Option<u64>,
+}
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Unique id of the event; derived from the command id so a re-submitted command collides.
+    pub event_id: Uuid,
+    /// Stored type name.
+    pub event_type: &'static str,
+    /// Stored type version.
+    pub event_version: u32,
+    /// JSON payload.
+    pub payload: Box<RawValue>,
+    /// Who, why and in answer to what.
+    pub metadata: Metadata,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    /// Position in the global log (strictly increasing, may have gaps).
+    pub position: u64,
+    /// The writing transaction's id on Postgres (`xid8`); 0 on stores that commit in position
+    /// order. With `position` it gives the event's [`Checkpoint`](crate::Checkpoint).
+    pub transaction_id: u64,
+    /// The stream the event belongs to.
+    pub stream_id: String,
+    /// The event's version within its stream, from 1, without gaps.
+    pub stream_version: u64,
+    /// Unique id of the event.
+    pub event_id: Uuid,
+    /// Stored type name.
+    pub event_type: String,
+    /// Stored type version.
+    pub event_version: u32,
+    /// JSON payload.
+    pub payload: Box<RawValue>,
+    /// Who, why and in answer to what.
+    pub metadata: Metadata,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The state of an aggregate at one version of its stream, kept so that loading it replays only
+/// the events after that version. Written by [`Chronicle`](crate::Chronicle) for aggregates
+/// declared with `#[aggregate(snapshot_every = N)]`; a store keeps the newest one per stream.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The stream the state was rebuilt from.
+    pub stream_id: String,
+    /// The aggregate's [`NAME`](crate::Aggregate::NAME).
+    pub aggregate_type: String,
+    /// The version of the state's shape ([`Aggregate::SNAPSHOT_VERSION`](crate::Aggregate::SNAPSHOT_VERSION));
+    /// a snapshot of another version is ignored when loading.
+    pub snapshot_version: u32,
+    /// The stream version the state includes: every event up to and including it.
+    pub stream_version: u64,
+    /// The serialized state.
+    pub state: Box<RawValue>,
+    /// When the snapshot was taken.
+    pub taken_at: DateTime<Utc>,
+}
+
+/// Where events are kept: the write model.
+///
+/// Every implementation passes the same conformance suite (`tests/src/conformance`). The
+/// required methods are the log itself; the provided ones check input for every store
+/// ([`append`](Self::append)), or have defaults that work for any store (correlation lookups,
+/// snapshots), which the built-in stores replace with indexed queries and a snapshot table.
+pub trait EventStore: Clone + Send + Sync + 'static {
+    /// Appends all `events` of one command to `stream_id` atomically, if the stream is still at
+    /// `expected_version` (0 for a new stream).
+    ///
+    /// Fails with [`StoreError::Conflict`] when the stream has moved on and with
+    /// [`StoreError::DuplicateEvent`] when an event id is already stored; nothing is written then.
+    /// A stream id or an event that no store accepts ([`check_stream_id`](crate::check_stream_id))
+    /// fails with [`StoreError::InvalidStreamId`] or [`StoreError::InvalidEvent`] before the
+    /// store sees it. No events append nothing and return the stream's expected version.
+    ///
+    /// Provided: it checks the input, then calls [`append_checked`](Self::append_checked).
+    fn append(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Receipt, StoreError>> + Send {
+        async move {
+            check_stream_id(stream_id)?;
+            if events.is_empty() {
+                return Ok(Receipt {
+                    stream_id: stream_id.to_owned(),
+                    stream_version: expected_version,
+                    position: None,
+                });
+            }
+            for event in &events {
+                check_event(event)?;
+            }
+            self.append_checked(stream_id, expected_version, events).await
+        }
+    }
+
+    /// What [`append`](Self::append) does once it has checked its input: `events` is not empty,
+    /// and the stream id and events keep the limits every store keeps. Call `append` instead.
+    fn append_checked(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// The events of `stream_id` with a stream version above `after_version`, in order.
+    fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Up to `limit` events of the global log with a position above `after_position`, in order.
+    fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The receipt of a command already appended with this id, if any.
+    fn find_command(
+        &self,
+        command_id: Uuid,
+    ) -> impl Future<Output = Result<Option<Receipt>, StoreError>> + Send;
+
+    /// Every event whose metadata carries `correlation_id`, across all streams, in log order:
+    /// everything one request caused. The built-in stores answer from an index; the default
+    /// scans the whole log.
+    fn read_by_correlation(
+        &self,
+        correlation_id: Uuid,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        async move {
+            let mut found = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = self.read_all(after, SCAN_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.position;
+                found.extend(
+                    page.into_iter()
+                        .filter(|e| e.metadata.correlation_id == correlation_id),
+                );
+            }
+            Ok(found)
+        }
+    }
+
+    /// The newest snapshot of `stream_id`, if the store keeps snapshots and has one. The default
+    /// keeps none: aggregates are then always loaded from their first event.
+    fn read_snapshot(
+        &self,
+        stream_id: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let _ = stream_id;
+        async { Ok(None) }
+    }
+
+    /// Stores `snapshot` as the stream's newest. It replaces the stored one when that is at the
+    /// same or a lower stream version, whatever their
+    /// [`snapshot_version`](Snapshot::snapshot_version)s; a stored snapshot at a higher stream
+    /// version is kept instead, so a write that arrives late (snapshots are written in the
+    /// background) never replaces a newer one. The default keeps nothing.
+    fn write_snapshot(&self, snapshot: Snapshot) -> impl Future<Output = Result<(), StoreError>> + Send {
+        drop(snapshot);
+        async { Ok(()) }
+    }
+}
+
+/// Events per read when a default method scans the log.
+const SCAN_PAGE: usize = 1000;

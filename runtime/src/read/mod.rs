@@ -1,0 +1,10 @@
+//! The read side: projection runners that keep read models up to date exactly once, their
+//! status and read-your-writes waits, queries through [`ReadSide`](crate::ReadSide), and
+//! replays into a separate read model. Built on the model (`core`) alone; it names no database.
+
+pub mod error;
+pub mod read_side;
+pub mod replay;
+pub mod runner;
+pub mod status;
+pub mod wait;

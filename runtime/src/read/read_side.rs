@@ -1,0 +1,123 @@
+//! The read side of an application, as one handle: queries (eventual or consistent with a
+//! command), waits, status, dead letters, and runners.
+
+use std::time::Duration;
+
+use super::error::ProjectionError;
+use super::runner::ProjectionRunner;
+use super::status::{status_of, ProjectionStatus};
+use super::wait::wait_for_checkpoint;
+use crate::core::error::HandlerError;
+use crate::core::projection::Projection;
+use crate::core::query::{Answer, Query, ReadOnly};
+use crate::core::read_store::{DeadLetter, ReadStore, ReadTransaction};
+use crate::core::source::EventSource;
+use crate::core::store::Receipt;
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query's handler failed (a database error, including a refused write, or its own).
+    #[error("query failed: {0}")]
+    Handler(#[source] HandlerError),
+    /// The read store or the event store failed, or the read model did not catch up in time
+    /// ([`ProjectionError::Timeout`]).
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+}
+
+/// The read side of an application: the event store its projections follow and the read store
+/// their read models live in. Runs queries, waits for read models, reports on them, and makes
+/// runners.
+///
+/// Cheap to clone when the stores are.
+#[derive(Debug, Clone)]
+pub struct ReadSide<S, R> {
+    source: S,
+    store: R,
+}
+
+impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
+    /// A read side following `source` with read models in `store`.
+    pub fn new(source: S, store: R) -> Self {
+        Self { source, store }
+    }
+
+    /// The event store.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The read store.
+    pub fn store(&self) -> &R {
+        &self.store
+    }
+
+    /// A runner of `projection` from this read side's event store into its read store.
+    pub fn runner<P: Projection<Store = R>>(&self, projection: P) -> ProjectionRunner<P, S> {
+        ProjectionRunner::new(self.source.clone(), self.store.clone(), projection)
+    }
+
+    /// Answers `query` from `read_model` as it is now, in a read-only transaction that is
+    /// rolled back afterwards.
+    pub async fn query<Q>(&self, read_model: &Q::ReadModel, query: &Q) -> Result<Q::Output, QueryError>
+    where
+        Q: Query,
+        Q::ReadModel: Projection<Store = R>,
+    {
+        let mut tx = self
+            .store
+            .begin_read_only()
+            .await
+            .map_err(ProjectionError::from)?;
+        let answer = {
+            let mut db = ReadOnly::new(tx.connection());
+            read_model.answer(query, &mut db).await
+        };
+        // Nothing to keep; a failed rollback only means the connection is gone.
+        let _ = tx.rollback().await;
+        answer.map_err(QueryError::Handler)
+    }
+
+    /// Answers `query` once `read_model` includes the events of the command behind `receipt`
+    /// (read-your-writes), waiting up to `timeout` for its runner, wherever that runs. Fails with
+    /// [`ProjectionError::Timeout`] (inside [`QueryError::Projection`]) when it does not catch up
+    /// in time.
+    pub async fn query_consistent<Q>(
+        &self,
+        read_model: &Q::ReadModel,
+        query: &Q,
+        receipt: &Receipt,
+        timeout: Duration,
+    ) -> Result<Q::Output, QueryError>
+    where
+        Q: Query,
+        Q::ReadModel: Projection<Store = R>,
+    {
+        self.wait_for::<Q::ReadModel>(receipt.position, timeout).await?;
+        self.query(read_model, query).await
+    }
+
+    /// Waits until projection `P`'s read model includes the event at global `position` (a
+    /// [`Receipt`]'s), whichever process runs it. `None` (the command recorded nothing) is
+    /// ready at once. Fails with [`ProjectionError::Timeout`] after `timeout`.
+    pub async fn wait_for<P: Projection<Store = R>>(
+        &self,
+        position: Option<u64>,
+        timeout: Duration,
+    ) -> Result<(), ProjectionError> {
+        wait_for_checkpoint::<P, S>(&self.source, &self.store, position, timeout, None).await
+    }
+
+    /// Where projection `P` stands, from the stores alone (its `state` is
+    /// [`Detached`](crate::RunnerState::Detached); a runner's handle knows more).
+    pub async fn status<P: Projection<Store = R>>(&self) -> Result<ProjectionStatus, ProjectionError> {
+        status_of::<P, S>(&self.source, &self.store).await
+    }
+
+    /// The dead letters of projection `P`: those its current version recorded.
+    pub async fn dead_letters<P: Projection<Store = R>>(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
+        Ok(self.store.dead_letters(P::NAME, P::VERSION).await?)
+    }
+}

@@ -1,0 +1,198 @@
+//! The projection runner: catch up from the checkpoint, follow the log live, exactly once.
+//!
+//! [`ProjectionRunner`] is the builder; [`spawn`](ProjectionRunner::spawn) starts the worker
+//! loop (`worker.rs`) and returns a [`ProjectionHandle`] (`handle.rs`). A batch is applied and
+//! committed with its checkpoint in `apply.rs`, every commit ending in the one fenced update of
+//! `session.rs`; `policy.rs` says what happens when a handler fails.
+
+mod apply;
+mod handle;
+mod policy;
+mod read_ahead;
+mod session;
+mod worker;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use self::handle::Shared;
+pub use self::handle::{ProjectionHandle, RunnerExit};
+pub use self::policy::{OnPoison, RetryPolicy};
+use self::session::CrashHook;
+use self::worker::Worker;
+use crate::core::projection::Projection;
+use crate::core::source::EventSource;
+use crate::core::store::RecordedEvent;
+
+/// Events per batch unless [`ProjectionRunner::batch_size`] says otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 500;
+/// How long an idle runner waits for a wake-up before polling anyway.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a SQLite lease lasts without renewal.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+struct Config {
+    batch_size: usize,
+    poll_interval: Duration,
+    retry: RetryPolicy,
+    on_poison: OnPoison,
+    lease: Duration,
+    crash_before_commit: Option<CrashHook>,
+}
+
+/// Keeps a projection's read model up to date: a builder, then [`spawn`](Self::spawn).
+///
+/// ```ignore
+/// let handle = ProjectionRunner::new(event_store, read_store, Balances)
+///     .batch_size(200)
+///     .on_poison(OnPoison::DeadLetter)
+///     .spawn();
+/// handle.wait_for(receipt.position, Duration::from_secs(2)).await?;
+/// ```
+///
+/// The runner reads the events of [`Projection::EVENT_TYPES`] after the stored checkpoint in
+/// batches ([`EventSource::read_batch`]). Each batch is applied in **one read-store transaction**
+/// that also moves the checkpoint to the batch's horizon, with an update fenced on the
+/// checkpoint's previous value: a crash anywhere neither loses nor repeats an event, and a runner
+/// that finds the checkpoint moved by another one rolls back and steps down. When caught up, it
+/// waits for [`EventSource::listen`] to signal an append, or for the poll interval.
+///
+/// Only one runner per projection is active across processes (see the read store's docs for
+/// how); the others wait on standby and take over from the checkpoint when it goes away.
+///
+/// When the stored checkpoint was written by another [`Projection::VERSION`], the runner empties
+/// the read model with [`Projection::reset`] and replays from the first event, in the transaction
+/// that resets the checkpoint; a projection without a `#[reset]` method fails with
+/// [`ProjectionError::VersionChanged`] instead.
+///
+/// A handler error rolls the batch back; it is retried per [`RetryPolicy`], then the event is
+/// poison: see [`OnPoison`]. An event that cannot be read or decoded is poison at once, since
+/// trying again cannot help. The runner never moves past a failed event silently. Unreachable
+/// stores are retried forever (recorded in the status' `last_error`): at once after a connection
+/// is found dead, then with pauses doubling from the retry policy's backoff up to one second, so
+/// that a runner applies again within about a second of its stores answering.
+pub struct ProjectionRunner<P: Projection, S> {
+    source: S,
+    store: P::Store,
+    projection: Arc<P>,
+    config: Config,
+}
+
+impl<P: Projection, S> fmt::Debug for ProjectionRunner<P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProjectionRunner")
+            .field("projection", &P::NAME)
+            .field("batch_size", &self.config.batch_size)
+            .field("poll_interval", &self.config.poll_interval)
+            .field("retry", &self.config.retry)
+            .field("on_poison", &self.config.on_poison)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
+    /// A runner of `projection` from the events of `source` into `store`, with batches of 500,
+    /// a 1 s poll interval, the default [`RetryPolicy`] and [`OnPoison::Stop`].
+    pub fn new(source: S, store: P::Store, projection: P) -> Self {
+        Self {
+            source,
+            store,
+            projection: Arc::new(projection),
+            config: Config {
+                batch_size: DEFAULT_BATCH_SIZE,
+                poll_interval: DEFAULT_POLL_INTERVAL,
+                retry: RetryPolicy::default(),
+                on_poison: OnPoison::default(),
+                lease: DEFAULT_LEASE,
+                crash_before_commit: None,
+            },
+        }
+    }
+
+    /// Events per batch and per transaction (at least 1).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.config.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// How long a caught-up runner waits for an append signal before reading anyway, and how
+    /// often a standby runner checks whether it can take over.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How failing batches are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = RetryPolicy {
+            attempts: policy.attempts.max(1),
+            ..policy
+        };
+        self
+    }
+
+    /// What to do with an event whose handler still fails after every retry.
+    pub fn on_poison(mut self, on_poison: OnPoison) -> Self {
+        self.config.on_poison = on_poison;
+        self
+    }
+
+    /// How long a lease on the projection lasts without renewal, on read stores that lease
+    /// ([`SqliteReadStore`](crate::SqliteReadStore)): a standby runner takes over that long after
+    /// the active one died. The active runner renews it every third of that. Default 15 s.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Test seam, not part of the API: calls `hook` with each batch after its handlers ran and
+    /// its checkpoint update was issued, before the commit; when it returns `true`, the runner
+    /// drops the transaction and its connection uncommitted, as a crash would, and ends with a
+    /// simulated-crash error. Dead-letter transactions do not call it.
+    #[doc(hidden)]
+    pub fn crash_before_commit(
+        mut self,
+        hook: impl Fn(&[RecordedEvent]) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.config.crash_before_commit = Some(Arc::new(hook));
+        self
+    }
+
+    /// Starts the runner on the Tokio runtime. Dropping the handle leaves it running; stop it
+    /// with [`ProjectionHandle::stop`].
+    #[must_use = "the handle is how the runner is stopped and observed"]
+    pub fn spawn(self) -> ProjectionHandle<P, S> {
+        let shared = Arc::new(Shared::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (request_tx, request_rx) = mpsc::channel(4);
+        let worker = Worker {
+            source: self.source.clone(),
+            read_ahead: None,
+            store: self.store.clone(),
+            projection: self.projection,
+            config: self.config,
+            shared: shared.clone(),
+            stop: stop_rx,
+            requests: request_rx,
+            owner: Uuid::new_v4(),
+        };
+        let span = tracing::info_span!("chronicle.projection", projection = P::NAME, version = P::VERSION);
+        let task = tokio::spawn(worker.run().instrument(span));
+        ProjectionHandle {
+            shared,
+            stop: stop_tx,
+            requests: request_tx,
+            task,
+            source: self.source,
+            store: self.store,
+            _projection: PhantomData,
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The read of the next batch while one is applied, so that the event store and the read store
+//! work at the same time while a runner catches up.
+
+use tokio::task::JoinHandle;
+
+use crate::core::error::StoreError;
+use crate::core::source::{Batch, Checkpoint, EventSource};
+
+/// A batch being read from `after` on. Used only if the checkpoint ends exactly there; dropping
+/// it stops the read.
+pub(super) struct ReadAhead {
+    pub(super) after: Checkpoint,
+    task: JoinHandle<Result<Batch, StoreError>>,
+}
+
+impl ReadAhead {
+    pub(super) fn start<S: EventSource>(
+        source: S,
+        after: Checkpoint,
+        event_types: &'static [&'static str],
+        limit: usize,
+    ) -> Self {
+        let task = tokio::spawn(async move { source.read_batch(after, event_types, limit).await });
+        Self { after, task }
+    }
+
+    /// The batch, or `None` if the read could not finish (the runtime is shutting down).
+    pub(super) async fn result(mut self) -> Option<Result<Batch, StoreError>> {
+        (&mut self.task).await.ok()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

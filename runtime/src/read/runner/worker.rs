@@ -1,0 +1,453 @@
+//! The runner's task: lead (or stand by), read a batch, apply it, wait for appends, and recover
+//! from stores that go away.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::handle::{panic_message, Request, Shared};
+use super::read_ahead::ReadAhead;
+use super::session::Session;
+use super::Config;
+use crate::core::error_chain;
+use crate::core::projection::Projection;
+use crate::core::read_store::ReadStore;
+use crate::core::source::{AppendListener, EventSource};
+use crate::read::error::ProjectionError;
+use crate::read::status::RunnerState;
+
+/// After a wake-up that found nothing to read (the new events were not yet safe to deliver, say),
+/// the runner polls again after this pause, doubling up to the poll interval.
+const SETTLE_MIN: Duration = Duration::from_millis(2);
+/// The least pause before trying again to listen for appends after failing to.
+const LISTEN_RETRY: Duration = Duration::from_secs(5);
+/// The longest pause before trying again a store that could not be reached, so that a runner
+/// applies again within about a second of its stores answering.
+const RECONNECT_MAX: Duration = Duration::from_secs(1);
+
+pub(super) type Conn<P> = <<P as Projection>::Store as ReadStore>::Session;
+
+pub(super) struct Worker<P: Projection, S> {
+    pub(super) source: S,
+    pub(super) read_ahead: Option<ReadAhead>,
+    pub(super) store: P::Store,
+    pub(super) projection: Arc<P>,
+    pub(super) config: Config,
+    pub(super) shared: Arc<Shared>,
+    pub(super) stop: watch::Receiver<bool>,
+    pub(super) requests: mpsc::Receiver<Request>,
+    pub(super) owner: Uuid,
+}
+
+/// What the loop holds from one turn to the next.
+struct Held<P: Projection> {
+    /// The session while leading.
+    session: Option<Session<P::Store>>,
+    /// A session kept while on standby, to try leading with again.
+    spare: Option<Conn<P>>,
+    listener: Option<AppendListener>,
+    /// When to try listening again after failing to.
+    next_listen: Instant,
+}
+
+/// How long the loop waits before its next turn.
+#[derive(Default)]
+struct Pacing {
+    /// Consecutive turns that found a store unreachable.
+    failures: u32,
+    /// After a wake-up that found nothing to read: the next, shorter wait.
+    settle: Option<Duration>,
+}
+
+/// The outcome of one turn of the loop.
+pub(super) enum Turn {
+    /// A batch was committed: read on.
+    Progress,
+    /// Nothing to read: wait for an append.
+    Idle,
+    /// Another runner leads.
+    Standby,
+    /// The checkpoint moved under this runner, or its lease was taken: step down.
+    LostLead,
+    /// A store could not be reached, or a handler failed because its connection did: reconnect
+    /// and try again. `read_store` says whether the read store's session is what broke.
+    Broken { message: String, read_store: bool },
+}
+
+enum Wake {
+    Signalled,
+    Timeout,
+    Stop,
+    Request(Request),
+}
+
+impl<P: Projection, S: EventSource> Worker<P, S> {
+    pub(super) async fn run(mut self) -> Result<(), ProjectionError> {
+        tracing::info!("projection runner started");
+        // A panicking handler must not leave the status saying "leader": catch it here (the
+        // runner's session is dropped with the loop, so the database lets go too).
+        let result = AssertUnwindSafe(self.run_loop())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(ProjectionError::Panicked {
+                    projection: P::NAME,
+                    message: panic_message(panic.as_ref()),
+                })
+            });
+        let mut observed = self.shared.observed();
+        observed.leader = false;
+        match &result {
+            Ok(()) => {
+                observed.state = RunnerState::Stopped;
+                tracing::info!("projection runner stopped");
+            }
+            Err(error) => {
+                observed.state = RunnerState::Failed;
+                observed.last_error = Some(error_chain(error));
+                tracing::error!(error = %error_chain(error), "projection runner failed");
+            }
+        }
+        result
+    }
+
+    async fn run_loop(&mut self) -> Result<(), ProjectionError> {
+        let mut held = Held::<P> {
+            session: None,
+            spare: None,
+            listener: None,
+            next_listen: Instant::now(),
+        };
+        let mut pacing = Pacing::default();
+        while !*self.stop.borrow() {
+            self.listen(&mut held).await;
+            while let Ok(request) = self.requests.try_recv() {
+                self.serve(request, &mut held.session).await;
+            }
+            let turn = match self.turn(&mut held.session, &mut held.spare).await {
+                Ok(turn) => turn,
+                Err(error) if error.is_transient() => Turn::Broken {
+                    read_store: matches!(error, ProjectionError::ReadStore(_)),
+                    message: error_chain(&error),
+                },
+                Err(error) => {
+                    self.release(held.session.take()).await;
+                    return Err(error);
+                }
+            };
+            self.after(turn, &mut held, &mut pacing).await;
+        }
+        self.release(held.session.take()).await;
+        if let Some(spare) = held.spare.take() {
+            P::Store::close(spare).await;
+        }
+        Ok(())
+    }
+
+    /// Listens for appends, before reading, so that no append between the read and the wait
+    /// goes unseen.
+    async fn listen(&self, held: &mut Held<P>) {
+        if held.listener.is_some() || Instant::now() < held.next_listen {
+            return;
+        }
+        match self.source.listen().await {
+            Ok(listener) => held.listener = Some(listener),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot listen for appends; polling");
+                held.next_listen = Instant::now() + self.config.poll_interval.max(LISTEN_RETRY);
+            }
+        }
+    }
+
+    /// Waits as the turn's outcome asks.
+    async fn after(&mut self, turn: Turn, held: &mut Held<P>, pacing: &mut Pacing) {
+        match turn {
+            Turn::Progress => pacing.failures = 0,
+            Turn::Idle => {
+                pacing.failures = 0;
+                // A lease must be renewed well before it expires.
+                let timeout = pacing
+                    .settle
+                    .unwrap_or(self.config.poll_interval)
+                    .min(self.config.lease / 3);
+                match self.wait(&mut held.listener, timeout).await {
+                    Wake::Signalled => pacing.settle = Some(SETTLE_MIN),
+                    Wake::Timeout => {
+                        pacing.settle = pacing
+                            .settle
+                            .map(|d| d * 2)
+                            .filter(|d| *d < self.config.poll_interval);
+                    }
+                    Wake::Stop => {}
+                    Wake::Request(request) => self.serve(request, &mut held.session).await,
+                }
+            }
+            Turn::Standby => {
+                pacing.failures = 0;
+                if let Wake::Request(request) = self.wait(&mut None, self.config.poll_interval).await {
+                    self.serve(request, &mut held.session).await;
+                }
+            }
+            Turn::LostLead => {
+                tracing::warn!("another runner moved the checkpoint or took the lease; stepping down");
+                held.session = None;
+                self.set_leader(false, RunnerState::Standby);
+            }
+            Turn::Broken { message, read_store } => {
+                pacing.failures = pacing.failures.saturating_add(1);
+                // The first failure after working is most often a connection the server dropped
+                // (a restart): a new one is tried at once, without a pause.
+                let pause = match pacing.failures {
+                    1 => Duration::ZERO,
+                    failures => self.config.retry.delay(failures - 1, RECONNECT_MAX),
+                };
+                tracing::warn!(error = %message, ?pause, "store unavailable; reconnecting");
+                self.set_error(message);
+                if read_store {
+                    // The session may be the broken part; a new one is opened next turn.
+                    held.session = None;
+                    held.spare = None;
+                    self.set_leader(false, RunnerState::Starting);
+                }
+                self.pause(pause).await;
+            }
+        }
+    }
+
+    /// Leads if it can, then reads and applies one batch.
+    async fn turn(
+        &mut self,
+        session: &mut Option<Session<P::Store>>,
+        spare: &mut Option<Conn<P>>,
+    ) -> Result<Turn, ProjectionError> {
+        let session = match session {
+            Some(session) => session,
+            None => match self.lead(spare).await? {
+                Some(new) => session.insert(new),
+                None => return Ok(Turn::Standby),
+            },
+        };
+        if session.renewed.elapsed() >= self.config.lease / 3 {
+            if !self
+                .store
+                .keep_lead(&mut session.connection, P::NAME, self.owner, self.config.lease)
+                .await?
+            {
+                return Ok(Turn::LostLead);
+            }
+            session.renewed = Instant::now();
+        }
+
+        let checkpoint = session.checkpoint();
+        let read_ahead = match self.read_ahead.take() {
+            Some(read) if read.after == checkpoint => read.result().await,
+            // The batch before it was not committed (or another runner moved the checkpoint).
+            Some(_) | None => None,
+        };
+        let batch = match read_ahead {
+            Some(batch) => batch?,
+            None => {
+                self.source
+                    .read_batch(checkpoint, P::EVENT_TYPES, self.config.batch_size)
+                    .await?
+            }
+        };
+        if batch.events.is_empty() {
+            if let Some(unreadable) = batch.unreadable {
+                return self.unreadable(session, &unreadable).await;
+            }
+            if batch.horizon > checkpoint
+                && self.source.any_between(checkpoint, batch.horizon).await?
+                && !self.advance(session, batch.horizon).await?
+            {
+                return Ok(Turn::LostLead);
+            }
+            self.set_state(RunnerState::Live);
+            return Ok(Turn::Idle);
+        }
+        if batch.events.len() >= self.config.batch_size {
+            self.set_state(RunnerState::CatchingUp);
+            // More may follow: read them while this batch is applied, from where it ends.
+            self.read_ahead = Some(ReadAhead::start(
+                self.source.clone(),
+                batch.horizon,
+                P::EVENT_TYPES,
+                self.config.batch_size,
+            ));
+        }
+        tracing::debug!(
+            events = batch.events.len(),
+            from = ?checkpoint,
+            to = ?batch.horizon,
+            "applying batch"
+        );
+        self.process(session, &batch.events, batch.horizon).await
+    }
+
+    /// Tries to become the active runner; on success, loads the checkpoint (and the dead
+    /// letters a replay may clear) and rebuilds if the projection's version changed.
+    async fn lead(
+        &mut self,
+        spare: &mut Option<Conn<P>>,
+    ) -> Result<Option<Session<P::Store>>, ProjectionError> {
+        let mut connection = match spare.take() {
+            Some(connection) => connection,
+            None => self.store.connect().await?,
+        };
+        if !self
+            .store
+            .try_lead(&mut connection, P::NAME, self.owner, self.config.lease)
+            .await?
+        {
+            *spare = Some(connection);
+            let mut observed = self.shared.observed();
+            if observed.state != RunnerState::Standby {
+                tracing::info!("another runner is active; standing by");
+            }
+            observed.state = RunnerState::Standby;
+            observed.leader = false;
+            return Ok(None);
+        }
+        let row = self.store.load_checkpoint(&mut connection, P::NAME).await?;
+        let mut session = Session {
+            connection,
+            row,
+            renewed: Instant::now(),
+            dead_letters: Default::default(),
+        };
+        tracing::info!(checkpoint = ?session.checkpoint(), "leading");
+        self.set_leader(true, RunnerState::CatchingUp);
+        let needs_reset = match row {
+            Some(row) if row.version != P::VERSION => {
+                if !P::HAS_RESET {
+                    return Err(ProjectionError::VersionChanged {
+                        projection: P::NAME,
+                        stored: row.version,
+                        current: P::VERSION,
+                    });
+                }
+                tracing::info!(stored = row.version, "projection version changed; rebuilding");
+                true
+            }
+            Some(_) => false,
+            // Never built: `#[reset]` prepares an empty read model (creates its tables).
+            None => P::HAS_RESET,
+        };
+        if needs_reset && !self.reset(&mut session).await? {
+            self.set_leader(false, RunnerState::Standby);
+            return Ok(None);
+        }
+        session.dead_letters = self
+            .store
+            .dead_letters(P::NAME, P::VERSION)
+            .await?
+            .iter()
+            .map(|letter| letter.position)
+            .collect();
+        self.shared.progress.send_replace(session.checkpoint());
+        Ok(Some(session))
+    }
+
+    async fn serve(&mut self, request: Request, session: &mut Option<Session<P::Store>>) {
+        match request {
+            Request::Rebuild(reply) => {
+                let result = match session {
+                    None => Err(ProjectionError::NotLeader { projection: P::NAME }),
+                    Some(active) => match self.reset(active).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            *session = None;
+                            self.set_leader(false, RunnerState::Standby);
+                            Err(ProjectionError::NotLeader { projection: P::NAME })
+                        }
+                        Err(error) => {
+                            if error.is_transient() {
+                                *session = None;
+                                self.set_leader(false, RunnerState::Starting);
+                            }
+                            tracing::warn!(error = %error_chain(&error), "rebuild failed");
+                            Err(error)
+                        }
+                    },
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Waits for an append signal, the timeout, a stop or a request.
+    async fn wait(&mut self, listener: &mut Option<AppendListener>, timeout: Duration) -> Wake {
+        let signal = async {
+            match listener {
+                Some(listener) => listener.wait(timeout).await,
+                None => {
+                    tokio::time::sleep(timeout).await;
+                    false
+                }
+            }
+        };
+        tokio::select! {
+            signalled = signal => if signalled { Wake::Signalled } else { Wake::Timeout },
+            () = stopped(&mut self.stop) => Wake::Stop,
+            Some(request) = self.requests.recv() => Wake::Request(request),
+        }
+    }
+
+    /// Sleeps, unless asked to stop; `true` when asked to stop.
+    pub(super) async fn pause(&mut self, duration: Duration) -> bool {
+        if duration.is_zero() {
+            return *self.stop.borrow();
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => false,
+            () = stopped(&mut self.stop) => true,
+        }
+    }
+
+    /// Gives up leadership and closes the runner's session.
+    async fn release(&self, session: Option<Session<P::Store>>) {
+        if let Some(mut session) = session {
+            if let Err(error) = self
+                .store
+                .release_lead(&mut session.connection, P::NAME, self.owner)
+                .await
+            {
+                tracing::debug!(error = %error_chain(&error), "could not release leadership; it lapses");
+            }
+            // Closing the session also ends a session-bound claim.
+            P::Store::close(session.connection).await;
+        }
+        self.set_leader(false, RunnerState::Stopped);
+    }
+
+    pub(super) fn set_leader(&self, leader: bool, state: RunnerState) {
+        let mut observed = self.shared.observed();
+        observed.leader = leader;
+        observed.state = state;
+    }
+
+    pub(super) fn set_state(&self, state: RunnerState) {
+        self.shared.observed().state = state;
+    }
+
+    pub(super) fn set_error(&self, message: String) {
+        self.shared.observed().last_error = Some(message);
+    }
+}
+
+/// Resolves when a stop is requested; never when the handle is gone without asking.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

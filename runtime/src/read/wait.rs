@@ -1,0 +1,111 @@
+//! Read-your-writes: waiting until a projection's read model includes a command's events.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::error::ProjectionError;
+use super::status::current;
+use crate::core::error_chain;
+use crate::core::projection::Projection;
+use crate::core::read_store::ReadStore;
+use crate::core::source::{Checkpoint, EventSource};
+
+/// The first pause between polls of a checkpoint when waiting for it; it doubles up to
+/// [`POLL_MAX`].
+const POLL_MIN: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(20);
+
+/// Waits until the projection's stored checkpoint covers the event at `position`, polling it
+/// (and waking early on an in-process runner's `progress`).
+///
+/// A store that cannot be reached for a while (a restart shorter than `timeout`) only delays the
+/// answer: transient errors are retried until the deadline, and reported in the timeout.
+pub(crate) async fn wait_for_checkpoint<P: Projection, S: EventSource>(
+    source: &S,
+    store: &P::Store,
+    position: Option<u64>,
+    timeout: Duration,
+    mut progress: Option<watch::Receiver<Checkpoint>>,
+) -> Result<(), ProjectionError> {
+    let Some(position) = position else { return Ok(()) };
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut pause = POLL_MIN;
+    let mut target = None;
+    let mut last_error = None;
+    loop {
+        match reached::<P, S>(source, store, position, &mut target).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) if error.is_transient() => last_error = Some(error_chain(&error)),
+            Err(error) => return Err(error),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(timeout_error::<P, S>(source, store, position, now - started, last_error).await);
+        }
+        let nap = pause.min(deadline - now);
+        pause = (pause * 2).min(POLL_MAX);
+        match &mut progress {
+            Some(receiver) => {
+                tokio::select! {
+                    changed = receiver.changed() => {
+                        if changed.is_err() {
+                            progress = None;
+                        }
+                    }
+                    () = tokio::time::sleep(nap) => {}
+                }
+            }
+            None => tokio::time::sleep(nap).await,
+        }
+    }
+}
+
+/// Whether the stored checkpoint covers the event at `position`; looks the event's checkpoint up
+/// once, into `target`.
+async fn reached<P: Projection, S: EventSource>(
+    source: &S,
+    store: &P::Store,
+    position: u64,
+    target: &mut Option<Checkpoint>,
+) -> Result<bool, ProjectionError> {
+    let target = match target {
+        Some(target) => *target,
+        None => *target.insert(source.checkpoint_of(position).await?.ok_or(
+            ProjectionError::UnknownPosition {
+                projection: P::NAME,
+                position,
+            },
+        )?),
+    };
+    let row = store.read_checkpoint(P::NAME).await?;
+    Ok(row.is_some() && current::<P>(row) >= target)
+}
+
+/// The timeout, with what the read model had and had not reached (as far as the stores answer).
+async fn timeout_error<P: Projection, S: EventSource>(
+    source: &S,
+    store: &P::Store,
+    position: u64,
+    waited: Duration,
+    last_error: Option<String>,
+) -> ProjectionError {
+    let progress = match store.read_checkpoint(P::NAME).await {
+        Ok(row) => source.progress(current::<P>(row), P::EVENT_TYPES).await.ok(),
+        Err(_) => None,
+    };
+    let progress = progress.unwrap_or_default();
+    ProjectionError::Timeout {
+        projection: P::NAME,
+        position,
+        reached: progress.position,
+        ready: progress.readable,
+        held_back: progress.held_back,
+        held_back_by: progress.held_back_by,
+        last_error,
+        waited,
+    }
+}

@@ -1,0 +1,9 @@
+//! The write side: executing commands against an event store (load, decide, append, retry), the
+//! in-process state cache, snapshots, and reading aggregates back. Built on the model (`core`)
+//! alone; it names no database.
+
+pub mod cache;
+pub mod chronicle;
+pub mod load;
+pub mod retry;
+pub mod snapshot;
