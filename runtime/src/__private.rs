@@ -9,11 +9,11 @@ pub use crate::core::error::HandlerError;
 pub use crate::core::event::{
     const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
 };
+pub use crate::core::future::BoxFuture;
 pub use crate::core::projection::{BatchFailure, Projection};
 pub use crate::core::query::{Answer, Query, ReadOnly};
 pub use crate::core::read_store::{ReadConnection, ReadStore};
 pub use crate::core::store::RecordedEvent;
-pub use crate::core::BoxFuture;
 pub use serde::{de::DeserializeOwned, Serialize};
 pub use serde_json::value::RawValue;
 pub use serde_json::Error as JsonError;

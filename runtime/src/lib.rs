@@ -28,7 +28,7 @@
 //! `postgres` and `sqlite` (both on by default) each enable one backend: its event store, its
 //! read store and its connection type for projections. With neither, the crate is the model, the
 //! write and read sides, the memory store and the test harness, and compiles no database driver.
-#![deny(missing_docs)]
+#![deny(missing_docs, missing_debug_implementations)]
 
 extern crate self as chronicle;
 
@@ -41,10 +41,13 @@ mod write;
 pub mod __private;
 pub mod testing;
 
+pub use crate::core::aggregate::stream_id;
 pub use crate::core::aggregate::{Aggregate, Handle};
 pub use crate::core::command::{Command, RejectionOf};
 pub use crate::core::error::{BoxError, CommandError, HandlerError, StoreError};
 pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, EventSet};
+pub use crate::core::future::BoxFuture;
+pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
 pub use crate::core::metadata::{CommandContext, Metadata};
 pub use crate::core::projection::{BatchFailure, Projection};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
@@ -55,8 +58,6 @@ pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
-pub use crate::core::stream::{check_stream_id, is_valid_aggregate_name, stream_id, MAX_STREAM_ID_BYTES};
-pub use crate::core::BoxFuture;
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::write::chronicle::Chronicle;

@@ -19,6 +19,14 @@ pub struct AggregateTest<A: Aggregate> {
     services: A::Services,
 }
 
+impl<A: Aggregate> Debug for AggregateTest<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateTest")
+            .field("aggregate", &A::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A: Aggregate> AggregateTest<A>
 where
     A::Services: Default,
@@ -58,6 +66,15 @@ impl<A: Aggregate> AggregateTest<A> {
 #[must_use = "an outcome checks nothing until one of its `then_*` methods is called"]
 pub struct Outcome<A: Handle<C>, C> {
     result: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Handle<C>, C> Debug for Outcome<A, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("events", &self.result.as_ref().ok())
+            .field("rejection", &self.result.as_ref().err().map(ToString::to_string))
+            .finish()
+    }
 }
 
 impl<A: Handle<C>, C> Outcome<A, C> {

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::event::EventSet;
+use super::limits::is_valid_aggregate_name;
 
 /// An event-sourced aggregate. Implemented by `#[aggregate]` on the aggregate's `impl` block.
 ///
@@ -88,4 +89,19 @@ pub trait Handle<C>: Aggregate {
 
     /// Decides on the command: the events to record, or why the command is rejected.
     fn handle(&self, command: &C, services: &Self::Services) -> Result<Vec<Self::Event>, Self::Error>;
+}
+
+/// The stream id of the aggregate `A` with the given id: `"{A::NAME}-{id}"`.
+pub fn stream_id<A: Aggregate>(id: &str) -> String {
+    const {
+        assert!(
+            is_valid_aggregate_name(A::NAME),
+            "an aggregate's NAME must not be empty or contain `-`, which separates the name from the id in stream ids"
+        )
+    };
+    let mut stream = String::with_capacity(A::NAME.len() + 1 + id.len());
+    stream.push_str(A::NAME);
+    stream.push('-');
+    stream.push_str(id);
+    stream
 }

@@ -248,3 +248,19 @@ pub enum CommandError<E> {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// An error and its causes on one line, for logs, status and dead letters.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // `#[error("{0}")]` wrappers repeat their source's message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

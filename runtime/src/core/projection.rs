@@ -6,9 +6,9 @@
 //! read-store transaction that also moves the projection's checkpoint.
 
 use super::error::HandlerError;
+use super::future::BoxFuture;
 use super::read_store::ReadStore;
 use super::store::RecordedEvent;
-use super::BoxFuture;
 
 /// A read model maintained from the event stream. Implemented by `#[projection]`.
 #[diagnostic::on_unimplemented(

@@ -6,9 +6,9 @@
 //! until the read model includes a command's events (read-your-writes).
 
 use super::error::HandlerError;
+use super::future::BoxFuture;
 use super::projection::Projection;
 use super::read_store::ReadStore;
-use super::BoxFuture;
 
 /// A question to a read model. Implemented by `#[derive(Query)]`.
 #[diagnostic::on_unimplemented(
@@ -50,6 +50,12 @@ pub trait Answer<Q: Query + ?Sized>: Projection {
 /// ```
 pub struct ReadOnly<'c, C> {
     connection: &'c mut C,
+}
+
+impl<C> std::fmt::Debug for ReadOnly<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnly").finish_non_exhaustive()
+    }
 }
 
 impl<'c, C> ReadOnly<'c, C> {

@@ -24,8 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
+use super::future::BoxFuture;
 use super::store::{EventStore, RecordedEvent};
-use super::BoxFuture;
 
 /// A place in the subscription order of the global log: everything at or before it is consumed.
 ///

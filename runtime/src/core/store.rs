@@ -7,8 +7,8 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::error::StoreError;
+use super::limits::{check_event, check_stream_id};
 use super::metadata::Metadata;
-use super::stream::{check_event, check_stream_id};
 
 /// What a successful command returns: where its events landed, never domain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
                 });
             }
             for event in &events {
-                check_event(event)?;
+                check_event(event.event_type, &event.payload, &event.metadata)?;
             }
             self.append_checked(stream_id, expected_version, events).await
         }

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::error::ProjectionError;
 use super::status::current;
-use crate::core::error_chain;
+use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{Checkpoint, EventSource};

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod chronicle;
+pub mod execute;
 pub mod load;
 pub mod retry;
 pub mod snapshot;

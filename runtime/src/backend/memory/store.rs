@@ -26,6 +26,14 @@ pub struct MemoryStore {
     appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("events", &self.log().events.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         Self {

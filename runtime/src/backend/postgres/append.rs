@@ -8,8 +8,8 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 use uuid::Uuid;
 
+use super::database::Database;
 use super::errors::{store_error, violated_unique};
-use super::store::PostgresStore;
 use crate::backend::sql::rows::{guess_duplicate, metadata_json, to_u64};
 use crate::core::error::{HandlerError, StoreError};
 use crate::core::store::{NewEvent, Receipt, RecordedEvent};
@@ -64,7 +64,7 @@ impl From<WriteFailure> for StoreError {
     }
 }
 
-impl PostgresStore {
+impl Database {
     /// Appends one command on its own (no group commit): one statement, or one transaction with
     /// the inline projections.
     pub(super) async fn append_alone(

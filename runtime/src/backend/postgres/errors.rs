@@ -26,12 +26,12 @@ impl Dialect for Postgres {
 }
 
 /// A driver failure as an event-store error.
-pub(crate) fn store_error(error: sqlx::Error) -> crate::StoreError {
+pub(crate) fn store_error(error: sqlx::Error) -> crate::core::error::StoreError {
     Postgres::store_error(error)
 }
 
 /// A driver failure as a read-store error.
-pub(crate) fn read_store_error(error: sqlx::Error) -> crate::ReadStoreError {
+pub(crate) fn read_store_error(error: sqlx::Error) -> crate::core::read_store::ReadStoreError {
     Postgres::read_store_error(error)
 }
 

@@ -15,11 +15,12 @@ use futures_util::future::join_all;
 use tokio::sync::{mpsc, oneshot, Mutex, OnceCell};
 
 use super::append::{receipt, Command};
-use super::store::PostgresStore;
+use super::database::Database;
 use crate::core::error::StoreError;
 use crate::core::store::{NewEvent, Receipt};
 
-/// How [`PostgresStore::with_group_commit`] groups appends.
+/// How [`PostgresStore::with_group_commit`](crate::PostgresStore::with_group_commit) groups
+/// appends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommit {
     /// The most commands one statement carries.
@@ -46,16 +47,16 @@ struct Request {
 
 /// The queue of a store with group commit, and the committer tasks that drain it.
 pub(super) struct GroupCommitter {
-    /// The store the committers append with: the same, without group commit.
-    store: PostgresStore,
+    /// What the committers append with: the store's database.
+    store: Database,
     config: GroupCommit,
     queue: OnceCell<mpsc::UnboundedSender<Request>>,
 }
 
 impl GroupCommitter {
-    pub(super) fn new(store: PostgresStore, config: GroupCommit) -> Self {
+    pub(super) fn new(store: Database, config: GroupCommit) -> Self {
         Self {
-            store: store.without_group_commit(),
+            store,
             config: GroupCommit {
                 max_batch: config.max_batch.max(1),
                 committers: config.committers.max(1),
@@ -116,7 +117,7 @@ impl GroupCommitter {
 }
 
 struct Committer {
-    store: PostgresStore,
+    store: Database,
     max_batch: usize,
 }
 

@@ -9,17 +9,17 @@
 
 use std::sync::Arc;
 
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Connection as _, Row as _};
 
 use super::errors::store_error;
-use super::reads::event_row;
-use super::store::PostgresStore;
+use super::rows::event_row;
+use super::statements::Statements;
 use crate::core::error::{HandlerError, StoreError};
+use crate::core::future::BoxFuture;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::store::RecordedEvent;
-use crate::core::BoxFuture;
 
 /// Events read per statement while preparing an inline read model.
 const PREPARE_PAGE: i64 = 1000;
@@ -126,17 +126,17 @@ impl InlineProjections {
     /// `#[reset]` method, then every stored event of its types, in one transaction holding the
     /// exclusive inline lock. A projection prepared at another version and without a `#[reset]`
     /// method cannot be prepared again: that is an error naming it.
-    pub(super) async fn prepare(&self, store: &PostgresStore) -> Result<(), StoreError> {
+    pub(super) async fn prepare(&self, pool: &PgPool, sql: &Statements) -> Result<(), StoreError> {
         for projection in self.0.iter() {
-            let mut connection = store.pool.acquire().await.map_err(store_error)?;
-            prepare_one(store, projection.as_ref(), &mut connection).await?;
+            let mut connection = pool.acquire().await.map_err(store_error)?;
+            prepare_one(sql, projection.as_ref(), &mut connection).await?;
         }
         Ok(())
     }
 }
 
 async fn prepare_one(
-    store: &PostgresStore,
+    sql: &Statements,
     projection: &dyn InlineProjection,
     connection: &mut PgConnection,
 ) -> Result<(), StoreError> {
@@ -145,11 +145,11 @@ async fn prepare_one(
         source,
     };
     let mut tx = connection.begin().await.map_err(store_error)?;
-    sqlx::query(&store.sql.inline_prepare)
+    sqlx::query(&sql.inline_prepare)
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-    let prepared: Option<i32> = sqlx::query(&store.sql.inline_prepared_version)
+    let prepared: Option<i32> = sqlx::query(&sql.inline_prepared_version)
         .bind(projection.name())
         .fetch_optional(&mut *tx)
         .await
@@ -173,7 +173,7 @@ async fn prepare_one(
     }
     let mut after = 0_i64;
     loop {
-        let rows = sqlx::query(&store.sql.inline_replay)
+        let rows = sqlx::query(&sql.inline_replay)
             .bind(after)
             .bind(projection.event_types())
             .bind(PREPARE_PAGE)
@@ -191,7 +191,7 @@ async fn prepare_one(
             break;
         }
     }
-    sqlx::query(&store.sql.inline_mark_prepared)
+    sqlx::query(&sql.inline_mark_prepared)
         .bind(projection.name())
         .bind(version)
         .execute(&mut *tx)

@@ -7,8 +7,8 @@ use futures_util::FutureExt;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::time::Instant;
 
+use crate::core::future::BoxFuture;
 use crate::core::source::WaitForAppends;
-use crate::core::BoxFuture;
 
 /// Notifications taken off the connection after the first one of a wake-up, so that a
 /// burst of appends wakes a subscriber once rather than once per append.

@@ -1,23 +1,27 @@
 //! The Postgres backend: the production event store ([`PostgresStore`], with group commit and
 //! inline projections) and read store ([`PostgresReadStore`]).
 //!
-//! Where things are: `store.rs` the store's handle, configuration and migration; `append.rs`
-//! appends; `reads.rs` reads and snapshots; `source.rs` the gap-free subscription order;
-//! `connections.rs` the connections the store keeps itself; `wake_up.rs` and `listen.rs` the
-//! notifications after appends; `group_commit.rs` and `inline.rs` the two append modes;
-//! `read_store.rs` the read store; `errors.rs` the one sorting of Postgres' SQLSTATE codes;
-//! `schema.rs` the names Chronicle puts into SQL; `sql/` every statement.
+//! Where things are: `store.rs` the store's handle, configuration and migration; `database.rs`
+//! what it runs statements on, with `connections.rs` the connections it keeps itself and
+//! `statements.rs` its SQL (from `sql/`); `append.rs` appends; `reads.rs` reads and snapshots,
+//! `rows.rs` reading rows; `source.rs` the gap-free subscription order; `wake_up.rs` and
+//! `listen.rs` the notifications after appends; `group_commit.rs` and `inline.rs` the two append
+//! modes; `read_store.rs` the read store; `errors.rs` the one sorting of Postgres' SQLSTATE
+//! codes; `schema.rs` the names Chronicle puts into SQL.
 
 mod append;
 mod connections;
+mod database;
 mod errors;
 mod group_commit;
 mod inline;
 mod listen;
 mod read_store;
 mod reads;
+mod rows;
 mod schema;
 mod source;
+mod statements;
 mod store;
 mod wake_up;
 

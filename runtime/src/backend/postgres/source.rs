@@ -6,7 +6,7 @@ use sqlx::Row as _;
 
 use super::errors::store_error;
 use super::listen::Waiter;
-use super::reads::event_row;
+use super::rows::event_row;
 use super::store::PostgresStore;
 use crate::backend::sql::rows::{before, clamp_i64, to_u64};
 use crate::core::error::StoreError;
@@ -29,7 +29,7 @@ impl EventSource for PostgresStore {
                 unreadable: None,
             });
         }
-        let query = sqlx::query(&self.sql.read_batch)
+        let query = sqlx::query(&self.database.sql.read_batch)
             .bind(clamp_i64(after.transaction_id))
             .bind(clamp_i64(after.position))
             .bind(event_types)
@@ -41,7 +41,7 @@ impl EventSource for PostgresStore {
         // The first row that cannot be read as an event ends the batch; the rest are still read,
         // so that the connection is left clean.
         let mut unreadable = None;
-        let mut connection = self.direct.acquire().await?;
+        let mut connection = self.database.direct.acquire().await?;
         let outcome = async {
             let mut rows = query.fetch(connection.get());
             while let Some(row) = rows.try_next().await? {
@@ -75,7 +75,10 @@ impl EventSource for PostgresStore {
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
-        let row = self.fetch_one(sqlx::query(&self.sql.head)).await?;
+        let row = self
+            .database
+            .fetch_one(sqlx::query(&self.database.sql.head))
+            .await?;
         let horizon = to_u64(
             "chronicle_events",
             "horizon",
@@ -96,8 +99,9 @@ impl EventSource for PostgresStore {
 
     async fn progress(&self, after: Checkpoint, event_types: &[&str]) -> Result<Progress, StoreError> {
         let row = self
+            .database
             .fetch_one(
-                sqlx::query(&self.sql.progress)
+                sqlx::query(&self.database.sql.progress)
                     .bind(clamp_i64(after.transaction_id))
                     .bind(clamp_i64(after.position))
                     .bind(event_types),
@@ -124,8 +128,9 @@ impl EventSource for PostgresStore {
 
     async fn any_between(&self, after: Checkpoint, until: Checkpoint) -> Result<bool, StoreError> {
         let row = self
+            .database
             .fetch_one(
-                sqlx::query(&self.sql.any_between)
+                sqlx::query(&self.database.sql.any_between)
                     .bind(clamp_i64(after.transaction_id))
                     .bind(clamp_i64(after.position))
                     .bind(clamp_i64(until.transaction_id))
@@ -140,7 +145,8 @@ impl EventSource for PostgresStore {
             return Ok(None);
         };
         let Some(row) = self
-            .fetch_optional(sqlx::query(&self.sql.checkpoint_of).bind(position_i64))
+            .database
+            .fetch_optional(sqlx::query(&self.database.sql.checkpoint_of).bind(position_i64))
             .await?
         else {
             return Ok(None);
@@ -157,9 +163,10 @@ impl EventSource for PostgresStore {
     /// no pool connection. The connection is re-established by [`AppendListener::wait`] after it
     /// is lost, and closed when the listener is dropped.
     async fn listen(&self) -> Result<AppendListener, StoreError> {
-        let options = (*self.pool.connect_options()).clone();
-        let connect_timeout = self.pool.options().get_acquire_timeout();
-        let waiter = Waiter::connect(options, connect_timeout, self.sql.channel.clone())
+        let pool = &self.database.pool;
+        let options = (*pool.connect_options()).clone();
+        let connect_timeout = pool.options().get_acquire_timeout();
+        let waiter = Waiter::connect(options, connect_timeout, self.database.sql.channel.clone())
             .await
             .map_err(store_error)?;
         Ok(AppendListener::new(waiter))

@@ -1,6 +1,6 @@
 //! The Postgres event store: its handle, its configuration (schema, inline projections, group
-//! commit) and its migration. Appends are in `append.rs`, reads in `reads.rs`, subscriptions in
-//! `source.rs`.
+//! commit) and its migration. What it runs its statements on is `database.rs`; appends are in
+//! `append.rs`, reads in `reads.rs`, subscriptions in `source.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,13 +8,12 @@ use std::sync::Arc;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row as _;
 
-use super::connections::DirectConnections;
+use super::database::Database;
 use super::errors::store_error;
 use super::group_commit::{GroupCommit, GroupCommitter};
-use super::inline::{InlineProjection, InlineProjections};
-use super::schema::{channel_name, check_store_schema};
-use super::wake_up::WakeUps;
-use crate::backend::sql::section;
+use super::inline::InlineProjection;
+use super::schema::check_store_schema;
+use super::statements::LAYOUT_MARKER;
 use crate::core::error::StoreError;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
@@ -24,19 +23,6 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
 /// The schema used unless [`PostgresStore::with_schema`] picks another.
 const DEFAULT_SCHEMA: &str = "public";
-
-/// The event table's layout, as the last statement of the migration marks it. Finding the mark
-/// means there is nothing to do, which lets an application whose role may not run DDL (`CREATE
-/// ... IF NOT EXISTS` checks privileges before existence) call `migrate` at every start.
-const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 5.";
-
-const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
-const EVENTS_SQL: &str = include_str!("sql/events.sql");
-
-/// The columns of an event, in the names the store reads them by.
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, event_version, \
-     payload::text AS payload, metadata::text AS metadata, recorded_at, \
-     transaction_id::text::bigint AS transaction_id";
 
 /// An event store in a Postgres database (version 13 or later).
 ///
@@ -123,81 +109,16 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
 /// Cloning is cheap: clones share the pool, the connections and the configuration.
 #[derive(Clone)]
 pub struct PostgresStore {
-    pub(super) pool: PgPool,
-    pub(super) sql: Arc<Statements>,
-    pub(super) direct: Arc<DirectConnections>,
-    pub(super) wake_ups: Arc<WakeUps>,
-    pub(super) inline: InlineProjections,
+    pub(super) database: Database,
     pub(super) group: Option<Arc<GroupCommitter>>,
-}
-
-/// The store's SQL, built once per schema so that no call formats SQL.
-pub(super) struct Statements {
-    pub(super) schema: String,
-    pub(super) migrate: String,
-    pub(super) append_one: String,
-    pub(super) append_many: String,
-    pub(super) stored_event_ids: String,
-    pub(super) read_stream: String,
-    pub(super) read_all: String,
-    pub(super) find_command: String,
-    pub(super) read_by_correlation: String,
-    pub(super) read_batch: String,
-    pub(super) head: String,
-    pub(super) progress: String,
-    pub(super) any_between: String,
-    pub(super) checkpoint_of: String,
-    pub(super) read_snapshot: String,
-    pub(super) write_snapshot: String,
-    pub(super) inline_transaction: String,
-    pub(super) inline_prepare: String,
-    pub(super) inline_prepared_version: String,
-    pub(super) inline_mark_prepared: String,
-    pub(super) inline_replay: String,
-    /// The notification channel of the schema's appends.
-    pub(super) channel: String,
-}
-
-impl Statements {
-    fn new(schema: &str) -> Self {
-        let statement = |name| {
-            section(EVENTS_SQL, name)
-                .replace("{schema}", schema)
-                .replace("{event}", EVENT_COLUMNS)
-        };
-        Self {
-            migrate: MIGRATE_SQL.replace("{schema}", schema),
-            append_one: statement("append_one"),
-            append_many: statement("append_many"),
-            stored_event_ids: statement("stored_event_ids"),
-            read_stream: statement("read_stream"),
-            read_all: statement("read_all"),
-            find_command: statement("find_command"),
-            read_by_correlation: statement("read_by_correlation"),
-            read_batch: statement("read_batch"),
-            head: statement("head"),
-            progress: statement("progress"),
-            any_between: statement("any_between"),
-            checkpoint_of: statement("checkpoint_of"),
-            read_snapshot: statement("read_snapshot"),
-            write_snapshot: statement("write_snapshot"),
-            inline_transaction: statement("inline_transaction"),
-            inline_prepare: statement("inline_prepare"),
-            inline_prepared_version: statement("inline_prepared_version"),
-            inline_mark_prepared: statement("inline_mark_prepared"),
-            inline_replay: statement("inline_replay"),
-            channel: channel_name(schema),
-            schema: schema.to_owned(),
-        }
-    }
 }
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("schema", &self.sql.schema)
-            .field("pool", &self.pool)
-            .field("inline", &self.inline.names())
+            .field("schema", &self.database.sql.schema)
+            .field("pool", &self.database.pool)
+            .field("inline", &self.database.inline.names())
             .field("group_commit", &self.group.as_ref().map(|group| group.config()))
             .finish()
     }
@@ -224,22 +145,9 @@ impl PostgresStore {
 
     /// A store on an existing pool, using the `public` schema.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self::in_schema(pool, DEFAULT_SCHEMA, None)
-    }
-
-    fn in_schema(pool: PgPool, schema: &str, direct: Option<Arc<DirectConnections>>) -> Self {
-        let sql = Statements::new(schema);
-        let direct = direct.unwrap_or_else(|| Arc::new(DirectConnections::of_pool(&pool)));
         Self {
-            wake_ups: Arc::new(WakeUps::new(
-                sql.channel.clone(),
-                (*pool.connect_options()).clone(),
-            )),
-            sql: Arc::new(sql),
-            direct,
-            inline: InlineProjections::default(),
+            database: Database::new(pool, DEFAULT_SCHEMA),
             group: None,
-            pool,
         }
     }
 
@@ -253,12 +161,14 @@ impl PostgresStore {
     /// person types in `psql`.
     pub fn with_schema(self, schema: &str) -> Result<Self, StoreError> {
         check_store_schema(schema)?;
-        let mut store = Self::in_schema(self.pool, schema, Some(self.direct));
-        store.inline = self.inline;
-        if let Some(group) = self.group {
-            store = store.with_group_commit(group.config());
-        }
-        Ok(store)
+        let store = Self {
+            database: self.database.in_schema(schema),
+            group: None,
+        };
+        Ok(match self.group {
+            Some(group) => store.with_group_commit(group.config()),
+            None => store,
+        })
     }
 
     /// Applies `projection` in the same transaction as every append: its read model is never
@@ -275,37 +185,37 @@ impl PostgresStore {
         P: Projection,
         P::Store: ReadStore<Connection = sqlx::PgConnection>,
     {
-        self.inline = self
+        self.database.inline = self
+            .database
             .inline
             .with(Arc::new(projection) as Arc<dyn InlineProjection>);
-        if let Some(group) = self.group.take() {
-            self = self.with_group_commit(group.config());
+        match self.group.take() {
+            Some(group) => self.with_group_commit(group.config()),
+            None => self,
         }
-        self
     }
 
     /// Groups concurrent appends into shared statements: commands that arrive while a group
     /// statement is in flight are written together by the next one, each stream still checked
     /// against the version its command decided on (see [`GroupCommit`]).
     pub fn with_group_commit(mut self, config: GroupCommit) -> Self {
-        self.group = None;
-        self.group = Some(Arc::new(GroupCommitter::new(self.clone(), config)));
+        self.group = Some(Arc::new(GroupCommitter::new(self.database.clone(), config)));
         self
     }
 
     /// The Postgres schema holding the store's tables.
     pub fn schema(&self) -> &str {
-        &self.sql.schema
+        &self.database.sql.schema
     }
 
     /// The connection pool, for queries of your own (read models in the same database, say).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.database.pool
     }
 
     /// The name of the notification channel [`listen`](crate::EventSource::listen) waits on.
     pub fn notification_channel(&self) -> &str {
-        &self.sql.channel
+        &self.database.sql.channel
     }
 
     /// Creates the schema, the `chronicle_events` table, its indexes and append-only triggers,
@@ -320,71 +230,21 @@ impl PostgresStore {
     /// transactions holding advisory locks per schema. Once the tables are complete, this only
     /// reads the catalog, so a role without DDL rights may call it too.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let table = format!("\"{}\".chronicle_events", self.sql.schema);
+        let database = &self.database;
+        let table = format!("\"{}\".chronicle_events", database.sql.schema);
         let marker: Option<String> =
             sqlx::query("SELECT obj_description(to_regclass($1), 'pg_class') AS marker")
                 .bind(&table)
-                .fetch_one(&self.pool)
+                .fetch_one(&database.pool)
                 .await
                 .and_then(|row| row.try_get("marker"))
                 .map_err(store_error)?;
         if marker.as_deref() != Some(LAYOUT_MARKER) {
-            sqlx::raw_sql(&self.sql.migrate)
-                .execute(&self.pool)
+            sqlx::raw_sql(&database.sql.migrate)
+                .execute(&database.pool)
                 .await
                 .map_err(store_error)?;
         }
-        self.inline.prepare(self).await
-    }
-
-    /// Wakes the schema's subscribers after an append has committed (see the type's docs).
-    pub(super) fn wake_subscribers(&self) {
-        self.wake_ups.signal();
-    }
-
-    /// The same store without group commit: what the committers themselves append with.
-    pub(super) fn without_group_commit(&self) -> Self {
-        Self {
-            group: None,
-            ..self.clone()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_statement_is_in_the_sql_file() {
-        let sql = Statements::new("public");
-        for (name, statement) in [
-            ("append_one", &sql.append_one),
-            ("append_many", &sql.append_many),
-            ("stored_event_ids", &sql.stored_event_ids),
-            ("read_stream", &sql.read_stream),
-            ("read_all", &sql.read_all),
-            ("find_command", &sql.find_command),
-            ("read_by_correlation", &sql.read_by_correlation),
-            ("read_batch", &sql.read_batch),
-            ("head", &sql.head),
-            ("progress", &sql.progress),
-            ("any_between", &sql.any_between),
-            ("checkpoint_of", &sql.checkpoint_of),
-            ("read_snapshot", &sql.read_snapshot),
-            ("write_snapshot", &sql.write_snapshot),
-            ("inline_transaction", &sql.inline_transaction),
-            ("inline_prepare", &sql.inline_prepare),
-            ("inline_prepared_version", &sql.inline_prepared_version),
-            ("inline_mark_prepared", &sql.inline_mark_prepared),
-            ("inline_replay", &sql.inline_replay),
-        ] {
-            assert!(!statement.is_empty(), "no statement `{name}` in events.sql");
-            assert!(
-                !statement.contains('{'),
-                "`{name}` keeps a placeholder: {statement}"
-            );
-        }
-        assert!(sql.migrate.ends_with(&format!("IS '{LAYOUT_MARKER}';\n")));
+        database.inline.prepare(&database.pool, &database.sql).await
     }
 }

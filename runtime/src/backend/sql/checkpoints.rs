@@ -126,7 +126,8 @@ macro_rules! checkpoint_methods {
             &'a self,
             session: &'a mut Self::Session,
             projection: &'a str,
-        ) -> Result<Option<$crate::CheckpointRow>, $crate::ReadStoreError> {
+        ) -> Result<Option<$crate::core::read_store::CheckpointRow>, $crate::core::read_store::ReadStoreError>
+        {
             let row = sqlx::query(&self.sql.checkpoints.load)
                 .bind(projection)
                 .fetch_optional(&mut *session)
@@ -139,7 +140,8 @@ macro_rules! checkpoint_methods {
         async fn read_checkpoint<'a>(
             &'a self,
             projection: &'a str,
-        ) -> Result<Option<$crate::CheckpointRow>, $crate::ReadStoreError> {
+        ) -> Result<Option<$crate::core::read_store::CheckpointRow>, $crate::core::read_store::ReadStoreError>
+        {
             let row = sqlx::query(&self.sql.checkpoints.load)
                 .bind(projection)
                 .fetch_optional(self.reader())
@@ -153,9 +155,9 @@ macro_rules! checkpoint_methods {
             &'a self,
             connection: &'a mut Self::Connection,
             projection: &'a str,
-            previous: Option<$crate::CheckpointRow>,
-            next: $crate::CheckpointRow,
-        ) -> Result<bool, $crate::ReadStoreError> {
+            previous: Option<$crate::core::read_store::CheckpointRow>,
+            next: $crate::core::read_store::CheckpointRow,
+        ) -> Result<bool, $crate::core::read_store::ReadStoreError> {
             use $crate::backend::sql::checkpoints::checkpoint_columns;
             let (transaction_id, position) = checkpoint_columns(next.checkpoint)?;
             let query = match previous {
@@ -186,10 +188,10 @@ macro_rules! checkpoint_methods {
         async fn record_dead_letter<'a>(
             &'a self,
             connection: &'a mut Self::Connection,
-            letter: &'a $crate::DeadLetter,
-        ) -> Result<(), $crate::ReadStoreError> {
+            letter: &'a $crate::core::read_store::DeadLetter,
+        ) -> Result<(), $crate::core::read_store::ReadStoreError> {
             use $crate::backend::sql::checkpoints::checkpoint_columns;
-            let (transaction_id, position) = checkpoint_columns($crate::Checkpoint {
+            let (transaction_id, position) = checkpoint_columns($crate::core::source::Checkpoint {
                 transaction_id: letter.transaction_id,
                 position: letter.position,
             })?;
@@ -214,21 +216,21 @@ macro_rules! checkpoint_methods {
             &'a self,
             connection: &'a mut Self::Connection,
             projection: &'a str,
-            which: $crate::DeadLetters<'a>,
-        ) -> Result<(), $crate::ReadStoreError> {
+            which: $crate::core::read_store::DeadLetters<'a>,
+        ) -> Result<(), $crate::core::read_store::ReadStoreError> {
             let query = match which {
-                $crate::DeadLetters::NotOfVersion(version) => {
+                $crate::core::read_store::DeadLetters::NotOfVersion(version) => {
                     sqlx::query(&self.sql.checkpoints.delete_dead_letters_not_of)
                         .bind(projection)
                         .bind(i64::from(version))
                 }
-                $crate::DeadLetters::AtPositions(positions) => {
+                $crate::core::read_store::DeadLetters::AtPositions(positions) => {
                     let positions: Vec<i64> = positions
                         .iter()
                         .map(|p| $crate::backend::sql::rows::clamp_i64(*p))
                         .collect();
                     let positions = serde_json::to_string(&positions)
-                        .map_err(|e| $crate::ReadStoreError::Database(Box::new(e)))?;
+                        .map_err(|e| $crate::core::read_store::ReadStoreError::Database(Box::new(e)))?;
                     sqlx::query(&self.sql.checkpoints.delete_dead_letters_at)
                         .bind(projection)
                         .bind(positions)
@@ -245,7 +247,7 @@ macro_rules! checkpoint_methods {
             &'a self,
             projection: &'a str,
             version: u32,
-        ) -> Result<Vec<$crate::DeadLetter>, $crate::ReadStoreError> {
+        ) -> Result<Vec<$crate::core::read_store::DeadLetter>, $crate::core::read_store::ReadStoreError> {
             let rows = sqlx::query(&self.sql.checkpoints.dead_letters)
                 .bind(projection)
                 .bind(i64::from(version))
@@ -264,11 +266,11 @@ macro_rules! checkpoint_rows {
         fn checkpoint_of_row(
             projection: &str,
             row: &$row,
-        ) -> Result<$crate::CheckpointRow, $crate::ReadStoreError> {
+        ) -> Result<$crate::core::read_store::CheckpointRow, $crate::core::read_store::ReadStoreError> {
             use sqlx::Row as _;
             let get = |column: &str| {
                 row.try_get::<i64, _>(column)
-                    .map_err(|e| $crate::ReadStoreError::Database(Box::new(e)))
+                    .map_err(|e| $crate::core::read_store::ReadStoreError::Database(Box::new(e)))
             };
             $crate::backend::sql::checkpoints::checkpoint_row(
                 projection,
@@ -278,9 +280,11 @@ macro_rules! checkpoint_rows {
             )
         }
 
-        fn dead_letter_of_row(row: &$row) -> Result<$crate::DeadLetter, $crate::ReadStoreError> {
+        fn dead_letter_of_row(
+            row: &$row,
+        ) -> Result<$crate::core::read_store::DeadLetter, $crate::core::read_store::ReadStoreError> {
             use sqlx::Row as _;
-            let database = |e| $crate::ReadStoreError::Database(Box::new(e));
+            let database = |e| $crate::core::read_store::ReadStoreError::Database(Box::new(e));
             $crate::backend::sql::checkpoints::DeadLetterRow {
                 projection: row.try_get("projection").map_err(database)?,
                 version: row.try_get("version").map_err(database)?,

@@ -13,7 +13,7 @@ macro_rules! fetch_impls {
             fn fetch_all<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Vec<$row>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Vec<$row>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -23,7 +23,7 @@ macro_rules! fetch_impls {
             fn fetch_optional<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Option<$row>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Option<$row>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -33,7 +33,7 @@ macro_rules! fetch_impls {
             fn fetch_one<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<$row, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<$row, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -53,7 +53,7 @@ macro_rules! fetch_impls {
             fn fetch_all<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Vec<O>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Vec<O>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -63,7 +63,7 @@ macro_rules! fetch_impls {
             fn fetch_optional<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Option<O>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Option<O>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -73,7 +73,7 @@ macro_rules! fetch_impls {
             fn fetch_one<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<O, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<O, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -94,7 +94,7 @@ macro_rules! fetch_impls {
             fn fetch_all<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Vec<O>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Vec<O>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -104,7 +104,7 @@ macro_rules! fetch_impls {
             fn fetch_optional<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<Option<O>, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<Option<O>, sqlx::Error>>
             where
                 Self: 'c,
             {
@@ -114,7 +114,7 @@ macro_rules! fetch_impls {
             fn fetch_one<'c>(
                 self,
                 connection: &'c mut $connection,
-            ) -> $crate::core::BoxFuture<'c, Result<O, sqlx::Error>>
+            ) -> $crate::core::future::BoxFuture<'c, Result<O, sqlx::Error>>
             where
                 Self: 'c,
             {

@@ -3,16 +3,16 @@
 
 use chrono::Utc;
 
+use super::policy::OnPoison;
 use super::session::{commit_fenced, Fence, Session};
 use super::worker::{Turn, Worker};
+use crate::core::error::error_chain;
 use crate::core::error::HandlerError;
-use crate::core::error_chain;
 use crate::core::projection::{apply_each, BatchFailure, Projection};
 use crate::core::read_store::{CheckpointRow, DeadLetter, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::{Checkpoint, EventSource, UnreadableEvent};
 use crate::core::store::RecordedEvent;
 use crate::read::error::{PoisonEvent, ProjectionError};
-use crate::read::runner::OnPoison;
 use crate::read::status::RunnerState;
 
 enum Applied {

@@ -6,6 +6,7 @@
 //! `session.rs`; `policy.rs` says what happens when a handler fails.
 
 mod apply;
+mod config;
 mod handle;
 mod policy;
 mod read_ahead;
@@ -21,10 +22,10 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use self::config::Config;
 use self::handle::Shared;
 pub use self::handle::{ProjectionHandle, RunnerExit};
 pub use self::policy::{OnPoison, RetryPolicy};
-use self::session::CrashHook;
 use self::worker::Worker;
 use crate::core::projection::Projection;
 use crate::core::source::EventSource;
@@ -36,16 +37,6 @@ pub const DEFAULT_BATCH_SIZE: usize = 500;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a SQLite lease lasts without renewal.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
-
-#[derive(Clone)]
-struct Config {
-    batch_size: usize,
-    poll_interval: Duration,
-    retry: RetryPolicy,
-    on_poison: OnPoison,
-    lease: Duration,
-    crash_before_commit: Option<CrashHook>,
-}
 
 /// Keeps a projection's read model up to date: a builder, then [`spawn`](Self::spawn).
 ///

@@ -10,11 +10,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::config::Config;
 use super::handle::{panic_message, Request, Shared};
 use super::read_ahead::ReadAhead;
 use super::session::Session;
-use super::Config;
-use crate::core::error_chain;
+use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{AppendListener, EventSource};

@@ -1,20 +1,21 @@
-//! Stream ids, and what every store accepts as input.
+//! What every store accepts as input: the rules for aggregate names and stream ids, and for the
+//! text of payloads and metadata.
 //!
-//! An aggregate's events form the stream `"{NAME}-{id}"`. The name comes first and may not
-//! contain `-`, so the first `-` of a stream id always ends the aggregate's name (the convention
-//! of KurrentDB's categories): the aggregate `Order` with id `Line-5` is `Order-Line-5`, and no
-//! aggregate can be named `Order-Line`. `#[aggregate]` rejects such a name where it is written;
-//! a hand-written [`Aggregate`] impl with one fails to compile where it is first used.
+//! An aggregate's events form the stream `"{NAME}-{id}"` ([`stream_id`](crate::stream_id)). The
+//! name comes first and may not contain `-`, so the first `-` of a stream id always ends the
+//! aggregate's name (the convention of KurrentDB's categories): the aggregate `Order` with id
+//! `Line-5` is `Order-Line-5`, and no aggregate can be named `Order-Line`. `#[aggregate]` rejects
+//! such a name where it is written; a hand-written `Aggregate` impl with one fails to compile
+//! where it is first used.
 //!
-//! The limits below are defined here once and checked before any store sees the input, so that
-//! every store accepts and refuses the same things with the same typed error.
+//! The limits are defined here once and checked before any store sees the input, so that every
+//! store accepts and refuses the same things with the same typed error.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::aggregate::Aggregate;
 use super::error::StoreError;
 use super::metadata::Metadata;
-use super::store::NewEvent;
 
 /// The longest stream id any store accepts, in bytes (Postgres indexes the id with the stream
 /// version, and an index entry must fit a third of a page).
@@ -37,21 +38,6 @@ pub const fn is_valid_aggregate_name(name: &str) -> bool {
     true
 }
 
-/// The stream id of the aggregate `A` with the given id: `"{A::NAME}-{id}"`.
-pub fn stream_id<A: Aggregate>(id: &str) -> String {
-    const {
-        assert!(
-            is_valid_aggregate_name(A::NAME),
-            "an aggregate's NAME must not be empty or contain `-`, which separates the name from the id in stream ids"
-        )
-    };
-    let mut stream = String::with_capacity(A::NAME.len() + 1 + id.len());
-    stream.push_str(A::NAME);
-    stream.push('-');
-    stream.push_str(id);
-    stream
-}
-
 /// Checks a stream id against the limits every store keeps: not empty, at most
 /// [`MAX_STREAM_ID_BYTES`] bytes, no NUL character. Fails with [`StoreError::InvalidStreamId`].
 pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
@@ -72,15 +58,16 @@ pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
 
 /// Checks an event about to be appended: its payload and metadata hold no NUL character (no SQL
 /// store can keep one in text). Fails with [`StoreError::InvalidEvent`].
-pub(crate) fn check_event(event: &NewEvent) -> Result<(), StoreError> {
-    let invalid = |reason| StoreError::InvalidEvent {
-        event_type: event.event_type,
-        reason,
-    };
-    if json_has_nul(event.payload.get()) {
+pub(crate) fn check_event(
+    event_type: &'static str,
+    payload: &RawValue,
+    metadata: &Metadata,
+) -> Result<(), StoreError> {
+    let invalid = |reason| StoreError::InvalidEvent { event_type, reason };
+    if json_has_nul(payload.get()) {
         return Err(invalid("its payload contains a NUL character (`\\u0000`)"));
     }
-    if metadata_has_nul(&event.metadata) {
+    if metadata_has_nul(metadata) {
         return Err(invalid("its metadata contains a NUL character"));
     }
     Ok(())

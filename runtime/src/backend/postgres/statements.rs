@@ -1,0 +1,117 @@
+//! The Postgres event store's SQL, read from `sql/*.sql` and built once per schema so that no
+//! call formats SQL.
+
+use super::schema::channel_name;
+use crate::backend::sql::section;
+
+/// The event table's layout, as the last statement of the migration marks it. Finding the mark
+/// means there is nothing to do, which lets an application whose role may not run DDL (`CREATE
+/// ... IF NOT EXISTS` checks privileges before existence) call `migrate` at every start.
+pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 5.";
+
+const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
+const EVENTS_SQL: &str = include_str!("sql/events.sql");
+
+/// The columns of an event, in the names the store reads them by.
+const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, event_version, \
+     payload::text AS payload, metadata::text AS metadata, recorded_at, \
+     transaction_id::text::bigint AS transaction_id";
+
+/// The store's SQL, built once per schema so that no call formats SQL.
+pub(super) struct Statements {
+    pub(super) schema: String,
+    pub(super) migrate: String,
+    pub(super) append_one: String,
+    pub(super) append_many: String,
+    pub(super) stored_event_ids: String,
+    pub(super) read_stream: String,
+    pub(super) read_all: String,
+    pub(super) find_command: String,
+    pub(super) read_by_correlation: String,
+    pub(super) read_batch: String,
+    pub(super) head: String,
+    pub(super) progress: String,
+    pub(super) any_between: String,
+    pub(super) checkpoint_of: String,
+    pub(super) read_snapshot: String,
+    pub(super) write_snapshot: String,
+    pub(super) inline_transaction: String,
+    pub(super) inline_prepare: String,
+    pub(super) inline_prepared_version: String,
+    pub(super) inline_mark_prepared: String,
+    pub(super) inline_replay: String,
+    /// The notification channel of the schema's appends.
+    pub(super) channel: String,
+}
+
+impl Statements {
+    pub(super) fn new(schema: &str) -> Self {
+        let statement = |name| {
+            section(EVENTS_SQL, name)
+                .replace("{schema}", schema)
+                .replace("{event}", EVENT_COLUMNS)
+        };
+        Self {
+            migrate: MIGRATE_SQL.replace("{schema}", schema),
+            append_one: statement("append_one"),
+            append_many: statement("append_many"),
+            stored_event_ids: statement("stored_event_ids"),
+            read_stream: statement("read_stream"),
+            read_all: statement("read_all"),
+            find_command: statement("find_command"),
+            read_by_correlation: statement("read_by_correlation"),
+            read_batch: statement("read_batch"),
+            head: statement("head"),
+            progress: statement("progress"),
+            any_between: statement("any_between"),
+            checkpoint_of: statement("checkpoint_of"),
+            read_snapshot: statement("read_snapshot"),
+            write_snapshot: statement("write_snapshot"),
+            inline_transaction: statement("inline_transaction"),
+            inline_prepare: statement("inline_prepare"),
+            inline_prepared_version: statement("inline_prepared_version"),
+            inline_mark_prepared: statement("inline_mark_prepared"),
+            inline_replay: statement("inline_replay"),
+            channel: channel_name(schema),
+            schema: schema.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_is_in_the_sql_file() {
+        let sql = Statements::new("public");
+        for (name, statement) in [
+            ("append_one", &sql.append_one),
+            ("append_many", &sql.append_many),
+            ("stored_event_ids", &sql.stored_event_ids),
+            ("read_stream", &sql.read_stream),
+            ("read_all", &sql.read_all),
+            ("find_command", &sql.find_command),
+            ("read_by_correlation", &sql.read_by_correlation),
+            ("read_batch", &sql.read_batch),
+            ("head", &sql.head),
+            ("progress", &sql.progress),
+            ("any_between", &sql.any_between),
+            ("checkpoint_of", &sql.checkpoint_of),
+            ("read_snapshot", &sql.read_snapshot),
+            ("write_snapshot", &sql.write_snapshot),
+            ("inline_transaction", &sql.inline_transaction),
+            ("inline_prepare", &sql.inline_prepare),
+            ("inline_prepared_version", &sql.inline_prepared_version),
+            ("inline_mark_prepared", &sql.inline_mark_prepared),
+            ("inline_replay", &sql.inline_replay),
+        ] {
+            assert!(!statement.is_empty(), "no statement `{name}` in events.sql");
+            assert!(
+                !statement.contains('{'),
+                "`{name}` keeps a placeholder: {statement}"
+            );
+        }
+        assert!(sql.migrate.ends_with(&format!("IS '{LAYOUT_MARKER}';\n")));
+    }
+}
