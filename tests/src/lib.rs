@@ -2,6 +2,7 @@
 //! doc tests (see the `book` module).
 
 pub mod support;
+pub mod throwaway;
 
 /// The book's chapters; their Rust code blocks run as doc tests.
 #[doc = include_str!("../../book/src/quickstart.md")]

@@ -45,8 +45,8 @@ BEGIN
             SET version = COALESCE((SELECT c.version FROM "{schema}".chronicle_checkpoints c
                                     WHERE c.projection = d.projection), 1);
         ALTER TABLE "{schema}".chronicle_dead_letters ALTER COLUMN version SET NOT NULL;
-        ALTER TABLE "{schema}".chronicle_dead_letters ALTER COLUMN event_id DROP NOT NULL;
         ALTER TABLE "{schema}".chronicle_dead_letters DROP CONSTRAINT IF EXISTS chronicle_dead_letters_pkey;
+        ALTER TABLE "{schema}".chronicle_dead_letters ALTER COLUMN event_id DROP NOT NULL;
         ALTER TABLE "{schema}".chronicle_dead_letters
             ADD CONSTRAINT chronicle_dead_letters_key PRIMARY KEY (projection, version, position);
     END IF;
