@@ -6,7 +6,7 @@
 //! it with one statement (a run of deposits becomes one `UPDATE` of the accounts involved), so a
 //! rebuild or a catch-up costs a statement per run instead of one per event. Each view is written
 //! once and declared for both connection types by `bank_views!`; the two statements whose SQL
-//! differs between the engines are behind [`BatchWrites`]. An application on one engine writes
+//! differs between the engines are behind `BatchWrites`. An application on one engine writes
 //! its views plainly.
 
 use std::collections::BTreeMap;

@@ -67,7 +67,7 @@ impl<S: EventStore> Chronicle<S> {
     }
 
     /// The stream of aggregate `A` with the given id, decoded, each event with its envelope:
-    /// position, stream version, event id, stored type and version, [`Metadata`] and recorded
+    /// position, stream version, event id, stored type and version, [`Metadata`](crate::Metadata) and recorded
     /// time, in stream order. The audit log of one aggregate.
     pub async fn history<A: Aggregate>(
         &self,

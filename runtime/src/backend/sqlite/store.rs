@@ -55,7 +55,7 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
 ///
 /// Triggers make the database refuse `UPDATE` and `DELETE` on the table ("chronicle_events is
 /// append-only"). An index on `json_extract(metadata, '$.correlation_id')` serves
-/// [`read_by_correlation`](EventStore::read_by_correlation).
+/// [`read_by_correlation`](crate::EventStore::read_by_correlation).
 ///
 /// Snapshots of aggregates declared with `#[aggregate(snapshot_every = N)]` live in
 /// `chronicle_snapshots(stream_id, aggregate_type, snapshot_version, stream_version, state,

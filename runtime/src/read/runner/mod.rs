@@ -61,7 +61,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 /// When the stored checkpoint was written by another [`Projection::VERSION`], the runner empties
 /// the read model with [`Projection::reset`] and replays from the first event, in the transaction
 /// that resets the checkpoint; a projection without a `#[reset]` method fails with
-/// [`ProjectionError::VersionChanged`] instead.
+/// [`ProjectionError::VersionChanged`](crate::ProjectionError::VersionChanged) instead.
 ///
 /// A handler error rolls the batch back; it is retried per [`RetryPolicy`], then the event is
 /// poison: see [`OnPoison`]. An event that cannot be read or decoded is poison at once, since
