@@ -1,13 +1,14 @@
 //! The projection runner: catch up from the checkpoint, follow the log live, exactly once.
 //!
 //! [`ProjectionRunner`] is the builder; [`spawn`](ProjectionRunner::spawn) starts the worker
-//! loop (`worker.rs`) and returns a [`ProjectionHandle`] (`handle.rs`). A batch is applied and
+//! loop (`worker.rs`, with leadership in `lead.rs`) and returns a [`ProjectionHandle`] (`handle.rs`). A batch is applied and
 //! committed with its checkpoint in `apply.rs`, every commit ending in the one fenced update of
 //! `session.rs`; `policy.rs` says what happens when a handler fails.
 
 mod apply;
 mod config;
 mod handle;
+mod lead;
 mod policy;
 mod read_ahead;
 mod session;
