@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::cache::{StateCache, DEFAULT_CACHE_CAPACITY};
 use super::retry::DEFAULT_MAX_ATTEMPTS;
+use super::turns::Turns;
 use crate::core::aggregate::{stream_id, Aggregate};
 use crate::core::error::{CommandError, StoreError};
 use crate::core::limits::check_stream_id;
@@ -16,13 +17,20 @@ use crate::core::store::EventStore;
 /// The entry point of the write side: executes commands against an [`EventStore`], and reads
 /// aggregates back (their state now or earlier, their history).
 ///
-/// Cheap to clone; clones share the store, the registered services and the state cache.
+/// Commands on one aggregate take turns within a process (clones of a `Chronicle` share the
+/// turns): each decides on the state the one before it left, so they do not conflict with each
+/// other. Commands of other processes are met by the store's version check and retried with
+/// backoff, up to [`DEFAULT_MAX_ATTEMPTS`] times by default.
+///
+/// Cheap to clone; clones share the store, the registered services, the state cache and the
+/// turns.
 #[derive(Clone)]
 pub struct Chronicle<S> {
     pub(super) store: S,
     services: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     pub(super) max_attempts: u32,
     pub(super) cache: Arc<StateCache>,
+    pub(super) turns: Arc<Turns>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Chronicle<S> {
@@ -43,6 +51,7 @@ impl<S: EventStore> Chronicle<S> {
             services: Arc::default(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             cache: Arc::new(StateCache::new(DEFAULT_CACHE_CAPACITY)),
+            turns: Arc::default(),
         }
     }
 

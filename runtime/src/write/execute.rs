@@ -34,6 +34,8 @@ impl<S: EventStore> Chronicle<S> {
         context: CommandContext,
     ) -> Result<Receipt, CommandError<RejectionOf<C>>> {
         let stream = stream_of::<C::Aggregate>(&command.aggregate_id())?;
+        // Other commands on the stream in this process wait until this one is decided.
+        let _turn = self.turns.take(&stream).await;
         let services = self.services::<C::Aggregate, RejectionOf<C>>()?;
         let metadata = context.into_metadata();
         // A state not read from the stream now (cached, or the empty state of a command that
@@ -109,6 +111,10 @@ impl<S: EventStore> Chronicle<S> {
                         return Ok(receipt);
                     }
                     tracing::debug!(attempt, stream = %stream, from_cache, "concurrency conflict, retrying");
+                    // Every conflict backs off, whether the state came from the cache or the stream,
+                    // so that writers that collided do not collide again at once; and before the
+                    // stream is read again, or what is read would be stale by the next attempt.
+                    tokio::time::sleep(backoff(attempt)).await;
                     // Read only what was appended since the state we decided on.
                     match self.catch_up(&stream, loaded).await {
                         Ok(caught_up) => cached = Some((caught_up.state, caught_up.version)),
@@ -117,9 +123,6 @@ impl<S: EventStore> Chronicle<S> {
                             return Err(error.into());
                         }
                     }
-                    // Every conflict backs off, whether the state came from the cache or the stream:
-                    // writers that collided must not collide again at once.
-                    tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(other) => return Err(other.into()),
             }

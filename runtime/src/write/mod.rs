@@ -1,5 +1,5 @@
 //! The write side: executing commands against an event store (load, decide, append, retry), the
-//! in-process state cache, snapshots, and reading aggregates back. Built on the model (`core`)
+//! in-process state cache and turns per stream, snapshots, and reading aggregates back. Built on the model (`core`)
 //! alone; it names no database.
 
 pub mod cache;
@@ -8,3 +8,4 @@ pub mod execute;
 pub mod load;
 pub mod retry;
 pub mod snapshot;
+pub mod turns;

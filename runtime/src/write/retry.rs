@@ -1,9 +1,11 @@
-//! How a command whose stream keeps moving is tried again.
+//! How a command whose stream was moved by another writer is tried again. Within one process,
+//! commands on a stream take turns (`turns.rs`) and do not conflict; these retries are for
+//! writers elsewhere.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-/// How many times a command is tried when concurrent writers keep moving its stream.
+/// How many times a command is tried when writers in other processes keep moving its stream.
 ///
 /// Every conflict is followed by a pause with full jitter whose ceiling doubles from 1 ms up to
 /// 64 ms: with 16 attempts, a command waits at most about 0.64 s in all (about half that on
