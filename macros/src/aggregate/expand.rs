@@ -5,9 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::parse::{AggregateModel, Emitted, Handler};
-use super::validate::variant_ident;
-use crate::common::private;
-use crate::common::type_key;
+use crate::common::{plain_name, private, type_key};
 
 pub fn expand(model: &AggregateModel) -> TokenStream {
     let item = &model.item;
@@ -28,7 +26,7 @@ fn expand_event_enum(model: &AggregateModel) -> TokenStream {
     let private = private();
     let enum_ident = &model.event_enum;
     let events: Vec<_> = model.appliers.iter().map(|a| &a.event).collect();
-    let variants: Vec<_> = events.iter().filter_map(|ty| variant_ident(ty)).collect();
+    let variants: Vec<_> = events.iter().filter_map(|ty| plain_name(ty)).collect();
     // Spanned at the applier's argument type, so "is not a Chronicle event" points there.
     let as_event: Vec<_> = events
         .iter()
@@ -98,7 +96,7 @@ fn expand_aggregate_impl(model: &AggregateModel) -> TokenStream {
     let (name, enum_ident) = (&model.name, &model.event_enum);
     let services = services_type(model);
     let arms = model.appliers.iter().filter_map(|applier| {
-        let variant = variant_ident(&applier.event)?;
+        let variant = plain_name(&applier.event)?;
         let method = &applier.method;
         Some(quote!(#enum_ident::#variant(event) => self.#method(event),))
     });
@@ -304,7 +302,7 @@ pub fn expand_fallback(model: &AggregateModel) -> TokenStream {
     let (variants, events): (Vec<_>, Vec<_>) = model
         .appliers
         .iter()
-        .filter_map(|applier| Some((variant_ident(&applier.event)?, &applier.event)))
+        .filter_map(|applier| Some((plain_name(&applier.event)?, &applier.event)))
         .filter(|(variant, _)| seen_variants.insert(variant.to_string()))
         .unzip();
 

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 
 use super::parse::{AggregateModel, Emitted};
-use crate::common::type_key;
-use crate::common::Errors;
+use crate::common::{plain_name, type_key, Errors};
 
 pub fn validate(model: &AggregateModel, errors: &mut Errors) {
     if model.appliers.is_empty() {
@@ -34,7 +33,7 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
             );
             continue;
         }
-        if let Some(ident) = variant_ident(&applier.event) {
+        if let Some(ident) = plain_name(&applier.event) {
             if let Some(other) = variants.insert(ident.to_string(), key.clone()) {
                 errors.at(
                     &applier.event,
@@ -147,7 +146,7 @@ fn is_plain_data(ty: &syn::Type) -> bool {
         "bool", "char", "str", "String", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32",
         "u64", "u128", "usize", "f32", "f64", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Box", "Uuid",
     ];
-    match ty {
+    match crate::common::ungroup(ty) {
         syn::Type::Path(path) if path.qself.is_none() => path
             .path
             .segments
@@ -155,15 +154,5 @@ fn is_plain_data(ty: &syn::Type) -> bool {
             .is_some_and(|last| DATA.iter().any(|name| last.ident == name)),
         syn::Type::Reference(_) | syn::Type::Slice(_) | syn::Type::Array(_) => true,
         _ => false,
-    }
-}
-
-pub fn variant_ident(ty: &syn::Type) -> Option<&syn::Ident> {
-    match ty {
-        syn::Type::Path(path) if path.qself.is_none() => {
-            let last = path.path.segments.last()?;
-            last.arguments.is_none().then_some(&last.ident)
-        }
-        _ => None,
     }
 }

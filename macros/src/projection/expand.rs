@@ -5,8 +5,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Type;
 
-use super::parse::{type_key, Handler, ProjectionModel, QueryMethod};
-use crate::common::private;
+use super::parse::{Handler, ProjectionModel, QueryMethod};
+use crate::common::{private, type_key};
 
 /// The user's impl block, then in one `const _` block the local helper traits, the `Projection`
 /// impl, one `Answer` impl per `#[query]` method and the stored-name checks.

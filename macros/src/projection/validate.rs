@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::parse::{connection_key, type_key, ProjectionModel};
-use crate::common::Errors;
+use syn::Type;
+
+use super::parse::ProjectionModel;
+use crate::common::{last_ident, type_key, Errors};
 
 pub fn validate(model: &ProjectionModel, errors: &mut Errors) {
     if model.handlers.is_empty() {
@@ -100,5 +102,14 @@ fn validate_connections(model: &ProjectionModel, errors: &mut Errors) {
                 ),
             );
         }
+    }
+}
+
+/// How a connection type is compared across methods: its last path segment as written, so
+/// `sqlx::PgConnection` and `PgConnection` agree (the compiler checks that they are one type).
+fn connection_key(ty: &Type) -> String {
+    match last_ident(ty) {
+        Some(last) => last.to_string(),
+        None => type_key(ty),
     }
 }
