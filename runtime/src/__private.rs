@@ -18,6 +18,16 @@ pub use std::{
     boxed::Box, clone::Clone, convert::From, option::Option, result::Result, string::String, vec::Vec,
 };
 
+/// An event type that the event set `S` (an aggregate's generated enum) records: implemented by
+/// `#[aggregate]` for each type an `#[apply]` method takes, and for the enum itself. Generated
+/// `Handle` impls convert what a command handler returns through it, so that the compiler, not
+/// the macro, decides whether a returned type is one of the aggregate's events, however the
+/// handler names it (a path, a `use` rename, a type alias, a `$t:ty` of a `macro_rules!` macro).
+pub trait EventOf<S>: Sized {
+    /// The event as a value of the set.
+    fn into_set(self) -> S;
+}
+
 /// The end of the run of events from `start` on stored as `event_type`: what one batch handler
 /// is handed at once.
 pub fn run_end(events: &[RecordedEvent], start: usize, event_type: &str) -> usize {

@@ -186,8 +186,7 @@ impl<'m> Context<'m> {
         match connection {
             Some(ty) if self.differs(ty) => {
                 let store_connection = self.connection;
-                let same =
-                    quote_spanned!(ty.span()=> <#ty as SameConnection<#store_connection>>::same_read_only);
+                let same = quote_spanned!(ty.span()=> <#ty as SameReadOnly<#store_connection>>::same);
                 quote!(#same(db))
             }
             _ => quote!(db),
@@ -274,54 +273,48 @@ fn expand_helpers(context: &Context) -> TokenStream {
         .iter()
         .filter_map(|q| q.connection.as_ref())
         .any(|ty| context.differs(ty));
-    let same_connection = (cast_writer || cast_reader).then(|| {
-        let first_method = model.store_connection.as_ref().map(|(method, _)| method);
+    // A method whose connection is written unlike the store's is checked to take the same type,
+    // by the compiler (only it knows whether `Db` and `PgConnection` are one type), with a
+    // message for writing methods and one for queries.
+    let (first_method, expected) = match &model.store_connection {
+        Some((method, connection)) => (method.to_string(), type_key(connection)),
+        None => (String::new(), String::new()),
+    };
+    let same_connection = cast_writer.then(|| {
         let message = format!(
-            "projection `{projection}` keeps its read model in one store, reached through `{{C}}`, not `{{Self}}`"
+            "a projection's read model lives in one store, and `{first_method}` uses `{expected}`: take \
+             `db: &mut {expected}` here too, not `{{Self}}`"
         );
-        let note = format!(
-            "`{}` uses `{{C}}`: take `&mut {{C}}` in every `#[on]` and `#[reset]` method, and \
-             `&mut ReadOnly<'_, {{C}}>` in every `#[query]` method",
-            quote!(#first_method)
-        );
-        let same = cast_writer.then(|| {
-            quote! {
+        let label = format!("expected `{expected}`");
+        quote! {
+            #[diagnostic::on_unimplemented(message = #message, label = #label)]
+            trait SameConnection<C>: ::core::marker::Sized {
                 fn same(connection: &mut C) -> &mut Self;
             }
-        });
-        let same_impl = cast_writer.then(|| {
-            quote! {
+
+            impl<C> SameConnection<C> for C {
                 fn same(connection: &mut C) -> &mut C {
                     connection
                 }
             }
-        });
-        let same_read_only = cast_reader.then(|| {
-            quote! {
-                fn same_read_only<'a, 'c>(
-                    db: &'a mut #private::ReadOnly<'c, C>,
-                ) -> &'a mut #private::ReadOnly<'c, Self>;
-            }
-        });
-        let same_read_only_impl = cast_reader.then(|| {
-            quote! {
-                fn same_read_only<'a, 'c>(
-                    db: &'a mut #private::ReadOnly<'c, C>,
-                ) -> &'a mut #private::ReadOnly<'c, C> {
-                    db
-                }
-            }
-        });
+        }
+    });
+    let same_read_only = cast_reader.then(|| {
+        let message = format!(
+            "a projection's read model lives in one store, and `{first_method}` uses `{expected}`: take \
+             `db: &mut ReadOnly<'_, {expected}>` here, not `{{Self}}`"
+        );
+        let label = format!("expected `{expected}`");
         quote! {
-            #[diagnostic::on_unimplemented(message = #message, label = "expected `{C}`", note = #note)]
-            trait SameConnection<C>: ::core::marker::Sized {
-                #same
-                #same_read_only
+            #[diagnostic::on_unimplemented(message = #message, label = #label)]
+            trait SameReadOnly<C>: ::core::marker::Sized {
+                fn same<'a, 'c>(db: &'a mut #private::ReadOnly<'c, C>) -> &'a mut #private::ReadOnly<'c, Self>;
             }
 
-            impl<C> SameConnection<C> for C {
-                #same_impl
-                #same_read_only_impl
+            impl<C> SameReadOnly<C> for C {
+                fn same<'a, 'c>(db: &'a mut #private::ReadOnly<'c, C>) -> &'a mut #private::ReadOnly<'c, C> {
+                    db
+                }
             }
         }
     });
@@ -351,6 +344,7 @@ fn expand_helpers(context: &Context) -> TokenStream {
     quote! {
         #failure
         #same_connection
+        #same_read_only
         #query_output
     }
 }

@@ -45,7 +45,8 @@ pub enum Emitted {
 }
 
 impl Emitted {
-    /// The event types a reader can see in the signature (a `Vec` of the event enum names none).
+    /// The types the handler returns values of, in order: each must be one of the aggregate's
+    /// events, or its event enum.
     pub fn named_types(&self) -> Vec<&Type> {
         match self {
             Emitted::Nothing => Vec::new(),
