@@ -28,6 +28,60 @@ pub trait EventOf<S>: Sized {
     fn into_set(self) -> S;
 }
 
+/// Two event types of one aggregate or projection stored under one name, found in const
+/// evaluation: the message that names them, for the generated check to panic with (at the user's
+/// type, where the panic is reported).
+pub struct NameClash {
+    text: [u8; NameClash::CAPACITY],
+    len: usize,
+}
+
+impl NameClash {
+    const CAPACITY: usize = 1024;
+
+    /// The message; a message longer than the capacity is cut at a character boundary.
+    pub const fn message(&self) -> &str {
+        let (written, _) = self.text.split_at(self.len);
+        match std::str::from_utf8(written) {
+            Ok(text) => text,
+            Err(error) => match std::str::from_utf8(written.split_at(error.valid_up_to()).0) {
+                Ok(text) => text,
+                Err(_) => "",
+            },
+        }
+    }
+
+    const fn push(mut self, piece: &str) -> Self {
+        let piece = piece.as_bytes();
+        let mut i = 0;
+        while i < piece.len() && self.len < Self::CAPACITY {
+            self.text[self.len] = piece[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+}
+
+/// Whether an event before `index` in `events` (each its stored name and its type as written)
+/// has the stored name of the one at `index`; if so, the message "events `A` and `B`" followed
+/// by `rest`. One call per event keeps the generated checks linear in the number of events.
+pub const fn name_clash(events: &[(&str, &str)], index: usize, rest: &str) -> Option<NameClash> {
+    let mut earlier = 0;
+    while earlier < index {
+        if const_str_eq(events[earlier].0, events[index].0) {
+            let clash = NameClash {
+                text: [0; NameClash::CAPACITY],
+                len: 0,
+            };
+            let clash = clash.push("events `").push(events[earlier].1).push("` and `");
+            return Some(clash.push(events[index].1).push("`").push(rest));
+        }
+        earlier += 1;
+    }
+    None
+}
+
 /// The end of the run of events from `start` on stored as `event_type`: what one batch handler
 /// is handed at once.
 pub fn run_end(events: &[RecordedEvent], start: usize, event_type: &str) -> usize {
@@ -61,4 +115,27 @@ pub fn decode_for_projection<E: Event>(event: &RecordedEvent) -> Result<E, Handl
             std::any::type_name::<E>(),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_clash;
+
+    #[test]
+    fn a_clash_names_the_earlier_type_and_the_later() {
+        let events = [("a", "A"), ("b", "B"), ("a", "crate::C")];
+        assert!(name_clash(&events, 1, "!").is_none());
+        let clash = name_clash(&events, 2, " share a name").unwrap();
+        assert_eq!(clash.message(), "events `A` and `crate::C` share a name");
+    }
+
+    #[test]
+    fn a_long_message_is_cut_at_a_character_boundary() {
+        // "events `x" is 9 bytes, so the 1024th byte is the first half of an `é`.
+        let long = format!("x{}", "é".repeat(600));
+        let events = [("a", long.as_str()), ("a", "B")];
+        let clash = name_clash(&events, 1, "").unwrap();
+        assert!(clash.message().starts_with("events `xéé"));
+        assert_eq!(clash.message().len(), 1023);
+    }
 }

@@ -4,12 +4,14 @@
 mod attr;
 mod errors;
 mod method;
+mod names;
 mod types;
 mod typo;
 
 pub use attr::{parse_keys, reject_generics, type_value, Slot};
 pub use errors::Errors;
 pub use method::{receiver, strip_method_attributes, take_role, typed_args, Receiver, Roles, Synonym};
+pub use names::distinct_stored_names;
 pub use types::{
     generic_args, is_unit, last_ident, plain_name, single_arg, slice_element, taken, type_key, ungroup, Taken,
 };

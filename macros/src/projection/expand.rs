@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::Type;
 
 use super::parse::{Handler, ProjectionModel, QueryMethod};
-use crate::common::{private, type_key};
+use crate::common::{distinct_stored_names, private, type_key};
 
 /// The user's impl block, then in one `const _` block the local helper traits, the `Projection`
 /// impl, one `Answer` impl per `#[query]` method and the stored-name checks.
@@ -528,29 +528,15 @@ fn expand_answer_impl(context: &Context, query: &QueryMethod) -> TokenStream {
 }
 
 /// Two event types of one projection with the same stored name would always reach the first
-/// handler; names come from other items' attributes, so the check runs in const evaluation.
+/// handler.
 fn expand_unique_name_checks(model: &ProjectionModel) -> TokenStream {
-    let private = private();
     let events: Vec<_> = model.handlers.iter().map(|h| &h.event).collect();
-    let mut checks = Vec::new();
-    for (i, later) in events.iter().enumerate() {
-        for earlier in &events[..i] {
-            let message = format!(
-                "events `{}` and `{}` handled by projection `{}` have the same stored name, so only the first \
-                 handler would ever see them; give one a distinct `#[event(name = \"...\")]`",
-                type_key(earlier),
-                type_key(later),
-                model.self_ident
-            );
-            checks.push(quote_spanned! {later.span()=>
-                ::core::assert!(
-                    !#private::const_str_eq(<#earlier as #private::Event>::NAME, <#later as #private::Event>::NAME),
-                    #message
-                );
-            });
-        }
-    }
-    quote!(#(#checks)*)
+    let rest = format!(
+        " handled by projection `{}` have the same stored name, so only the first handler would ever see \
+         them; give one a distinct `#[event(name = \"...\")]`",
+        model.self_ident
+    );
+    distinct_stored_names(&events, &rest)
 }
 
 /// What `#[projection]` generates next to its errors: the `Projection` impl and the `Answer`

@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::parse::AggregateModel;
-use crate::common::{plain_name, private};
+use crate::common::{distinct_stored_names, plain_name, private};
 
 pub use fallback::expand_fallback;
 
@@ -190,31 +190,18 @@ fn services_type(model: &AggregateModel) -> TokenStream {
 }
 
 /// Two event types of one aggregate with the same stored name would be indistinguishable in the
-/// store; names come from other items' attributes, so the check runs in const evaluation.
+/// store.
 fn expand_unique_name_checks(model: &AggregateModel) -> TokenStream {
-    let private = private();
     let events: Vec<_> = model.appliers.iter().map(|a| &a.event).collect();
-    let mut checks = Vec::new();
-    for (i, later) in events.iter().enumerate() {
-        for earlier in &events[..i] {
-            let message = format!(
-                "events `{}` and `{}` of aggregate `{}` have the same stored name; give one a distinct `#[event(name = \"...\")]`",
-                quote!(#earlier),
-                quote!(#later),
-                model.self_ident
-            );
-            checks.push(quote_spanned! {later.span()=>
-                ::core::assert!(
-                    !#private::const_str_eq(<#earlier as #private::Event>::NAME, <#later as #private::Event>::NAME),
-                    #message
-                );
-            });
-        }
-    }
+    let rest = format!(
+        " of aggregate `{}` have the same stored name; give one a distinct `#[event(name = \"...\")]`",
+        model.self_ident
+    );
+    let checks = distinct_stored_names(&events, &rest);
     if checks.is_empty() {
-        return TokenStream::new();
+        return checks;
     }
-    quote!(const _: () = { #(#checks)* };)
+    quote!(const _: () = { #checks };)
 }
 
 fn enum_doc(model: &AggregateModel) -> String {
