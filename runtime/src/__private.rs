@@ -82,22 +82,70 @@ pub const fn name_clash(events: &[(&str, &str)], index: usize, rest: &str) -> Op
     None
 }
 
-/// The end of the run of events from `start` on stored as `event_type`: what one batch handler
-/// is handed at once.
-pub fn run_end(events: &[RecordedEvent], start: usize, event_type: &str) -> usize {
-    let rest = events.get(start..).unwrap_or_default();
-    rest.iter()
-        .position(|event| event.event_type != event_type)
-        .map_or(events.len(), |length| start + length)
+/// A batch handler (`#[on]` taking `&[E]`) as generated `apply_batch` hands it a run: the
+/// projection, the run of consecutive events stored under its event's name, and the
+/// connection. The indexes of its failures are the run's.
+pub type RunHandler<P> = for<'a> fn(
+    &'a P,
+    &'a [RecordedEvent],
+    &'a mut <<P as Projection>::Store as ReadStore>::Connection,
+) -> BoxFuture<'a, Result<(), BatchFailure>>;
+
+/// `Projection::apply_batch` of a projection with batch handlers, one per stored name in `runs`:
+/// each run of consecutive events stored under one of those names goes to its handler as one
+/// slice, in order, and every other event to `Projection::apply`, one at a time. A failure names
+/// its events by their indexes in `events`. Generated code passes only the table.
+pub fn apply_runs<'a, P: Projection, const N: usize>(
+    projection: &'a P,
+    events: &'a [RecordedEvent],
+    connection: &'a mut <P::Store as ReadStore>::Connection,
+    runs: [(&'static str, RunHandler<P>); N],
+) -> BoxFuture<'a, Result<(), BatchFailure>> {
+    Box::pin(async move {
+        let mut start = 0;
+        while let Some(first) = events.get(start) {
+            let Some((name, handler)) = runs.iter().find(|(name, _)| *name == first.event_type) else {
+                projection
+                    .apply(first, &mut *connection)
+                    .await
+                    .map_err(|error| BatchFailure::of_one(start, error))?;
+                start += 1;
+                continue;
+            };
+            let rest = events.get(start..).unwrap_or_default();
+            let length = rest
+                .iter()
+                .position(|event| event.event_type != *name)
+                .unwrap_or(rest.len());
+            let run = rest.get(..length).unwrap_or_default();
+            handler(projection, run, &mut *connection)
+                .await
+                .map_err(|failure| BatchFailure {
+                    first: start + failure.first,
+                    ..failure
+                })?;
+            start += length;
+        }
+        Ok(())
+    })
 }
 
-/// Decodes a run of events for a batch handler; `first` is the run's index in the batch, so
-/// that an undecodable event is named exactly.
-pub fn decode_run<E: Event>(run: &[RecordedEvent], first: usize) -> Result<Vec<E>, BatchFailure> {
+/// A batch handler's error: it failed on its whole run.
+pub fn run_failure(run: &[RecordedEvent], error: HandlerError) -> BatchFailure {
+    BatchFailure {
+        first: 0,
+        count: run.len(),
+        error,
+    }
+}
+
+/// Decodes a run of events for a batch handler; an undecodable event is named by its index in
+/// the run.
+pub fn decode_run<E: Event>(run: &[RecordedEvent]) -> Result<Vec<E>, BatchFailure> {
     run.iter()
         .enumerate()
         .map(|(index, event)| {
-            decode_for_projection::<E>(event).map_err(|error| BatchFailure::of_one(first + index, error))
+            decode_for_projection::<E>(event).map_err(|error| BatchFailure::of_one(index, error))
         })
         .collect()
 }

@@ -117,7 +117,7 @@ impl<'m> Context<'m> {
             apply_batch<'a>(
                 &'a self,
                 events: &'a [#private::RecordedEvent],
-                batch_connection: &'a mut #connection,
+                connection: &'a mut #connection,
             ) -> #output
         };
         Self::method(connection.span(), signature, body)
@@ -436,9 +436,10 @@ fn expand_dispatch(context: &Context, handler: &Handler) -> TokenStream {
     }
 }
 
-/// `apply_batch` for a projection with batch handlers: each run of consecutive events of a batch
-/// handler's type goes to it as one slice, in order; every other event goes to `apply`.
-/// Projections without batch handlers keep the trait's one-at-a-time default.
+/// `apply_batch` for a projection with batch handlers: the table of their stored names and of
+/// what each does with a run of its events (decode them, await the handler); the runtime's
+/// `apply_runs` walks the batch, and hands every other event to `apply`. Projections without
+/// batch handlers keep the trait's one-at-a-time default.
 fn expand_apply_batch(context: &Context) -> TokenStream {
     let private = &context.private;
     let batch_handlers: Vec<&Handler> = context.model.handlers.iter().filter(|h| h.batch).collect();
@@ -453,35 +454,17 @@ fn expand_apply_batch(context: &Context) -> TokenStream {
         let connection = context.connection_arg(handler.connection.as_ref());
         let failure = failure(handler.error_span);
         quote! {
-            if first.event_type == #name {
-                let end = #private::run_end(events, start, #name);
-                let run = events.get(start..end).unwrap_or_default();
-                let decoded = #decode(run, start)?;
-                self.#method(&decoded, #envelope #connection)
+            (#name, |projection, run, connection| #private::Box::pin(async move {
+                let decoded = #decode(run)?;
+                projection
+                    .#method(&decoded, #envelope #connection)
                     .await
-                    .map_err(|error| #private::BatchFailure {
-                        first: start,
-                        count: end - start,
-                        error: (#failure)(error),
-                    })?;
-                start = end;
-                continue;
-            }
+                    .map_err(|error| #private::run_failure(run, (#failure)(error)))
+            }))
         }
     });
     context.apply_batch_fn(quote! {
-        #private::Box::pin(async move {
-            let mut start = 0usize;
-            while let ::core::option::Option::Some(first) = events.get(start) {
-                let connection = &mut *batch_connection;
-                #(#runs)*
-                #private::Projection::apply(self, first, connection)
-                    .await
-                    .map_err(|error| #private::BatchFailure::of_one(start, error))?;
-                start += 1;
-            }
-            #private::Result::Ok(())
-        })
+        #private::apply_runs(self, events, connection, [#(#runs),*])
     })
 }
 
