@@ -28,6 +28,43 @@ pub trait EventOf<S>: Sized {
     fn into_set(self) -> S;
 }
 
+/// A `#[query]` method's answer as its query's output, in a generated `Answer` impl: picked by
+/// method resolution, [`IsTheOutput`] when the two types are one (always, in a program that
+/// compiles), [`NotTheOutput`] otherwise. Generated code checks at the user's types, outside the
+/// impl, that they are one, or that the query is a query at all; inside the impl, a mismatch then
+/// does not fail a second time.
+pub struct AnswerAs<T, O>(std::marker::PhantomData<fn(T) -> O>);
+
+impl<T, O> AnswerAs<T, O> {
+    /// The marker that method resolution dispatches on.
+    pub const NEW: Self = Self(std::marker::PhantomData);
+}
+
+/// The answer is the query's output: passed on.
+pub trait IsTheOutput<T> {
+    /// The answer itself.
+    fn convert(&self, answer: T) -> T;
+}
+
+impl<T> IsTheOutput<T> for AnswerAs<T, T> {
+    fn convert(&self, answer: T) -> T {
+        answer
+    }
+}
+
+/// The answer is not the query's output: the program does not compile (the check outside the
+/// impl says why), so this never runs.
+pub trait NotTheOutput<T, O> {
+    /// Never called in a program that compiles.
+    fn convert(&self, answer: T) -> O;
+}
+
+impl<T, O> NotTheOutput<T, O> for &AnswerAs<T, O> {
+    fn convert(&self, _: T) -> O {
+        unreachable!("a `#[query]` method whose answer is not its query's output does not compile")
+    }
+}
+
 /// Two event types of one aggregate or projection stored under one name, found in const
 /// evaluation: the message that names them, for the generated check to panic with (at the user's
 /// type, where the panic is reported).

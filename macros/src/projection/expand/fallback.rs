@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::answer_impl;
 use super::context::Context;
+use super::{answer_impl, query_check};
 use crate::common::type_key;
 use crate::projection::parse::ProjectionModel;
 
@@ -38,7 +38,7 @@ pub fn expand_fallback(model: &ProjectionModel) -> TokenStream {
         .queries
         .iter()
         .filter(|query| seen.insert(type_key(&query.query)))
-        .map(|query| answer_impl(&context, &query.query, None));
+        .map(|query| answer_impl(&context, &query.query, None, query_check(&query.query)));
     quote! {
         #item
 

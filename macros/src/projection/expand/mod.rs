@@ -166,17 +166,34 @@ fn expand_apply_batch(context: &Context) -> TokenStream {
     })
 }
 
-/// `impl Answer<Q>`, spanned at the query type so that "not a Chronicle query" points there.
-pub fn answer_impl(context: &Context, query: &Type, body: Option<TokenStream>) -> TokenStream {
+/// `impl Answer<Q>`, spanned at the query type so that "not a Chronicle query" points there,
+/// followed by `check`, the one check that reports a query type that is not a `Query`: the impl
+/// assumes that it is one (a higher-ranked bound, which the compiler does not check where the
+/// impl is declared, and which an actual `Query` impl takes precedence over), so that its header
+/// and signature do not report it again.
+pub fn answer_impl(
+    context: &Context,
+    query: &Type,
+    body: Option<TokenStream>,
+    check: TokenStream,
+) -> TokenStream {
     let private = private_at(query.span());
     let self_ty = &context.model.item.self_ty;
     let answer = context.answer_fn(query, body);
     quote_spanned! {query.span()=>
         #[automatically_derived]
-        impl #private::Answer<#query> for #self_ty {
+        impl #private::Answer<#query> for #self_ty where for<'__query> #query: #private::Query {
             #answer
         }
+
+        #check
     }
+}
+
+/// The check that a query type is a `Query`, for a method whose answer type is unknown.
+pub fn query_check(query: &Type) -> TokenStream {
+    let output = query_output(query);
+    quote_spanned!(query.span()=> const _: ::core::marker::PhantomData<#output> = ::core::marker::PhantomData;)
 }
 
 fn expand_answer_impl(context: &Context, query: &QueryMethod) -> TokenStream {
@@ -185,18 +202,31 @@ fn expand_answer_impl(context: &Context, query: &QueryMethod) -> TokenStream {
         query: query_ty,
         ..
     } = query;
+    let private = &context.private;
     let db = context.read_only_arg(query.connection.as_ref());
     let failure = failure(query.error_span);
-    // The answer's type is checked against the query's `output` at the user's return type, by a
-    // closure wholly spanned there (its parameter and its use share one hygiene context).
-    let answer = match &query.output {
-        Some(output) => {
-            let query_output = query_output(query_ty);
+    let query_output = query_output(query_ty);
+    // The answer's type is checked against the query's `output` at the user's return type, by
+    // the local `QueryOutput` trait, outside the impl: a query type that is not a `Query` is
+    // reported there too (at the query type) and only there. Inside the impl the answer is
+    // passed on as the output; closures wholly spanned there share one hygiene context.
+    let (check, answer) = match &query.output {
+        Some(output) => (
             quote_spanned! {output.span()=>
-                |answer| <#output as QueryOutput<#query_output>>::output(answer)
-            }
-        }
-        None => quote!(|answer| answer),
+                const _: () = {
+                    let _ = <#output as QueryOutput<#query_output>>::output;
+                };
+            },
+            quote_spanned! {output.span()=>
+                |answer| {
+                    // One of the two is picked: the other is unused.
+                    #[allow(unused_imports)]
+                    use #private::{IsTheOutput as _, NotTheOutput as _};
+                    (&#private::AnswerAs::<#output, #query_output>::NEW).convert(answer)
+                }
+            },
+        ),
+        None => (query_check(query_ty), quote!(|answer| answer)),
     };
     let future = quote! {
         async move { self.#method(query, #db).await.map(#answer).map_err(#failure) }
@@ -205,7 +235,7 @@ fn expand_answer_impl(context: &Context, query: &QueryMethod) -> TokenStream {
     // `Q: Query`, so that a query type that is not one is reported there only.
     let private_q = private_at(query_ty.span());
     let body = quote_spanned!(query_ty.span()=> #private_q::Box::pin(#future));
-    answer_impl(context, query_ty, Some(body))
+    answer_impl(context, query_ty, Some(body), check)
 }
 
 /// Two event types of one projection with the same stored name would always reach the first
