@@ -3,7 +3,7 @@
 //! Runtime helpers the macros call live here rather than in the expansions, so that generated code
 //! stays a thin table.
 
-pub use crate::aggregate::{Aggregate, Handle, SnapshotState};
+pub use crate::aggregate::{Aggregate, AggregateState, Handle, SnapshotState, StateCheck};
 pub use crate::command::Command;
 pub use crate::event::{
     const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::handle::handle_impl;
-use super::{enum_doc, services_type};
+use super::{enum_doc, services_type, state_check, where_clause};
 use crate::aggregate::parse::AggregateModel;
 use crate::common::{plain_name, private, type_key};
 
@@ -21,11 +21,26 @@ pub fn expand_fallback(model: &AggregateModel) -> TokenStream {
     let (name, enum_ident) = (&model.name, &model.event_enum);
     let services = services_type(model);
     let doc = enum_doc(model);
+    let (impl_generics, _, _) = item.generics.split_for_impl();
+    let where_clause = where_clause(model);
+    let state_check = state_check(model);
 
+    // The enum is declared outside the impl block, so it leaves out events that name the block's
+    // generic parameters (a generic block is already reported).
+    let params: Vec<String> = item
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(ty) => Some(ty.ident.to_string()),
+            _ => None,
+        })
+        .collect();
     let mut seen_variants = HashSet::new();
     let (variants, events): (Vec<_>, Vec<_>) = model
         .appliers
         .iter()
+        .filter(|applier| !mentions(&applier.event, &params))
         .filter_map(|applier| Some((plain_name(&applier.event)?, &applier.event)))
         .filter(|(variant, _)| seen_variants.insert(variant.to_string()))
         .unzip();
@@ -97,7 +112,7 @@ pub fn expand_fallback(model: &AggregateModel) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl #private::Aggregate for #self_ty {
+        impl #impl_generics #private::Aggregate for #self_ty #where_clause {
             const NAME: &'static str = #name;
             type Event = #enum_ident;
             type Services = #services;
@@ -106,5 +121,18 @@ pub fn expand_fallback(model: &AggregateModel) -> TokenStream {
         }
 
         #(#handle_impls)*
+        #state_check
     }
+}
+
+/// Whether a type names one of the identifiers (as a path segment anywhere in it).
+fn mentions(ty: &syn::Type, idents: &[String]) -> bool {
+    fn walk(tokens: TokenStream, idents: &[String]) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => idents.iter().any(|name| ident == name),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), idents),
+            _ => false,
+        })
+    }
+    !idents.is_empty() && walk(quote!(#ty), idents)
 }

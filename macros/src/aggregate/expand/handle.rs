@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Type;
 
-use super::services_type;
+use super::{services_type, where_clause};
 use crate::aggregate::parse::{AggregateModel, Emitted, Handler};
 use crate::common::{last_ident, private, type_key, ungroup};
 
@@ -216,9 +216,11 @@ pub fn handle_impl(model: &AggregateModel, handler: &Handler, body: TokenStream)
             #body
         }
     };
+    let (impl_generics, _, _) = model.item.generics.split_for_impl();
+    let where_clause = where_clause(model);
     quote_spanned! {handler.name_span=>
         #[automatically_derived]
-        impl #private::Handle<#command> for #self_ty {
+        impl #impl_generics #private::Handle<#command> for #self_ty #where_clause {
             #items
         }
     }

@@ -22,11 +22,13 @@ pub fn expand(model: &AggregateModel) -> TokenStream {
         .iter()
         .map(|h| handle::expand_handle_impl(model, h));
     let name_checks = expand_unique_name_checks(model);
+    let state_check = state_check(model);
     quote! {
         #item
         #event_enum
         #aggregate_impl
         #(#handle_impls)*
+        #state_check
         #name_checks
     }
 }
@@ -136,14 +138,44 @@ fn expand_aggregate_impl(model: &AggregateModel) -> TokenStream {
         }
         #snapshots
     };
-    // The impl is spanned at the aggregate's type so a missing Default or Clone is reported there;
-    // its items stay at the call site, where `self` and `event` of the arms live.
+    let where_clause = where_clause(model);
+    // The impl is spanned at the aggregate's type so that a missing `Send` or `Sync` of its
+    // services is reported there; its items stay at the call site, where `self` and `event` of the
+    // arms live.
     quote_spanned! {self_ty.span()=>
         #[automatically_derived]
-        impl #private::Aggregate for #self_ty {
+        impl #private::Aggregate for #self_ty #where_clause {
             #items
         }
     }
+}
+
+/// The `where` clause of every generated impl of the aggregate's traits: the impl block's own
+/// (only ever there next to the error that the block is generic), and what the state must be
+/// (`Default + Clone + Send + Sync + 'static`, the supertraits of `Aggregate`). The latter is
+/// higher-ranked, so that the compiler does not check it where the impl is declared: a state
+/// without `Default` is reported once, by [`state_check`], instead of at every impl.
+pub fn where_clause(model: &AggregateModel) -> TokenStream {
+    let private = private();
+    let own = model
+        .item
+        .generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates);
+    quote!(where #(#own,)* for<'__state> Self: #private::AggregateState)
+}
+
+/// The one check of what the state must be, spanned at the aggregate's type. None for a generic
+/// impl block (already reported), whose type cannot be named outside it.
+pub fn state_check(model: &AggregateModel) -> TokenStream {
+    let private = private();
+    let self_ty = &model.item.self_ty;
+    if !model.item.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let assert = quote_spanned!(self_ty.span()=> <#self_ty as #private::StateCheck>::assert_state);
+    quote!(const _: () = { let _ = #assert; };)
 }
 
 /// With `snapshot_every`: the snapshot settings and the state's (de)serialization. Nothing

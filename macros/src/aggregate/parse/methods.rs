@@ -1,6 +1,7 @@
 //! `#[handle]` and `#[apply]` methods: their signatures, read into handlers and appliers.
 
-use syn::{ImplItemFn, ReturnType, Type};
+use quote::quote;
+use syn::{ImplItemFn, PatType, ReturnType, Type};
 
 use super::{Applier, Emitted, Handler};
 use crate::common::{
@@ -41,7 +42,7 @@ fn check_receiver(method: &ImplItemFn, what: &str, expected: &str, errors: &mut 
     }
 }
 
-pub fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+pub fn parse_handler(method: &ImplItemFn, services: Option<&Type>, errors: &mut Errors) -> Option<Handler> {
     const WHAT: &str = "a command handler";
     check_sync_and_concrete(
         method,
@@ -56,7 +57,7 @@ pub fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler
              state changes in `#[apply]` methods",
         );
     }
-    let args = typed_args(method);
+    let args = reorder_swapped(typed_args(method), services, errors);
     let (command, command_by_ref) = match args.first().map(|arg| (arg, taken(&arg.ty))) {
         Some((arg, Taken::Exclusive(command))) => {
             errors.at(
@@ -101,6 +102,40 @@ pub fn parse_handler(method: &ImplItemFn, errors: &mut Errors) -> Option<Handler
         emitted,
         error,
     })
+}
+
+/// Parameters written services first, as in `(&self, clock: &Clock, command: Deposit)` in an
+/// aggregate declaring `services = Clock`: reported once, at the parameters, and returned in the
+/// expected order, so that the handler still handles its command (instead of one named `Clock`,
+/// which would be reported again at the command as not handled).
+fn reorder_swapped<'a>(
+    args: Vec<&'a PatType>,
+    services: Option<&Type>,
+    errors: &mut Errors,
+) -> Vec<&'a PatType> {
+    let (Some(services), [first, second]) = (services, args.as_slice()) else {
+        return args;
+    };
+    let services = type_key(services);
+    let is_services = |arg: &PatType| matches!(taken(&arg.ty), Taken::Shared(ty) if type_key(ty) == services);
+    if !is_services(first) || is_services(second) {
+        return args;
+    }
+    let pattern = |arg: &PatType| {
+        let pat = &arg.pat;
+        quote!(#pat).to_string()
+    };
+    errors.at(
+        quote!(#first, #second),
+        format!(
+            "a command handler takes the command first and the services second: write `(&self, {}: {}, {}: {})`",
+            pattern(second),
+            type_key(&second.ty),
+            pattern(first),
+            type_key(&first.ty),
+        ),
+    );
+    vec![*second, *first]
 }
 
 const RETURN_HELP: &str =

@@ -108,7 +108,9 @@ impl AggregateModel {
                 "`#[aggregate]` goes on an inherent `impl` block (`impl Account { ... }`), not on a trait impl",
             );
         }
-        let concrete = reject_generics(&item.generics, "an aggregate", errors);
+        // Reported; the model is still read, so that the impls next to the error keep the
+        // commands of a generic aggregate handled.
+        reject_generics(&item.generics, "an aggregate", errors);
         let self_ident = match ungroup(&item.self_ty) {
             Type::Path(path) if path.qself.is_none() => path.path.segments.last().map(|s| s.ident.clone()),
             _ => None,
@@ -125,12 +127,14 @@ impl AggregateModel {
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else { continue };
             match take_role(method, &ROLES, errors) {
-                Some((Role::Handle, _)) => handlers.extend(methods::parse_handler(method, errors)),
+                Some((Role::Handle, _)) => {
+                    handlers.extend(methods::parse_handler(method, services.as_ref(), errors));
+                }
                 Some((Role::Apply, _)) => appliers.extend(methods::parse_applier(method, errors)),
                 None => {}
             }
         }
-        let self_ident = self_ident.filter(|_| concrete)?;
+        let self_ident = self_ident?;
         Some(Self {
             name: name.unwrap_or_else(|| LitStr::new(&self_ident.to_string(), self_ident.span())),
             event_enum: event_enum
