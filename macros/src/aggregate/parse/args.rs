@@ -32,9 +32,7 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> Args {
                     let lit: LitStr = meta.value()?.parse().map_err(|e| {
                         syn::Error::new(e.span(), "`name` takes a string, e.g. `name = \"bank.Account\"`")
                     })?;
-                    if lit.value().trim().is_empty() {
-                        errors.at(&lit, "an aggregate's `name` cannot be empty");
-                    }
+                    check_name(&lit, errors);
                     name.set(meta, lit, errors);
                 }
                 "event" => {
@@ -104,4 +102,37 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> Args {
         snapshot_every: snapshot_every.0.map(|kv| (kv.value, kv.span)),
         snapshot_version: snapshot_version.0.map(|kv| (kv.value, kv.span)),
     }
+}
+
+/// Stream ids are `"{name}-{id}"`, so a name is what comes before the first `-`: a name with a
+/// `-` in it would make two aggregates' streams one (`Order` with id `Line-5` and `Order-Line`
+/// with id `5`), as in KurrentDB's category convention. The default, the type's name, never has
+/// one.
+fn check_name(lit: &LitStr, errors: &mut Errors) {
+    let name = lit.value();
+    if name.trim().is_empty() {
+        errors.at(
+            lit,
+            "an aggregate's `name` cannot be empty: its streams are named `\"{name}-{id}\"`, e.g. \
+             `name = \"bank.Account\"`",
+        );
+        return;
+    }
+    let Some((before, after)) = name.split_once('-') else {
+        return;
+    };
+    let (before, after) = (
+        if before.is_empty() { "Order" } else { before },
+        if after.is_empty() { "Line" } else { after },
+    );
+    errors.at(
+        lit,
+        format!(
+            "an aggregate's `name` cannot contain `-`: stream ids are `\"{{name}}-{{id}}\"`, so `{before}-{after}` \
+             with id `5` and `{before}` with id `{after}-5` would share the stream `{before}-{after}-5`; write \
+             e.g. `name = \"{dots}\"` or `name = \"{underscores}\"`",
+            dots = name.replace('-', "."),
+            underscores = name.replace('-', "_"),
+        ),
+    );
 }
