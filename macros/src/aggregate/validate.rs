@@ -39,12 +39,16 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
             continue;
         }
         if let Some(ident) = plain_name(&applier.event) {
-            if let Some(other) = variants.insert(ident.to_string(), key.clone()) {
+            if let Some((other, other_method)) =
+                variants.insert(ident.to_string(), (key.clone(), &applier.method))
+            {
                 errors.at(
                     &applier.event,
                     format!(
-                        "`{key}` and `{other}` would both be the variant `{ident}` of the event enum; \
-                         use event types with distinct names"
+                        "`{key}` and `{other}` would both be the variant `{ident}` of the event enum: if they \
+                         are one type named two ways, it has exactly one `#[apply]` method, so merge `{}` into \
+                         `{other_method}`; if they are two types, give them distinct names",
+                        applier.method
                     ),
                 );
             }
