@@ -1,11 +1,15 @@
-//! Rules across methods: each command handled once, each event applied once, every emitted event
-//! applied; and across keys: a snapshot version only with snapshots.
+//! Rules across methods: each command handled once, each event applied once; and across keys: a
+//! snapshot version only with snapshots.
+//!
+//! Types are compared here only as written, where an equal spelling is surely one type and the
+//! message can say which method to merge into which. Whether a handler's returned types are the
+//! aggregate's events, and its services the aggregate's services, is left to the compiler: the
+//! generated code checks it at the user's types (see `expand/handle.rs`).
 
 use std::collections::HashMap;
 
-use super::parse::{AggregateModel, Emitted};
-use crate::common::type_key;
-use crate::common::Errors;
+use super::parse::AggregateModel;
+use crate::common::{plain_name, type_key, Errors};
 
 pub fn validate(model: &AggregateModel, errors: &mut Errors) {
     if model.appliers.is_empty() {
@@ -34,13 +38,17 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
             );
             continue;
         }
-        if let Some(ident) = variant_ident(&applier.event) {
-            if let Some(other) = variants.insert(ident.to_string(), key.clone()) {
+        if let Some(ident) = plain_name(&applier.event) {
+            if let Some((other, other_method)) =
+                variants.insert(ident.to_string(), (key.clone(), &applier.method))
+            {
                 errors.at(
                     &applier.event,
                     format!(
-                        "`{key}` and `{other}` would both be the variant `{ident}` of the event enum; \
-                         use event types with distinct names"
+                        "`{key}` and `{other}` would both be the variant `{ident}` of the event enum: if they \
+                         are one type named two ways, it has exactly one `#[apply]` method, so merge `{}` into \
+                         `{other_method}`; if they are two types, give them distinct names",
+                        applier.method
                     ),
                 );
             }
@@ -52,7 +60,6 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
         }
     }
 
-    validate_services(model, errors);
     validate_snapshots(model, errors);
 
     let mut handled = HashMap::new();
@@ -68,35 +75,6 @@ pub fn validate(model: &AggregateModel, errors: &mut Errors) {
                 ),
             );
         }
-        let enum_key = model.event_enum.to_string();
-        for emitted in handler.emitted.named_types() {
-            let key = type_key(emitted);
-            let whole_enum = matches!(handler.emitted, Emitted::Many(_)) && key == enum_key;
-            if whole_enum || applied.contains_key(&key) {
-                continue;
-            }
-            let message = if is_plain_data(emitted) {
-                let example = model
-                    .appliers
-                    .first()
-                    .map_or_else(|| "YourEvent".to_owned(), |a| type_key(&a.event));
-                format!(
-                    "a command handler returns events, not data: `{key}` is not an event of `{aggregate}`. \
-                     Return the event that records the decision (e.g. `Result<{example}, {error}>`) and \
-                     read data from a query instead (CQS)",
-                    aggregate = model.self_ident,
-                    error = type_key(&handler.error),
-                )
-            } else {
-                format!(
-                    "`{key}` is returned by the command handler `{method}` but no `#[apply]` method applies it, \
-                     so it could never be replayed: add `#[apply] fn ...(&mut self, event: &{key})` to `impl {aggregate}`",
-                    method = handler.method,
-                    aggregate = model.self_ident,
-                )
-            };
-            errors.at(emitted, message);
-        }
     }
 }
 
@@ -111,59 +89,5 @@ fn validate_snapshots(model: &AggregateModel, errors: &mut Errors) {
                 model.self_ident
             ),
         );
-    }
-}
-
-/// An aggregate has one services type: the declared one, or else the one its first handler takes.
-fn validate_services(model: &AggregateModel, errors: &mut Errors) {
-    let mut expected = model.services.as_ref().map(|ty| {
-        (
-            type_key(ty),
-            "declared by `#[aggregate(services = ...)]`".to_owned(),
-        )
-    });
-    for handler in &model.handlers {
-        let Some(services) = &handler.services else {
-            continue;
-        };
-        let key = type_key(services);
-        match &expected {
-            None => expected = Some((key, format!("taken by the handler `{}`", handler.method))),
-            Some((first, origin)) if *first != key => errors.at(
-                services,
-                format!(
-                    "an aggregate has one services type, and it is `{first}` ({origin}): take `&{first}` here, \
-                     or put what this handler needs into `{first}`"
-                ),
-            ),
-            Some(_) => {}
-        }
-    }
-}
-
-/// Types that are certainly not events: primitives, text, references and collections of them.
-fn is_plain_data(ty: &syn::Type) -> bool {
-    const DATA: &[&str] = &[
-        "bool", "char", "str", "String", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32",
-        "u64", "u128", "usize", "f32", "f64", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Box", "Uuid",
-    ];
-    match ty {
-        syn::Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|last| DATA.iter().any(|name| last.ident == name)),
-        syn::Type::Reference(_) | syn::Type::Slice(_) | syn::Type::Array(_) => true,
-        _ => false,
-    }
-}
-
-pub fn variant_ident(ty: &syn::Type) -> Option<&syn::Ident> {
-    match ty {
-        syn::Type::Path(path) if path.qself.is_none() => {
-            let last = path.path.segments.last()?;
-            last.arguments.is_none().then_some(&last.ident)
-        }
-        _ => None,
     }
 }

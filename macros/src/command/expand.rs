@@ -33,11 +33,15 @@ pub fn expand(model: &CommandModel) -> TokenStream {
             #id
         }
     };
+    // What the aggregate's state must be is checked once, by `#[aggregate]`; the bound (which
+    // holds for every aggregate, higher-ranked so that it is assumed here rather than checked)
+    // keeps a state without `Default` from being reported again at every command.
+    let state_bound = quote!(where for<'__state> #aggregate_ty: #private::AggregateState);
     // The impl is spanned at the command's name; its items stay at the call site, so that `self`
     // is one and the same in the signature and the body.
     quote_spanned! {ident.span()=>
         #[automatically_derived]
-        impl #private::Command for #ident {
+        impl #private::Command for #ident #state_bound {
             #items
         }
     }

@@ -1,10 +1,14 @@
 //! Rules across methods: at least one handler, each event type handled once, each query answered
-//! once, one `#[reset]`, and one connection type (one read store) for every method.
+//! once, one `#[reset]`.
+//!
+//! Types are compared here only as written, where an equal spelling is surely one type. That every
+//! method takes one connection type (one read store) is checked by the compiler, in the generated
+//! code, since `sqlx::PgConnection`, `PgConnection` and an alias of it are one type.
 
 use std::collections::HashMap;
 
-use super::parse::{connection_key, type_key, ProjectionModel};
-use crate::common::Errors;
+use super::parse::ProjectionModel;
+use crate::common::{type_key, Errors};
 
 pub fn validate(model: &ProjectionModel, errors: &mut Errors) {
     if model.handlers.is_empty() {
@@ -56,47 +60,6 @@ pub fn validate(model: &ProjectionModel, errors: &mut Errors) {
                     "query `{key}` is already answered by `{first}`; a query has one `#[query]` method, \
                      so merge `{}` into `{first}`",
                     query.method
-                ),
-            );
-        }
-    }
-
-    validate_connections(model, errors);
-}
-
-/// A projection's read model lives in one store, so every method names the same connection type.
-/// Types are compared as written (by their last path segment); the generated code also checks
-/// that they are one type.
-fn validate_connections(model: &ProjectionModel, errors: &mut Errors) {
-    let Some((first_method, first)) = &model.store_connection else {
-        return;
-    };
-    let expected = connection_key(first);
-    let writing = model
-        .handlers
-        .iter()
-        .filter_map(|h| h.connection.as_ref())
-        .chain(model.resets.iter().filter_map(|r| r.connection.as_ref()));
-    for connection in writing {
-        let found = connection_key(connection);
-        if found != expected {
-            errors.at(
-                connection,
-                format!(
-                    "a projection's read model lives in one store, and `{first_method}` uses `{expected}`: \
-                     take `db: &mut {expected}` here too, not `{found}`"
-                ),
-            );
-        }
-    }
-    for connection in model.queries.iter().filter_map(|q| q.connection.as_ref()) {
-        let found = connection_key(connection);
-        if found != expected {
-            errors.at(
-                connection,
-                format!(
-                    "a projection's read model lives in one store, and `{first_method}` uses `{expected}`: \
-                     take `db: &mut ReadOnly<'_, {expected}>` here, not `{found}`"
                 ),
             );
         }

@@ -50,6 +50,30 @@ pub trait Aggregate: Default + Clone + Send + Sync + 'static {
     }
 }
 
+/// What every aggregate needs of its state, the supertraits of [`Aggregate`], under one name:
+/// the impls that `#[aggregate]` and `#[derive(Command)]` generate are bounded by it, so that a
+/// state without `Default` is not reported again at each of them, but once, by [`StateCheck`].
+#[doc(hidden)]
+pub trait AggregateState: Default + Clone + Send + Sync + 'static {}
+
+impl<T: Default + Clone + Send + Sync + 'static> AggregateState for T {}
+
+/// [`AggregateState`], checked once by generated code at the aggregate's type, with the message
+/// that explains it. A trait of its own (without supertraits), so that the message is this one
+/// and the help names the missing trait.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is the state of an aggregate, so it must implement `Default` and `Clone`, and be `Send + Sync + 'static`",
+    label = "the state of an aggregate",
+    note = "an aggregate's state starts from `Default::default()` before its first event, and is cloned to decide again after a concurrent write: add `#[derive(Default, Clone)]` to `{Self}`"
+)]
+pub trait StateCheck {
+    /// Does nothing: generated code names it so that the bound is checked at the user's type.
+    fn assert_state() {}
+}
+
+impl<T: AggregateState> StateCheck for T {}
+
 /// What an aggregate with snapshots needs of its state: implemented for every `Serialize +
 /// Deserialize` type. A trait of its own, so that a missing derive is explained at the
 /// aggregate's type.
@@ -67,6 +91,9 @@ pub trait SnapshotState: Sized {
     fn decode_state(state: &RawValue) -> Result<Self, serde_json::Error>;
 }
 
+// Not recommended in diagnostics: a state without serde is then one error, with the message of
+// `SnapshotState`, rather than one for `Serialize` and another for `Deserialize`.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> SnapshotState for T {
     fn encode_state(&self) -> Result<Box<RawValue>, serde_json::Error> {
         serde_json::value::to_raw_value(self)
