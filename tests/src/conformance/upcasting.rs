@@ -1,11 +1,10 @@
-//! Event evolution: rows stored in older shapes are read through today's types, on every store.
+//! Event evolution: rows stored in older shapes are read through today's types.
 //!
 //! The rows are real: written as version 1 and 2 JSON through the store's own `append`, then read
 //! by code whose event is at version 3.
 
 use chronicle::prelude::*;
 use chronicle::{NewEvent, StoreError};
-use chronicle_tests::support;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -143,7 +142,7 @@ fn stored(event_type: &'static str, version: u32, payload: serde_json::Value) ->
     }
 }
 
-async fn version_1_and_2_rows_are_read_through_the_version_3_type<S: EventStore>(store: S) {
+pub async fn version_1_and_2_rows_are_read_through_the_version_3_type<S: EventStore>(store: S) {
     assert_eq!(
         (Credited::OLDEST_VERSION, Credited::VERSION),
         (1, 3),
@@ -228,7 +227,7 @@ async fn version_1_and_2_rows_are_read_through_the_version_3_type<S: EventStore>
     assert_eq!((wallet.state.balances[0].1, wallet.version), (525, 3));
 }
 
-async fn a_version_without_an_upcast_path_is_a_typed_error<S: EventStore>(store: S) {
+pub async fn a_version_without_an_upcast_path_is_a_typed_error<S: EventStore>(store: S) {
     let app = Chronicle::new(store.clone());
     // Newer than the program.
     store
@@ -365,7 +364,7 @@ mod after {
 }
 // ANCHOR_END: rename
 
-async fn renaming_a_struct_keeps_reading_old_rows_when_its_name_is_pinned<S: EventStore>(store: S) {
+pub async fn renaming_a_struct_keeps_reading_old_rows_when_its_name_is_pinned<S: EventStore>(store: S) {
     use chronicle::EventSet;
 
     // Rows written by the old code, through the store, exactly as it encoded them.
@@ -396,28 +395,3 @@ async fn renaming_a_struct_keeps_reading_old_rows_when_its_name_is_pinned<S: Eve
     assert_eq!(cart.state.products, ["apple", "pear"]);
     assert_eq!(cart.version, 2);
 }
-
-macro_rules! on_every_store {
-    ($store:ident, $make:expr) => {
-        mod $store {
-            use super::*;
-
-            #[tokio::test]
-            async fn version_1_and_2_rows_are_read_through_the_version_3_type() {
-                super::version_1_and_2_rows_are_read_through_the_version_3_type($make).await;
-            }
-            #[tokio::test]
-            async fn a_version_without_an_upcast_path_is_a_typed_error() {
-                super::a_version_without_an_upcast_path_is_a_typed_error($make).await;
-            }
-            #[tokio::test]
-            async fn renaming_a_struct_keeps_reading_old_rows_when_its_name_is_pinned() {
-                super::renaming_a_struct_keeps_reading_old_rows_when_its_name_is_pinned($make).await;
-            }
-        }
-    };
-}
-
-on_every_store!(memory, MemoryStore::new());
-on_every_store!(sqlite, support::sqlite_store().await);
-on_every_store!(postgres, support::postgres_store().await);
