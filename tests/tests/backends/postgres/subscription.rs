@@ -1,45 +1,27 @@
-//! `PostgresStore` as an `EventSource`, against a real Postgres (see `common/postgres.rs`).
+//! `PostgresStore` as an `EventSource`: events committed in every order relative to their
+//! positions, with transactions opened by hand on connections of their own. A tailing
+//! subscriber delivers each event exactly once and never skips one: an event committed while an
+//! older transaction is still open is held back (the xmin fence) until that one ends.
 //!
-//! Besides the scenarios every store passes, these tests open transactions by hand, on
-//! connections of their own, to commit events in every order relative to their positions, and
-//! check that a tailing subscriber delivers each event exactly once and never skips one.
-#![cfg(feature = "postgres")]
-
-mod common;
+//! Whether a read delivers what it must not is decided by the read alone (it looks at the
+//! transactions open at that moment, which the test holds open), so a few reads prove it: no
+//! test waits to see that nothing comes.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chronicle::{Checkpoint, EventSource, EventStore, PostgresStore};
-use common::postgres::{cleanup, database_url, fresh_store};
-use common::subscription::{self as scenario, Tailer, A, B};
+use chronicle_tests::conformance::events::{command, metadata, typed};
+use chronicle_tests::conformance::subscription::{Tailer, A, B};
+use chronicle_tests::support::database_url;
+use chronicle_tests::wait::DEADLINE;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-/// Long enough for a subscriber to have read many times.
-const A_WHILE: Duration = Duration::from_millis(300);
+use super::{cleanup, fresh_store};
 
-macro_rules! on_postgres {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $scenario() {
-                let store = fresh_store().await;
-                scenario::$scenario(&store).await;
-                cleanup(store).await;
-            }
-        )*
-    };
-}
-
-on_postgres!(
-    batches_in_order_with_limits,
-    type_filter_runs_in_the_store_and_still_advances,
-    paging_reaches_everything_exactly_once,
-    head_count_and_checkpoint_of,
-    listener_wakes_on_append,
-    listener_times_out_without_appends,
-);
+/// Reads that must deliver nothing while a transaction is held open.
+const READS: usize = 3;
 
 /// An event written by hand: its id and its checkpoint.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +58,7 @@ impl RawTx {
 
     async fn insert(&mut self, event_type: &str) -> Written {
         let id = Uuid::new_v4();
-        let metadata = serde_json::to_string(&common::metadata(Uuid::new_v4())).expect("metadata json");
+        let metadata = serde_json::to_string(&metadata(Uuid::new_v4())).expect("metadata json");
         let (xid, position): (i64, i64) = sqlx::query_as(&format!(
             "INSERT INTO {} \
              (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
@@ -119,10 +101,7 @@ fn ids(written: &[Written]) -> Vec<Uuid> {
 #[tokio::test]
 async fn an_open_transaction_holds_back_later_commits() {
     let store = fresh_store().await;
-    store
-        .append("before", 0, common::command(1))
-        .await
-        .expect("append");
+    store.append("before", 0, command(1)).await.expect("append");
     let mut tailer = Tailer::new(store.clone(), &[], 10);
     tailer.until(1).await;
 
@@ -130,10 +109,7 @@ async fn an_open_transaction_holds_back_later_commits() {
     let first = t1.insert(A).await;
     // A later transaction, through the store's own append, takes a later position and commits
     // while the first is still open.
-    store
-        .append("after", 0, common::command(1))
-        .await
-        .expect("append");
+    store.append("after", 0, command(1)).await.expect("append");
     let committed = store.read_all(0, 100).await.expect("read_all");
     let second = committed
         .iter()
@@ -144,7 +120,7 @@ async fn an_open_transaction_holds_back_later_commits() {
     // A reader of positions would now move past the first event's position for good.
     assert!(committed.iter().all(|e| e.event_id != first.id));
 
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert_eq!(
         tailer.events.len(),
         1,
@@ -175,7 +151,7 @@ async fn an_open_transaction_holds_back_later_commits() {
     t1.commit().await;
     tailer.until(3).await;
     assert_eq!(tailer.ids()[1..], [first.id, second.event_id]);
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert_eq!(tailer.events.len(), 3);
     cleanup(store).await;
 }
@@ -190,12 +166,12 @@ async fn a_rolled_back_transaction_releases_later_commits() {
     let kept = t2.insert(A).await;
     t2.commit().await;
 
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert!(tailer.events.is_empty(), "delivered past an open transaction");
 
     t1.rollback().await;
     tailer.until(1).await;
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert_eq!(tailer.ids(), [kept.id]);
     assert!(tailer.checkpoint > kept.at);
     assert!(lost.at < kept.at);
@@ -219,7 +195,7 @@ async fn transactions_committed_in_reverse_order_arrive_in_transaction_order() {
         let last = open.is_empty();
         tx.commit().await;
         if !last {
-            tailer.for_a_while(A_WHILE).await;
+            tailer.reads_nothing(READS).await;
             assert!(
                 tailer.events.is_empty(),
                 "delivered while an older transaction is open"
@@ -227,7 +203,7 @@ async fn transactions_committed_in_reverse_order_arrive_in_transaction_order() {
         }
     }
     tailer.until(3).await;
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert_eq!(tailer.ids(), ids(&written));
     cleanup(store).await;
 }
@@ -246,14 +222,14 @@ async fn an_older_transaction_with_a_later_position_comes_first() {
     assert!(late.at < early.at, "ordered by transaction first");
     younger.commit().await;
 
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert!(
         tailer.events.is_empty(),
         "delivered while an older transaction is open"
     );
     older.commit().await;
     tailer.until(2).await;
-    tailer.for_a_while(A_WHILE).await;
+    tailer.reads_nothing(READS).await;
     assert_eq!(tailer.ids(), [late.id, early.id]);
     cleanup(store).await;
 }
@@ -271,8 +247,8 @@ async fn interleaved_transactions_of_several_events() {
     let b2 = t2.insert(B).await;
     t2.commit().await;
 
-    all.for_a_while(A_WHILE).await;
-    only_b.for_a_while(A_WHILE).await;
+    all.reads_nothing(READS).await;
+    only_b.reads_nothing(READS).await;
     assert!(all.events.is_empty() && only_b.events.is_empty());
     t1.commit().await;
     all.until(4).await;
@@ -300,7 +276,7 @@ async fn transaction_ids_are_those_of_the_writing_transactions() {
     let xid = tx.xid().await;
     let written = [tx.insert(A).await, tx.insert(B).await];
     tx.commit().await;
-    store.append("s", 0, common::command(2)).await.expect("append");
+    store.append("s", 0, command(2)).await.expect("append");
 
     let all = store.read_all(0, 10).await.expect("read_all");
     assert_eq!(all.len(), 4);
@@ -356,11 +332,12 @@ async fn concurrent_writers_reader_sees_every_event_once() {
                     _ => &[A, B],
                 };
                 let receipt = store
-                    .append(&format!("w{w}"), version, scenario::typed(types))
+                    .append(&format!("w{w}"), version, typed(types))
                     .await
                     .expect("append");
                 version = receipt.stream_version;
                 written += types.len();
+                // Jitter between appends, to vary how they interleave with the raw writers.
                 match next_random(&mut random) % 4 {
                     0 => tokio::time::sleep(Duration::from_micros(next_random(&mut random) % 2000)).await,
                     1 => tokio::task::yield_now().await,
@@ -381,6 +358,7 @@ async fn concurrent_writers_reader_sees_every_event_once() {
                     let event_type = if next_random(&mut random) % 2 == 0 { A } else { B };
                     tx.insert(event_type).await;
                     written += 1;
+                    // The scenario: the transaction stays open for a random moment.
                     tokio::time::sleep(Duration::from_micros(next_random(&mut random) % 5000)).await;
                 }
                 if next_random(&mut random) % 5 == 0 {
@@ -400,7 +378,7 @@ async fn concurrent_writers_reader_sees_every_event_once() {
     let mut done = false;
     loop {
         assert!(
-            start.elapsed() < scenario::DEADLINE,
+            start.elapsed() < DEADLINE,
             "{} events read",
             everything.events.len()
         );
@@ -501,76 +479,16 @@ async fn listener_recovers_from_a_lost_connection() {
         start.elapsed()
     );
 
-    // Listening again: quiet without appends, woken by one.
+    // Listening again: quiet without appends (the listener's timeout is under test), woken by
+    // one.
     assert!(
         !listener.wait(Duration::from_millis(300)).await,
         "woken without an append"
     );
-    store.append("s", 0, common::command(1)).await.expect("append");
+    store.append("s", 0, command(1)).await.expect("append");
     assert!(
         listener.wait(Duration::from_secs(5)).await,
         "not woken after reconnecting"
     );
-    cleanup(store).await;
-}
-
-#[tokio::test]
-async fn listen_on_an_unreachable_database_is_unavailable() {
-    // Nothing listens on port 1 of the loopback address.
-    let unreachable = PostgresStore::from_pool(
-        sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(Duration::from_millis(300))
-            .connect_lazy("postgres://postgres@127.0.0.1:1/chronicle_test")
-            .expect("lazy pool"),
-    );
-    let err = unreachable.listen().await.expect_err("listen");
-    assert!(matches!(err, chronicle::StoreError::Unavailable(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn migrate_replaces_the_notify_trigger_of_an_older_table() {
-    let store = fresh_store().await;
-    let table = format!("\"{}\".chronicle_events", store.schema());
-    // The table as layout 3 left it: a trigger that notified inside every appending transaction.
-    sqlx::raw_sql(&format!(
-        "CREATE FUNCTION \"{schema}\".chronicle_events_notify() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$; \
-         CREATE TRIGGER chronicle_events_notify AFTER INSERT ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION \"{schema}\".chronicle_events_notify(); \
-         COMMENT ON TABLE {table} IS 'Chronicle event log, append-only. Table layout 3.';",
-        schema = store.schema(),
-        channel = store.notification_channel(),
-    ))
-    .execute(store.pool())
-    .await
-    .expect("downgrade");
-
-    store.migrate().await.expect("migrate");
-    let triggers: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'chronicle_events_notify'",
-    )
-    .bind(&table)
-    .fetch_one(store.pool())
-    .await
-    .expect("triggers");
-    assert_eq!(triggers, 0, "the trigger is gone");
-    let marker: Option<String> = sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
-        .bind(&table)
-        .fetch_one(store.pool())
-        .await
-        .expect("marker");
-    assert_eq!(
-        marker.as_deref(),
-        Some("Chronicle event log, append-only. Table layout 5.")
-    );
-
-    // Appends through the store still wake subscribers; raw inserts leave them to polling.
-    let mut listener = store.listen().await.expect("listen");
-    store.append("s", 0, common::command(1)).await.expect("append");
-    assert!(
-        listener.wait(Duration::from_secs(5)).await,
-        "an append wakes the listener"
-    );
-    store.migrate().await.expect("migrate again");
     cleanup(store).await;
 }

@@ -10,6 +10,8 @@ use futures_util::future::join_all;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::cleanup;
+
 fn event() -> NewEvent {
     let command_id = Uuid::new_v4();
     NewEvent {
@@ -29,7 +31,8 @@ fn event() -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
-    let plain = support::postgres_store().await;
+    let plain = support::unmigrated_postgres_store().await;
+    plain.migrate().await.unwrap();
     let store = plain.clone().with_group_commit(GroupCommit {
         max_batch: 64,
         committers: 1,
@@ -75,13 +78,14 @@ async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
         "{} transactions for 39 appends",
         transactions.len()
     );
+    cleanup(plain).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_event_in_a_group_fails_only_its_own_append() {
-    let store = support::postgres_store()
-        .await
-        .with_group_commit(GroupCommit::default());
+    let plain = support::unmigrated_postgres_store().await;
+    let store = plain.clone().with_group_commit(GroupCommit::default());
+    store.migrate().await.unwrap();
     let repeated = event();
     store.append("d-0", 0, vec![repeated.clone()]).await.unwrap();
     let appends = (1..20).map(|stream| {
@@ -97,4 +101,5 @@ async fn a_duplicate_event_in_a_group_fails_only_its_own_append() {
             (_, result) => assert_eq!(result.unwrap().stream_version, 1),
         }
     }
+    cleanup(plain).await;
 }

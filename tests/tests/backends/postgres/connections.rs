@@ -1,87 +1,57 @@
-//! Postgres-only behaviour: rows written by other tools, a database that is not there, and
-//! connections the server drops.
+//! Connections: a server that is not there, and sessions the server ends.
 
 use std::time::Duration;
 
 use bank::{Account, Deposit, OpenAccount};
 use chronicle::prelude::*;
-use chronicle::{EventSource, StoreError};
-use chronicle_tests::support;
+use chronicle::StoreError;
+use chronicle_tests::conformance::events::command;
+use chronicle_tests::wait::{eventually, DEADLINE};
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+use super::{cleanup, fresh_store};
 
 #[tokio::test]
-async fn hand_written_bad_rows_give_typed_errors_naming_the_row() {
-    let store = support::postgres_store().await;
-    let bank = Chronicle::new(store.clone());
-    bank.execute(OpenAccount {
-        account_id: "p-1".into(),
-        owner: "Ada".into(),
-        overdraft_limit: 0,
-    })
-    .await
-    .unwrap();
-    let insert = format!(
-        "insert into {}.chronicle_events (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id)
-         values ($1, $2, gen_random_uuid(), $3, 1, $4::jsonb, $5::jsonb, gen_random_uuid())",
-        store.schema()
-    );
-    let metadata = serde_json::json!({
-        "command_id": uuid::Uuid::new_v4(), "correlation_id": uuid::Uuid::new_v4(), "causation_id": uuid::Uuid::new_v4()
-    });
-    for (stream, version, event_type, payload) in [
-        (
-            "bank.Account-p-1",
-            2,
-            "bank.MoneyDeposited",
-            r#"{"amount": [1, 2]}"#,
-        ),
-        ("bank.Account-p-2", 1, "bank.ChequeBounced", r#"{"amount": 1}"#),
-    ] {
-        sqlx::query(&insert)
-            .bind(stream)
-            .bind(version as i64)
-            .bind(event_type)
-            .bind(payload)
-            .bind(&metadata)
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-
-    let error = bank
-        .execute(Deposit {
-            account_id: "p-1".into(),
-            amount: 1,
-        })
+async fn unreachable_database_is_unavailable() {
+    // Nothing listens on port 1 of the loopback address. (`PostgresStore::connect` would keep
+    // retrying a refused connection for the pool's default 30 s: hence a pool of our own.)
+    let url = "postgres://postgres@127.0.0.1:1/chronicle_test";
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(url)
+        .expect("lazy pool");
+    let store = PostgresStore::from_pool(pool);
+    let err = store.append("s", 0, command(1)).await.expect_err("append");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store.read_stream("s", 0).await.expect_err("read_stream");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store.migrate().await.expect_err("migrate");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store
+        .find_command(Uuid::new_v4())
         .await
-        .unwrap_err();
-    let message = error.to_string();
-    assert!(
-        matches!(
-            &error,
-            CommandError::Store(StoreError::Undecodable {
-                stream_version: 2,
-                ..
-            })
-        ),
-        "{error:?}"
-    );
-    assert!(
-        message.contains("bank.Account-p-1") && message.contains("bank.MoneyDeposited"),
-        "{message}"
-    );
+        .expect_err("find_command");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("unavailable"), "{err}");
+}
 
-    let error = bank.load::<Account>("p-2").await.unwrap_err();
-    assert!(
-        matches!(&error, StoreError::UnknownEventType { event_type, stream_version: 1, .. } if event_type == "bank.ChequeBounced"),
-        "{error:?}"
+#[tokio::test]
+async fn listen_on_an_unreachable_database_is_unavailable() {
+    // Nothing listens on port 1 of the loopback address.
+    let unreachable = PostgresStore::from_pool(
+        PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(300))
+            .connect_lazy("postgres://postgres@127.0.0.1:1/chronicle_test")
+            .expect("lazy pool"),
     );
-    // Nothing was lost: both bad rows and the good one are still there.
-    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 3);
+    let err = unreachable.listen().await.expect_err("listen");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_database_that_is_not_there_is_reported_as_unavailable() {
-    let pool = sqlx::postgres::PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
         .unwrap();
@@ -104,18 +74,18 @@ async fn a_database_that_is_not_there_is_reported_as_unavailable() {
 /// statement that finds it dropped, with `Unavailable`, and is not used again.
 #[tokio::test]
 async fn a_connection_the_server_dropped_fails_one_command_and_is_replaced() {
-    let store = support::postgres_store().await;
-    let application = format!("chronicle-dropped-{}", uuid::Uuid::new_v4().simple());
-    let options = (*store.pool().connect_options())
+    let plain = fresh_store().await;
+    let application = format!("chronicle-dropped-{}", Uuid::new_v4().simple());
+    let options = (*plain.pool().connect_options())
         .clone()
         .application_name(&application);
-    let pool = sqlx::postgres::PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
         .await
         .unwrap();
     let store = PostgresStore::from_pool(pool)
-        .with_schema(store.schema())
+        .with_schema(plain.schema())
         .unwrap();
     let bank = Chronicle::new(store.clone());
     bank.execute(OpenAccount {
@@ -126,19 +96,34 @@ async fn a_connection_the_server_dropped_fails_one_command_and_is_replaced() {
     .await
     .unwrap();
 
-    // The server ends every session of this store (and of nobody else).
-    let admin = support::postgres_store().await;
-    let terminate = || async {
-        let ended: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = $1) AS t",
+    // The server ends every session of this store (and of nobody else), and the test waits
+    // until they are gone from the server's list.
+    let admin = plain.pool();
+    let application = application.as_str();
+    let terminate = || async move {
+        // In the select list, the function runs for the rows the filter kept, and no others.
+        let ended: Vec<(i32, bool)> = sqlx::query_as(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
         )
-        .bind(&application)
-        .fetch_one(admin.pool())
+        .bind(application)
+        .fetch_all(admin)
         .await
         .unwrap();
-        assert!(ended >= 1, "the store held a connection");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!ended.is_empty(), "the store held a connection");
+        let ended: Vec<i32> = ended.into_iter().map(|(pid, _)| pid).collect();
+        eventually("the ended sessions to be gone", DEADLINE, || {
+            let ended = &ended;
+            async move {
+                let left: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+                        .bind(ended)
+                        .fetch_one(admin)
+                        .await
+                        .unwrap();
+                (left == 0).then_some(())
+            }
+        })
+        .await;
     };
 
     // A read finds its connection gone; the next read gets a new one.
@@ -164,6 +149,8 @@ async fn a_connection_the_server_dropped_fails_one_command_and_is_replaced() {
         .expect("a fresh connection serves the next command");
     assert_eq!(second.stream_version, 2);
     assert_eq!(bank.load::<Account>("k-1").await.unwrap().state.balance(), 5);
+    store.pool().close().await;
+    cleanup(plain).await;
 }
 
 /// Subscribers are woken by a task of the store, started by the first append. When the runtime
@@ -177,7 +164,7 @@ fn wake_ups_outlive_the_runtime_that_started_them() {
             .unwrap()
     };
     let first = runtime();
-    let store = first.block_on(support::postgres_store());
+    let store = first.block_on(fresh_store());
     let bank = Chronicle::new(store.clone());
     first
         .block_on(bank.execute(OpenAccount {
@@ -205,5 +192,6 @@ fn wake_ups_outlive_the_runtime_that_started_them() {
             listener.wait(Duration::from_secs(3)).await,
             "an append on the new runtime woke the listener"
         );
+        cleanup(store).await;
     });
 }
