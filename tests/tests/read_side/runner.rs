@@ -1,6 +1,6 @@
-//! The read side against real databases: projection runners fed from a Postgres (or SQLite)
-//! event store, writing read models next to the events (level 1), in another Postgres database or
-//! in a SQLite file (level 2); and queries through read-only transactions.
+//! Projection runners fed from a Postgres (or SQLite) event store, writing read models next to
+//! the events (level 1), in another Postgres database or in a SQLite file (level 2); and queries
+//! through read-only transactions.
 //!
 //! The projection and its queries are written by hand here, as `#[projection]` would generate
 //! them, so these tests do not depend on the macro.
@@ -17,8 +17,10 @@ use chronicle::{
     Projection, ProjectionError, ProjectionHandle, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide,
     ReadStore, RecordedEvent, RetryPolicy, SqliteReadStore,
 };
-use chronicle::{BoxFuture, ReadStoreError, RunnerState};
+use chronicle::{BoxFuture, EventStore, ReadStoreError, RunnerState};
+use chronicle_tests::spy::Spy;
 use chronicle_tests::support;
+use chronicle_tests::wait::{eventually, until};
 
 // ---------------------------------------------------------------------------------------------
 // A hand-written projection: balances per account, and a log of every applied event so that a
@@ -351,14 +353,6 @@ fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> Proje
 
 const CATCH_UP: Duration = Duration::from_secs(10);
 
-async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn applied<S: EventSource, C>(side: &ReadSide<S, <Balances<C> as Projection>::Store>) -> (i64, i64)
 where
     Balances<C>: Projection + Answer<AppliedCount<C>>,
@@ -429,20 +423,32 @@ async fn catch_up_applies_every_event_once_in_batches() {
     stop(handle).await;
 }
 
+/// The runner polls every 30 s; each append comes while it is asleep in its wait (the spy on its
+/// event source says when it went to sleep, caught up), and wakes it at once.
 #[tokio::test]
 async fn live_events_arrive_by_notification_long_before_the_poll_interval() {
     let (bank, side) = level_1().await;
-    bank.open("live").await;
-    let handle = side
-        .runner(PgBalances::new())
+    let opened = bank.open("live").await;
+    let source = Spy::new(bank.store.clone());
+    let waiting = source.waiting();
+    let handle = ProjectionRunner::new(source, side.store().clone(), PgBalances::new())
         .poll_interval(Duration::from_secs(30))
         .spawn();
-    handle.wait_until_caught_up(CATCH_UP).await.unwrap();
-    // Let the runner settle into its wait.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(handle.state(), RunnerState::Live);
 
+    let mut applied = opened;
     for amount in [5, 7, 11] {
+        let caught_up = bank
+            .store
+            .checkpoint_of(applied.position.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        until("the runner to wait, caught up", CATCH_UP, || {
+            waiting.borrow().is_some_and(|at| at >= caught_up)
+        })
+        .await;
+        assert_eq!(handle.state(), RunnerState::Live);
+
         let receipt = bank.deposit("live", amount).await;
         let started = Instant::now();
         handle
@@ -450,7 +456,7 @@ async fn live_events_arrive_by_notification_long_before_the_poll_interval() {
             .await
             .expect("the append wakes the runner within a second, not after 30 s");
         assert!(started.elapsed() < Duration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        applied = receipt;
     }
     let balance = side
         .query(&PgBalances::new(), &balance_of::<PgConnection>("live"))
@@ -474,7 +480,7 @@ async fn a_crash_between_handlers_and_commit_loses_and_repeats_nothing() {
         .batch_size(5)
         .crash_before_commit(move |_events| counter.fetch_add(1, Ordering::SeqCst) + 1 == 3)
         .spawn();
-    eventually("the simulated crash", CATCH_UP, || handle.is_finished()).await;
+    until("the simulated crash", CATCH_UP, || handle.is_finished()).await;
     let error = handle.join().await.unwrap_err();
     assert!(matches!(error, ProjectionError::SimulatedCrash { .. }), "{error}");
 
@@ -506,9 +512,9 @@ async fn two_runners_one_active_and_the_standby_takes_over_when_it_dies() {
 
     let slow = || PgBalances::slow(Duration::from_millis(10));
     let first = quick(side.runner(slow())).batch_size(5).spawn();
-    eventually("the first runner to lead", CATCH_UP, || first.is_leader()).await;
+    until("the first runner to lead", CATCH_UP, || first.is_leader()).await;
     let second = quick(side.runner(slow())).batch_size(5).spawn();
-    eventually("the second runner to stand by", CATCH_UP, || {
+    until("the second runner to stand by", CATCH_UP, || {
         second.state() == RunnerState::Standby
     })
     .await;
@@ -520,17 +526,15 @@ async fn two_runners_one_active_and_the_standby_takes_over_when_it_dies() {
     ));
 
     // Kill the active runner in the middle of the catch-up.
-    loop {
+    let status = eventually("the first batch to be committed", CATCH_UP, || async {
         let status = side.status::<PgBalances>().await.unwrap();
-        if status.checkpoint > Checkpoint::START {
-            assert!(status.lag_events > 0, "killed before the end: {status:?}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        (status.checkpoint > Checkpoint::START).then_some(status)
+    })
+    .await;
+    assert!(status.lag_events > 0, "killed before the end: {status:?}");
     first.abort();
 
-    eventually("the standby to take over", CATCH_UP, || second.is_leader()).await;
+    until("the standby to take over", CATCH_UP, || second.is_leader()).await;
     second.wait_until_caught_up(CATCH_UP).await.unwrap();
     assert_eq!(applied::<_, PgConnection>(&side).await, (41, 41));
     assert_eq!(
@@ -558,7 +562,7 @@ async fn a_poison_event_stops_the_runner_with_an_error_naming_it() {
     let projection = PgBalances::cursed(666);
     let cursed_calls = projection.cursed_calls.clone();
     let handle = quick(side.runner(projection)).batch_size(2).spawn();
-    eventually("the runner to stop on the poison event", CATCH_UP, || {
+    until("the runner to stop on the poison event", CATCH_UP, || {
         handle.is_finished()
     })
     .await;
@@ -712,7 +716,7 @@ async fn a_new_version_without_reset_fails_with_a_clear_error() {
     stop(first).await;
 
     let second = quick(side.runner(Balances::<PgConnection, 2, false>::new())).spawn();
-    eventually("the runner to refuse", CATCH_UP, || second.is_finished()).await;
+    until("the runner to refuse", CATCH_UP, || second.is_finished()).await;
     let error = second.join().await.unwrap_err();
     assert!(
         matches!(
@@ -834,16 +838,22 @@ async fn status_reports_the_lag_in_events_and_seconds() {
         bank.deposit("s", amount).await;
     }
     let last = bank.deposit("s", 5).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The lag is the age of the oldest unapplied event: wait until it is at least 300 ms old.
+    let oldest = bank.store.read_all(0, 1).await.unwrap()[0].recorded_at;
+    until("the oldest event to be 300 ms old", CATCH_UP, || {
+        chrono::Utc::now() - oldest >= chrono::TimeDelta::milliseconds(300)
+    })
+    .await;
 
     let before = side.status::<PgBalances>().await.unwrap();
     assert_eq!(before.projection, "balances");
     assert_eq!(before.checkpoint, Checkpoint::START);
     assert_eq!(before.stored_version, None);
     assert_eq!(before.lag_events, 6);
+    let age = (chrono::Utc::now() - oldest).to_std().unwrap();
     assert!(
-        before.lag >= Duration::from_millis(300),
-        "the oldest unapplied event is at least 300 ms old: {before:?}"
+        before.lag >= Duration::from_millis(300) && before.lag <= age + Duration::from_secs(1),
+        "the oldest unapplied event is at least 300 ms old, and about {age:?}: {before:?}"
     );
     assert_eq!(before.head_position, last.position);
     assert_eq!(before.state, RunnerState::Detached);
@@ -994,24 +1004,22 @@ async fn sqlite_lease_passes_to_the_standby_when_the_active_runner_dies() {
             .lease(Duration::from_millis(300))
     };
     let first = runner().spawn();
-    eventually("the first runner to lead", CATCH_UP, || first.is_leader()).await;
+    until("the first runner to lead", CATCH_UP, || first.is_leader()).await;
     let second = runner().spawn();
-    eventually("the second runner to stand by", CATCH_UP, || {
+    until("the second runner to stand by", CATCH_UP, || {
         second.state() == RunnerState::Standby
     })
     .await;
     assert!(first.is_leader() && !second.is_leader());
 
-    loop {
+    eventually("the first batch to be committed", CATCH_UP, || async {
         let status = side.status::<SqliteBalances>().await.unwrap();
-        if status.checkpoint > Checkpoint::START {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        (status.checkpoint > Checkpoint::START).then_some(())
+    })
+    .await;
     first.abort();
 
-    eventually("the standby to take the lease over", CATCH_UP, || {
+    until("the standby to take the lease over", CATCH_UP, || {
         second.is_leader()
     })
     .await;

@@ -1,113 +1,15 @@
-//! Time travel: an aggregate as it was at a stream version or a point in time (every store), and
-//! a projection's read model as it was at a position or a time, rebuilt into a separate read
-//! store while the live one carries on (Postgres and SQLite).
+//! Time travel on the read side: a projection's read model as it was at a position or a time,
+//! rebuilt into a separate read store while the live one carries on (Postgres and SQLite). (An
+//! aggregate as it was is in the conformance suite: `conformance::time_travel`.)
 
 use std::time::Duration;
 
-use bank::{Account, Deposit, OpenAccount, Withdraw};
 use chronicle::prelude::*;
 use chronicle::{replay_until, ReplayError, Until};
 use chronicle::{ProjectionRunner, ReadStore, Receipt};
+use chronicle_tests::conformance::time_travel::clock_passes;
+use chronicle_tests::conformance::write::{deposit, open, withdraw};
 use chronicle_tests::support;
-
-fn open(id: &str) -> OpenAccount {
-    OpenAccount {
-        account_id: id.into(),
-        owner: "Ada".into(),
-        overdraft_limit: 50,
-    }
-}
-
-fn deposit(id: &str, amount: i64) -> Deposit {
-    Deposit {
-        account_id: id.into(),
-        amount,
-    }
-}
-
-fn withdraw(id: &str, amount: i64) -> Withdraw {
-    Withdraw {
-        account_id: id.into(),
-        amount,
-    }
-}
-
-async fn load_at_version_replays_that_many_events<S: EventStore>(store: S) {
-    let bank = Chronicle::new(store);
-    bank.execute(open("t-1")).await.unwrap();
-    bank.execute(deposit("t-1", 100)).await.unwrap();
-    bank.execute(withdraw("t-1", 30)).await.unwrap();
-    bank.execute(deposit("t-1", 5)).await.unwrap();
-
-    let at = |version| bank.load_at_version::<Account>("t-1", version);
-    let before = at(0).await.unwrap();
-    assert_eq!((before.state.is_open(), before.version), (false, 0));
-    for (version, balance) in [(1, 0), (2, 100), (3, 70), (4, 75)] {
-        let loaded = at(version).await.unwrap();
-        assert!(loaded.state.is_open());
-        assert_eq!((loaded.state.balance(), loaded.version), (balance, version));
-    }
-    let beyond = at(10).await.unwrap();
-    assert_eq!(
-        (beyond.state.balance(), beyond.version),
-        (75, 4),
-        "a version past the end loads the whole stream"
-    );
-}
-
-async fn load_as_of_replays_the_events_recorded_by_then<S: EventStore>(store: S) {
-    let bank = Chronicle::new(store);
-    bank.execute(open("t-2")).await.unwrap();
-    for amount in [10, 20, 30] {
-        // Distinct recorded times, whatever the clock's resolution.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        bank.execute(deposit("t-2", amount)).await.unwrap();
-    }
-    let history = bank.history::<Account>("t-2").await.unwrap();
-    let recorded: Vec<_> = history.iter().map(|e| e.recorded_at).collect();
-
-    let as_of = |at| bank.load_as_of::<Account>("t-2", at);
-    let before = as_of(recorded[0] - chrono_ms(1)).await.unwrap();
-    assert_eq!((before.version, before.state.is_open()), (0, false));
-    for (index, balance) in [(0, 0), (1, 10), (2, 30), (3, 60)] {
-        let exactly = as_of(recorded[index]).await.unwrap();
-        assert_eq!(
-            (exactly.version, exactly.state.balance()),
-            (index as u64 + 1, balance)
-        );
-    }
-    let between = as_of(recorded[1] + (recorded[2] - recorded[1]) / 2)
-        .await
-        .unwrap();
-    assert_eq!((between.version, between.state.balance()), (2, 10));
-    let now = as_of(chrono::Utc::now() + chrono_ms(60_000)).await.unwrap();
-    assert_eq!((now.version, now.state.balance()), (4, 60));
-}
-
-fn chrono_ms(ms: i64) -> chrono::TimeDelta {
-    chrono::TimeDelta::milliseconds(ms)
-}
-
-macro_rules! on_every_store {
-    ($store:ident, $make:expr) => {
-        mod $store {
-            use super::*;
-
-            #[tokio::test]
-            async fn load_at_version_replays_that_many_events() {
-                super::load_at_version_replays_that_many_events($make).await;
-            }
-            #[tokio::test]
-            async fn load_as_of_replays_the_events_recorded_by_then() {
-                super::load_as_of_replays_the_events_recorded_by_then($make).await;
-            }
-        }
-    };
-}
-
-on_every_store!(memory, MemoryStore::new());
-on_every_store!(sqlite, support::sqlite_store().await);
-on_every_store!(postgres, support::postgres_store().await);
 
 /// A balance view, declared for both engines. Its `#[reset]` touches only the read store's own
 /// schema or file (`CREATE TABLE IF NOT EXISTS`, then `DELETE`), as a replay target needs.
@@ -194,8 +96,15 @@ async fn first_part<S: EventStore>(bank: &Chronicle<S>) -> Receipt {
 }
 
 /// Everything after: more money, and an account the past did not have.
-async fn second_part<S: EventStore>(bank: &Chronicle<S>) -> Receipt {
-    tokio::time::sleep(Duration::from_millis(20)).await;
+async fn second_part<S: EventStore>(bank: &Chronicle<S>, then: &Receipt) -> Receipt {
+    // Recorded after the first part's last event, whatever the clock's resolution.
+    let last = bank
+        .store()
+        .read_all(then.position.unwrap() - 1, 1)
+        .await
+        .unwrap()[0]
+        .recorded_at;
+    clock_passes(last).await;
     bank.execute(deposit("r-2", 7)).await.unwrap();
     bank.execute(open("r-3")).await.unwrap();
     bank.execute(deposit("r-1", 1)).await.unwrap()
@@ -218,7 +127,7 @@ async fn postgres_replay_until_a_position_or_time_shows_the_view_as_it_was(
         .unwrap();
     assert_eq!(view_then, [("r-1".to_owned(), 60), ("r-2".to_owned(), 0)]);
 
-    let last = second_part(&bank).await;
+    let last = second_part(&bank, &then).await;
     runner.wait_for(last.position, wait).await.unwrap();
     let live_checkpoint = live.read_checkpoint("test.balances").await.unwrap();
     let view_now: Rows = sqlx::query_as(ROWS)
@@ -330,7 +239,7 @@ async fn sqlite_replay_until_a_position_or_time_shows_the_view_as_it_was() {
     let then = first_part(&bank).await;
     runner.wait_for(then.position, wait).await.unwrap();
     let view_then: Rows = sqlx::query_as(ROWS).fetch_all(live.pool()).await.unwrap();
-    let last = second_part(&bank).await;
+    let last = second_part(&bank, &then).await;
     runner.wait_for(last.position, wait).await.unwrap();
     let live_checkpoint = live.read_checkpoint("test.balances").await.unwrap();
     let view_now: Rows = sqlx::query_as(ROWS).fetch_all(live.pool()).await.unwrap();
