@@ -1,8 +1,20 @@
-//! Shared support for Chronicle's integration tests, and the book's code examples compiled as
-//! doc tests (see the `book` module).
+//! Chronicle's conformance suite and what the integration tests share, and the book's code
+//! examples compiled as doc tests (see the `book_*` modules).
+//!
+//! - [`conformance`]: every store's behaviour, written once and run on the whole store matrix by
+//!   the `conformance` test binary;
+//! - [`counts`]: a view counting each stream's events, and event rows written by hand;
+//! - [`support`]: connections to the real services (Postgres, SQLite files);
+//! - [`spy`]: a store that reports what reached it, to prove negatives by counting;
+//! - [`wait`]: waiting on a condition with a deadline;
+//! - [`throwaway`]: a Postgres cluster of a test's own, for tests that restart the server.
 
+pub mod conformance;
+pub mod counts;
+pub mod spy;
 pub mod support;
 pub mod throwaway;
+pub mod wait;
 
 /// The book's chapters; their Rust code blocks run as doc tests.
 #[doc = include_str!("../../book/src/quickstart.md")]

@@ -1,80 +1,23 @@
 //! Connections to the real services the tests use.
+//!
+//! The Postgres server is `CHRONICLE_TEST_DATABASE_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/chronicle_test`; the database is created if missing and
+//! every test works in a schema of its own, so tests run in parallel. A server that cannot be
+//! reached fails the tests: it is never a reason to skip them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bank::{Deposit, OpenAccount, Withdraw};
-use chronicle::{Chronicle, PostgresReadStore, PostgresStore, Receipt, SqliteReadStore};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
+use chronicle::{Chronicle, PostgresReadStore, PostgresStore, Receipt, SqliteReadStore, SqliteStore};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 /// The database the tests use, from `CHRONICLE_TEST_DATABASE_URL` or the local default.
 pub fn database_url() -> String {
     std::env::var("CHRONICLE_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/chronicle_test".to_owned())
-}
-
-/// Creates the test database if it is missing (racing tests may both try).
-async fn ensure_database(url: &str) {
-    let (server, name) = url
-        .rsplit_once('/')
-        .expect("the test database URL ends in /<database>");
-    let name = name.split('?').next().unwrap_or(name);
-    let mut admin = PgConnection::connect(&format!("{server}/postgres"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot reach Postgres at {server} ({e}); start it with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-            )
-        });
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut admin)
-        .await
-        .expect("query pg_database");
-    if !exists {
-        if let Err(error) = sqlx::query(&format!("create database \"{name}\""))
-            .execute(&mut admin)
-            .await
-        {
-            let raced = error
-                .as_database_error()
-                .and_then(|e| e.code())
-                .is_some_and(|c| c == "42P04" || c == "23505");
-            assert!(raced, "cannot create the test database {name}: {error}");
-        }
-    }
-}
-
-/// A Postgres store in a fresh schema of the test database, migrated, so tests never see each
-/// other's events. Its connections' `search_path` is that schema, so read models written with
-/// unqualified table names (inline projections) stay in the test's schema too.
-pub async fn postgres_store() -> PostgresStore {
-    let url = database_url();
-    ensure_database(&url).await;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let options = url
-        .parse::<sqlx::postgres::PgConnectOptions>()
-        .expect("a valid test database URL")
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect_with(options)
-        .await
-        .expect("connect to the test database");
-    let store = PostgresStore::from_pool(pool)
-        .with_schema(&schema)
-        .expect("valid schema name");
-    store.migrate().await.expect("migrate the test schema");
-    store
-}
-
-/// An embedded SQLite store in a fresh temporary file, migrated.
-pub async fn sqlite_store() -> chronicle::SqliteStore {
-    let path = std::env::temp_dir().join(format!("chronicle-test-{}.db", uuid::Uuid::new_v4().simple()));
-    let store = chronicle::SqliteStore::open(&path)
-        .await
-        .expect("open a temporary SQLite file");
-    store.migrate().await.expect("migrate SQLite");
-    store
 }
 
 /// The second test database, for read models kept apart from the events: from
@@ -87,6 +30,167 @@ pub fn read_database_url() -> String {
             .expect("the test database URL ends in /<database>");
         format!("{server}/chronicle_test_read")
     })
+}
+
+/// Fails the test with what to do about a Postgres that cannot be used.
+pub fn unreachable(url: &str, error: impl std::fmt::Display) -> ! {
+    panic!(
+        "cannot use the test Postgres at {url}: {error}\n\
+         These tests need a running Postgres (13 or later). Start one, e.g.\n  \
+         pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or\n  \
+         docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16\n\
+         or point CHRONICLE_TEST_DATABASE_URL at a server where the user may create databases."
+    )
+}
+
+/// Creates the database of `url` if it does not exist yet; tests racing to create it all
+/// succeed.
+pub async fn ensure_database(url: &str) {
+    static EVENTS: AtomicBool = AtomicBool::new(false);
+    static READ: AtomicBool = AtomicBool::new(false);
+    let ready = if url == database_url() { &EVENTS } else { &READ };
+    if ready.load(Ordering::Acquire) {
+        return;
+    }
+    let options: PgConnectOptions = url
+        .parse()
+        .unwrap_or_else(|e| panic!("invalid test database URL `{url}`: {e}"));
+    let database = options
+        .get_database()
+        .unwrap_or_else(|| panic!("the test database URL `{url}` names no database"))
+        .to_owned();
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .unwrap_or_else(|e| unreachable(url, e));
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&database)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap_or_else(|e| unreachable(url, e));
+    if !exists {
+        let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        if let Err(e) = sqlx::raw_sql(&create).execute(&mut admin).await {
+            // 42P04: created meanwhile by a parallel test; 23505: the same race caught by the
+            // catalog's unique index instead.
+            let raced = e
+                .as_database_error()
+                .and_then(|db| db.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !raced {
+                unreachable(url, e);
+            }
+        }
+    }
+    let _ = admin.close().await;
+    ready.store(true, Ordering::Release);
+}
+
+/// A name for a test's own schema: `t_<uuid>`.
+pub fn fresh_schema_name() -> String {
+    format!("t_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A pool of up to `connections` on the test database, with the driver's defaults otherwise.
+pub async fn postgres_pool(connections: u32) -> PgPool {
+    let url = database_url();
+    ensure_database(&url).await;
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| unreachable(&url, e))
+}
+
+/// A store in a new, empty schema of the test database, not yet migrated, on a pool of its own
+/// (no `search_path` of the test's: what the store sees of its schema is its own doing).
+pub async fn unmigrated_postgres_store() -> PostgresStore {
+    PostgresStore::from_pool(postgres_pool(8).await)
+        .with_schema(&fresh_schema_name())
+        .expect("a generated schema name is valid")
+}
+
+/// A Postgres store in a fresh schema of the test database, migrated, so tests never see each
+/// other's events. Its connections' `search_path` is that schema, so that tests can write raw
+/// SQL with unqualified table names (`chronicle_events`, read-model tables) through its pool.
+pub async fn postgres_store() -> PostgresStore {
+    let url = database_url();
+    ensure_database(&url).await;
+    let schema = fresh_schema_name();
+    let options = url
+        .parse::<PgConnectOptions>()
+        .expect("a valid test database URL")
+        .options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|e| unreachable(&url, e));
+    let store = PostgresStore::from_pool(pool)
+        .with_schema(&schema)
+        .expect("valid schema name");
+    store.migrate().await.expect("migrate the test schema");
+    store
+}
+
+/// Drops the store's schema and closes its pool. Tests call it when they pass: a failed test
+/// leaves its schema behind for inspection.
+pub async fn drop_schema(pool: &PgPool, schema: &str) {
+    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(pool)
+        .await
+        .expect("drop the test schema");
+    pool.close().await;
+}
+
+/// A database file in the temporary directory, removed with its WAL files when dropped (also
+/// when the test fails).
+#[derive(Debug)]
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// A path that does not exist yet.
+    pub fn new(prefix: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("{prefix}-{}.db", uuid::Uuid::new_v4().simple())))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// An embedded SQLite store in `file`, migrated.
+pub async fn sqlite_store_in(file: &TempFile) -> SqliteStore {
+    let store = SqliteStore::open(file.path())
+        .await
+        .expect("open a temporary SQLite file");
+    store.migrate().await.expect("migrate SQLite");
+    store
+}
+
+/// An embedded SQLite store in a fresh temporary file, migrated. The file stays behind; use
+/// [`sqlite_store_in`] with a [`TempFile`] to have it removed.
+pub async fn sqlite_store() -> SqliteStore {
+    let path = std::env::temp_dir().join(format!("chronicle-test-{}.db", uuid::Uuid::new_v4().simple()));
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("open a temporary SQLite file");
+    store.migrate().await.expect("migrate SQLite");
+    store
 }
 
 /// A Postgres read store next to `store`'s events: the same pool and schema, migrated.
@@ -108,7 +212,7 @@ pub async fn postgres_read_store_elsewhere() -> PostgresReadStore {
         .max_connections(4)
         .connect(&url)
         .await
-        .expect("connect to the read-model test database");
+        .unwrap_or_else(|e| unreachable(&url, e));
     let read = PostgresReadStore::from_pool(pool)
         .with_schema(&schema)
         .expect("valid schema name");

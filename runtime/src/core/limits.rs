@@ -64,6 +64,9 @@ pub(crate) fn check_event(
     metadata: &Metadata,
 ) -> Result<(), StoreError> {
     let invalid = |reason| StoreError::InvalidEvent { event_type, reason };
+    if event_type.contains('\0') {
+        return Err(invalid("its stored name contains a NUL character"));
+    }
     if json_has_nul(payload.get()) {
         return Err(invalid("its payload contains a NUL character (`\\u0000`)"));
     }

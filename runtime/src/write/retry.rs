@@ -10,7 +10,9 @@ use std::time::Duration;
 /// Every conflict is followed by a pause with full jitter whose ceiling doubles from 1 ms up to
 /// 64 ms: with 16 attempts, a command waits at most about 0.64 s in all (about half that on
 /// average) before it gives up with [`CommandError::Concurrency`](crate::CommandError::Concurrency),
-/// besides the time of the attempts themselves.
+/// besides the time of the attempts themselves. Two processes writing one aggregate without pause
+/// can keep one of them losing for longer: route an aggregate's commands to one process, or raise
+/// the attempts with [`Chronicle::with_max_attempts`](crate::Chronicle::with_max_attempts).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
 
 /// The pause after the `attempt`-th conflict (from 1): exponential backoff with full jitter, so

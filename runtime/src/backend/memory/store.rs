@@ -84,7 +84,13 @@ impl MemoryStore {
                 expected: expected_version,
             });
         }
-        if let Some(dup) = events.iter().find(|e| log.event_ids.contains(&e.event_id)) {
+        // An id stored before, or repeated within this append: the database stores refuse both
+        // on their unique key.
+        let mut ids = HashSet::with_capacity(events.len());
+        if let Some(dup) = events
+            .iter()
+            .find(|e| log.event_ids.contains(&e.event_id) || !ids.insert(e.event_id))
+        {
             return Err(StoreError::DuplicateEvent {
                 event_id: dup.event_id,
             });

@@ -1,0 +1,156 @@
+//! A view that counts each stream's events (on Postgres and on SQLite), and rows of the event
+//! table written by hand, as a tool or a restored backup might write them: what the read-side
+//! and backend tests use to see exactly what a runner or an inline projection applied.
+
+use chronicle::prelude::*;
+use chronicle::sqlx::{self, PgConnection, SqliteConnection};
+use uuid::Uuid;
+
+/// How many events of each stream a view has seen: `robust_counts(stream_id, n)`.
+#[derive(Default)]
+pub struct Counts;
+
+#[projection(name = "test.robust_counts", version = 1)]
+impl Counts {
+    #[reset]
+    async fn reset(&self, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS robust_counts (stream_id TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+        )
+        .execute(&mut *db)
+        .await?;
+        sqlx::query("DELETE FROM robust_counts").execute(&mut *db).await?;
+        Ok(())
+    }
+
+    #[on]
+    async fn opened(
+        &self,
+        _event: &bank::AccountOpened,
+        meta: &RecordedEvent,
+        db: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        count(db, &meta.stream_id).await
+    }
+
+    #[on]
+    async fn deposited(
+        &self,
+        _event: &bank::MoneyDeposited,
+        meta: &RecordedEvent,
+        db: &mut PgConnection,
+    ) -> Result<(), sqlx::Error> {
+        count(db, &meta.stream_id).await
+    }
+}
+
+async fn count(db: &mut PgConnection, stream_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO robust_counts (stream_id, n) VALUES ($1, 1) \
+         ON CONFLICT (stream_id) DO UPDATE SET n = robust_counts.n + 1",
+    )
+    .bind(stream_id)
+    .execute(&mut *db)
+    .await
+    .map(drop)
+}
+
+/// The same counting view for SQLite read stores.
+#[derive(Default)]
+pub struct SqliteCounts;
+
+#[projection(name = "test.robust_counts", version = 1)]
+impl SqliteCounts {
+    #[reset]
+    async fn reset(&self, db: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS robust_counts (stream_id TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+        )
+        .execute(&mut *db)
+        .await?;
+        sqlx::query("DELETE FROM robust_counts").execute(&mut *db).await?;
+        Ok(())
+    }
+
+    #[on]
+    async fn opened(
+        &self,
+        _event: &bank::AccountOpened,
+        meta: &RecordedEvent,
+        db: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO robust_counts (stream_id, n) VALUES ($1, 1) \
+             ON CONFLICT (stream_id) DO UPDATE SET n = robust_counts.n + 1",
+        )
+        .bind(&meta.stream_id)
+        .execute(&mut *db)
+        .await
+        .map(drop)
+    }
+
+    #[on]
+    async fn deposited(
+        &self,
+        _event: &bank::MoneyDeposited,
+        meta: &RecordedEvent,
+        db: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO robust_counts (stream_id, n) VALUES ($1, 1) \
+             ON CONFLICT (stream_id) DO UPDATE SET n = robust_counts.n + 1",
+        )
+        .bind(&meta.stream_id)
+        .execute(&mut *db)
+        .await
+        .map(drop)
+    }
+}
+
+/// The count of `stream_id` in the view of `schema`.
+pub async fn counted(store: &PostgresStore, schema: &str, stream_id: &str) -> Option<i64> {
+    sqlx::query_scalar(&format!(
+        "SELECT n FROM \"{schema}\".robust_counts WHERE stream_id = $1"
+    ))
+    .bind(stream_id)
+    .fetch_optional(store.pool())
+    .await
+    .expect("read the view")
+}
+
+/// Inserts a row into the event table by hand, as a tool or a restored backup might, with the
+/// given version and metadata (JSON text). Returns its position.
+pub async fn insert_raw(
+    store: &PostgresStore,
+    stream_id: &str,
+    stream_version: i64,
+    event_type: &str,
+    event_version: i32,
+    payload: &str,
+    metadata: &str,
+) -> u64 {
+    let position: i64 = sqlx::query_scalar(&format!(
+        "INSERT INTO \"{}\".chronicle_events \
+         (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8) RETURNING position",
+        store.schema()
+    ))
+    .bind(stream_id)
+    .bind(stream_version)
+    .bind(Uuid::new_v4())
+    .bind(event_type)
+    .bind(event_version)
+    .bind(payload)
+    .bind(metadata)
+    .bind(Uuid::new_v4())
+    .fetch_one(store.pool())
+    .await
+    .expect("insert by hand");
+    u64::try_from(position).expect("a positive position")
+}
+
+/// Metadata that reads as Chronicle's.
+pub fn good_metadata() -> String {
+    let id = Uuid::new_v4();
+    format!(r#"{{"command_id":"{id}","correlation_id":"{id}","causation_id":"{id}"}}"#)
+}

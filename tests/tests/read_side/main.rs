@@ -1,0 +1,27 @@
+//! The read side against real databases: projection runners fed from a Postgres (or SQLite)
+//! event store, writing read models beside the events (level 1), in another Postgres database or
+//! in a SQLite file (level 2); queries through read-only transactions; batch handlers; and read
+//! models rebuilt as they were at a position or a time.
+//!
+//! - `runner.rs`: catch-up, live wake-ups, crashes, leases and standbys, poison events, rebuilds,
+//!   versions, read-your-writes, status, level 2;
+//! - `batch.rs`: batch handlers (`#[on]` methods taking `&[E]`) and the bank's batch views;
+//! - `replay.rs`: `replay_until`, into a read store of its own while the live one carries on;
+//! - `poison.rs`: events a runner cannot read or decode, poison at once, named;
+//! - `dead_letters.rs`: dead letters per projection version, cleared by a rebuild that applies them;
+//! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
+
+mod batch;
+mod dead_letters;
+mod poison;
+mod replay;
+mod runner;
+mod status;
+
+/// A migrated Postgres store in a new, empty schema, on a pool that sets no `search_path` of the
+/// test's own.
+pub async fn fresh_store() -> chronicle::PostgresStore {
+    let store = chronicle_tests::support::unmigrated_postgres_store().await;
+    store.migrate().await.expect("migrate");
+    store
+}
