@@ -50,13 +50,7 @@ macro_rules! run_with_views {
 async fn main() -> Result<(), Box<dyn Error>> {
     match std::env::var("DATABASE_URL") {
         Ok(url) => {
-            // ANCHOR: level1
-            let store = PostgresStore::connect(&url).await?;
-            store.migrate().await?;
-            // The views live in the event store's own database: level 1.
-            let views = PostgresReadStore::from_pool(store.pool().clone());
-            views.migrate().await?;
-            // ANCHOR_END: level1
+            let (store, views) = postgres(&url).await?;
             println!("store: Postgres ({}), views in the same database", redact(&url));
             run_with_views!(store, views, bank::views::postgres)
         }
@@ -71,6 +65,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 }
+
+// ANCHOR: level1
+/// The event store and the views' read store, both in the Postgres database at `url`: level 1.
+async fn postgres(url: &str) -> Result<(PostgresStore, PostgresReadStore), Box<dyn std::error::Error>> {
+    let store = PostgresStore::connect(url).await?;
+    store.migrate().await?; // chronicle_events, chronicle_snapshots, chronicle_inline_projections
+                            // The views' tables go beside chronicle_events, on the same pool.
+    let views = PostgresReadStore::from_pool(store.pool().clone());
+    views.migrate().await?; // chronicle_checkpoints and chronicle_dead_letters
+    Ok((store, views))
+}
+// ANCHOR_END: level1
 
 /// The write side of the demo; returns the account and the last command's receipt.
 async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error>> {
@@ -159,30 +165,9 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         account.version
     );
 
-    // ANCHOR: history
     // The audit log: every event of the account, in order, with who asked, when, and why.
     let history = bank.history::<Account>(&account_id).await?;
-    println!("history of {account_id}:");
-    for entry in &history {
-        let metadata = &entry.metadata;
-        println!(
-            "  v{} {} recorded {}",
-            entry.stream_version,
-            entry.event_type,
-            entry
-                .recorded_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        );
-        println!(
-            "     actor {}, command {}, correlation {}, causation {}, extra {}",
-            metadata.actor.as_deref().unwrap_or("-"),
-            short(metadata.command_id),
-            short(metadata.correlation_id),
-            short(metadata.causation_id),
-            serde_json::Value::Object(metadata.extra.clone()),
-        );
-    }
-    // ANCHOR_END: history
+    print_history(&account_id, &history);
 
     // ANCHOR: as_of
     // Time travel: the account as it was when the 250 deposit was recorded, and one version on.
@@ -203,10 +188,36 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
     Ok((account_id, again))
 }
 
-/// The first 8 hex digits of an id, enough to tell ids apart on screen.
-fn short(id: uuid::Uuid) -> String {
-    id.simple().to_string()[..8].to_owned()
+// ANCHOR: history
+use bank::AccountEvent;
+use chronicle::Envelope;
+
+/// Prints an account's history: each event with its metadata.
+fn print_history(account_id: &str, history: &[Envelope<AccountEvent>]) {
+    // The first 8 hex digits of an id, enough to tell ids apart on screen.
+    let short = |id: uuid::Uuid| id.simple().to_string()[..8].to_owned();
+    println!("history of {account_id}:");
+    for entry in history {
+        let metadata = &entry.metadata;
+        println!(
+            "  v{} {} recorded {}",
+            entry.stream_version,
+            entry.event_type,
+            entry
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        println!(
+            "     actor {}, command {}, correlation {}, causation {}, extra {}",
+            metadata.actor.as_deref().unwrap_or("-"),
+            short(metadata.command_id),
+            short(metadata.correlation_id),
+            short(metadata.causation_id),
+            serde_json::Value::Object(metadata.extra.clone()),
+        );
+    }
 }
+// ANCHOR_END: history
 
 fn uuid_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
