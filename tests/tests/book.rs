@@ -4,6 +4,14 @@
 use std::fs;
 use std::path::Path;
 
+// The book's listings that are not examples' sources, compiled and run here.
+#[path = "../../book/listings/harness.rs"]
+mod harness;
+#[path = "../../book/listings/services.rs"]
+mod services;
+#[path = "../../book/listings/write_side.rs"]
+mod write_side;
+
 #[test]
 fn every_include_resolves_to_an_anchored_region() {
     let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src");
