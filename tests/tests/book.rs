@@ -5,8 +5,12 @@ use std::fs;
 use std::path::Path;
 
 // The book's listings that are not examples' sources, compiled and run here.
+#[path = "../../book/listings/balances.rs"]
+mod balances;
 #[path = "../../book/listings/harness.rs"]
 mod harness;
+#[path = "../../book/listings/inline.rs"]
+mod inline;
 #[path = "../../book/listings/services.rs"]
 mod services;
 #[path = "../../book/listings/write_side.rs"]
