@@ -2,7 +2,7 @@
 //! workspace (compiled by its tests) with that anchor, and every chapter is in the summary.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 // The book's listings that are not examples' sources, compiled and run here.
 #[path = "../../book/listings/balances.rs"]
@@ -13,8 +13,27 @@ mod harness;
 mod inline;
 #[path = "../../book/listings/services.rs"]
 mod services;
+#[path = "../../book/listings/time_travel.rs"]
+mod time_travel;
 #[path = "../../book/listings/write_side.rs"]
 mod write_side;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The text of chapter `name`.
+pub fn chapter(name: &str) -> String {
+    fs::read_to_string(root().join("book/src").join(name)).unwrap()
+}
+
+/// The fenced blocks of a chapter: (info string, body).
+fn blocks(chapter: &str) -> impl Iterator<Item = (&str, &str)> {
+    chapter.split("\n```").skip(1).step_by(2).map(|block| {
+        let (info, body) = block.split_once('\n').unwrap_or((block, ""));
+        (info.trim(), body)
+    })
+}
 
 #[test]
 fn every_include_resolves_to_an_anchored_region() {
@@ -96,4 +115,48 @@ fn every_error_shown_in_the_book_is_what_the_compiler_prints() {
         shown >= 20,
         "expected the chapter to show at least 20 errors, found {shown}"
     );
+}
+
+/// The audit log's SQL runs as printed, on a Postgres store's schema.
+#[tokio::test]
+async fn the_audit_log_sql_runs() {
+    use bank::{Deposit, OpenAccount};
+    use chronicle::sqlx::Row as _;
+    use chronicle::{Chronicle, CommandContext};
+
+    let chapter = chapter("audit-log.md");
+    let sql: Vec<&str> = blocks(&chapter)
+        .filter(|(info, _)| *info == "sql")
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(sql.len(), 1, "audit-log.md shows one SQL query");
+    let correlation = sql[0]
+        .split('\'')
+        .find_map(|part| uuid::Uuid::parse_str(part).ok())
+        .expect("the query names a correlation id");
+
+    let store = chronicle_tests::support::postgres_store().await;
+    let bank = Chronicle::new(store.clone());
+    let open = OpenAccount {
+        account_id: "a".into(),
+        owner: "Ada".into(),
+        overdraft_limit: 0,
+    };
+    bank.execute(open).await.unwrap();
+    let context = CommandContext::new()
+        .correlation_id(correlation)
+        .actor("teller-7");
+    let deposit = Deposit {
+        account_id: "a".into(),
+        amount: 5,
+    };
+    bank.execute_with(deposit, context).await.unwrap();
+
+    // The store's pool has the store's schema on its search_path, as a psql session would.
+    let rows = chronicle::sqlx::query(sql[0])
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>("actor"), "teller-7");
 }

@@ -169,7 +169,6 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
     let history = bank.history::<Account>(&account_id).await?;
     print_history(&account_id, &history);
 
-    // ANCHOR: as_of
     // Time travel: the account as it was when the 250 deposit was recorded, and one version on.
     let deposited_at = history[1].recorded_at;
     let then = bank.load_as_of::<Account>(&account_id, deposited_at).await?;
@@ -184,7 +183,6 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         "balance of {account_id} at version 3: {}",
         after_withdrawal.state.balance()
     );
-    // ANCHOR_END: as_of
     Ok((account_id, again))
 }
 
