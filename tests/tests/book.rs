@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 // The book's listings that are not examples' sources, compiled and run here.
 #[path = "../../book/listings/balances.rs"]
 mod balances;
+#[path = "../../book/listings/evolving_events.rs"]
+mod evolving_events;
 #[path = "../../book/listings/harness.rs"]
 mod harness;
 #[path = "../../book/listings/inline.rs"]
@@ -33,6 +35,13 @@ fn blocks(chapter: &str) -> impl Iterator<Item = (&str, &str)> {
         let (info, body) = block.split_once('\n').unwrap_or((block, ""));
         (info.trim(), body)
     })
+}
+
+/// The bodies of a chapter's `text` blocks, without their last newline.
+pub fn text_blocks(chapter: &str) -> impl Iterator<Item = &str> {
+    blocks(chapter)
+        .filter(|(info, _)| *info == "text")
+        .map(|(_, body)| body.strip_suffix('\n').unwrap_or(body))
 }
 
 #[test]
