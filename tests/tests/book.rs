@@ -7,12 +7,18 @@ use std::path::{Path, PathBuf};
 // The book's listings that are not examples' sources, compiled and run here.
 #[path = "../../book/listings/balances.rs"]
 mod balances;
+#[allow(dead_code)]
+#[path = "../../book/listings/compiler_says_no.rs"]
+mod compiler_says_no;
 #[path = "../../book/listings/evolving_events.rs"]
 mod evolving_events;
 #[path = "../../book/listings/harness.rs"]
 mod harness;
 #[path = "../../book/listings/inline.rs"]
 mod inline;
+#[allow(dead_code)]
+#[path = "../../book/listings/reference.rs"]
+mod reference;
 #[path = "../../book/listings/services.rs"]
 mod services;
 #[path = "../../book/listings/time_travel.rs"]
