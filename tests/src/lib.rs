@@ -1,13 +1,19 @@
-//! Shared support for Chronicle's integration tests, and the book's code examples compiled as
-//! doc tests (see the `book` module).
+//! Shared support for Chronicle's integration tests, and the book's chapters as doc comments: their
+//! plain `rust` listings (the complete examples) run as doc tests. Their `rust,ignore` listings
+//! are includes of compiled code (examples' sources, and `book/listings`, which `tests/book.rs`
+//! compiles and runs); `tests/book.rs` checks that no other kind of listing is left.
 
 pub mod support;
 
-/// The book's chapters; their Rust code blocks run as doc tests.
+/// The introduction.
+#[doc = include_str!("../../book/src/introduction.md")]
+pub mod book_introduction {}
+
+/// The quickstart chapter.
 #[doc = include_str!("../../book/src/quickstart.md")]
 pub mod book_quickstart {}
 
-/// The write-side chapter; its blocks include compiled code from the workspace.
+/// The write-side chapter.
 #[doc = include_str!("../../book/src/write-side.md")]
 pub mod book_write_side {}
 
@@ -23,11 +29,11 @@ pub mod book_queries {}
 #[doc = include_str!("../../book/src/levels.md")]
 pub mod book_levels {}
 
-/// The reference chapter; its one Rust block uses every accepted signature.
+/// The reference chapter.
 #[doc = include_str!("../../book/src/reference.md")]
 pub mod book_reference {}
 
-/// The compile-errors chapter; its blocks are compiler output (`text`) and fixes (`ignore`).
+/// The compile-errors chapter.
 #[doc = include_str!("../../book/src/compiler-says-no.md")]
 pub mod book_compiler_says_no {}
 
