@@ -39,6 +39,12 @@ mod write;
 
 #[doc(hidden)]
 pub mod __private;
+// The helper traits generated code names, at the root too, so that a compiler message about one
+// names it `chronicle::SnapshotState` rather than by its hidden module.
+#[doc(hidden)]
+pub use crate::core::aggregate::{AggregateState, SnapshotState, StateCheck};
+#[doc(hidden)]
+pub use crate::core::event::UpcastFrom;
 pub mod testing;
 
 pub use crate::core::aggregate::stream_id;

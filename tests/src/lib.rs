@@ -1,5 +1,5 @@
-//! Chronicle's conformance suite and what the integration tests share, and the book's code
-//! examples compiled as doc tests (see the `book_*` modules).
+//! Chronicle's conformance suite and what the integration tests share, and the book's chapters
+//! as doc comments.
 //!
 //! - [`conformance`]: every store's behaviour, written once and run on the whole store matrix by
 //!   the `conformance` test binary;
@@ -7,7 +7,11 @@
 //! - [`support`]: connections to the real services (Postgres, SQLite files);
 //! - [`spy`]: a store that reports what reached it, to prove negatives by counting;
 //! - [`wait`]: waiting on a condition with a deadline;
-//! - [`throwaway`]: a Postgres cluster of a test's own, for tests that restart the server.
+//! - [`throwaway`]: a Postgres cluster of a test's own, for tests that restart the server;
+//! - the `book_*` modules: the chapters, whose plain `rust` listings (the complete examples) run as
+//!   doc tests. Their `rust,ignore` listings are includes of compiled code (the examples' sources,
+//!   and `book/listings`, which `tests/book.rs` compiles and runs); `tests/book.rs` checks that no
+//!   other kind of listing is left.
 
 pub mod conformance;
 pub mod counts;
@@ -16,11 +20,15 @@ pub mod support;
 pub mod throwaway;
 pub mod wait;
 
-/// The book's chapters; their Rust code blocks run as doc tests.
+/// The introduction.
+#[doc = include_str!("../../book/src/introduction.md")]
+pub mod book_introduction {}
+
+/// The quickstart chapter.
 #[doc = include_str!("../../book/src/quickstart.md")]
 pub mod book_quickstart {}
 
-/// The write-side chapter; its blocks include compiled code from the workspace.
+/// The write-side chapter.
 #[doc = include_str!("../../book/src/write-side.md")]
 pub mod book_write_side {}
 
@@ -36,11 +44,11 @@ pub mod book_queries {}
 #[doc = include_str!("../../book/src/levels.md")]
 pub mod book_levels {}
 
-/// The reference chapter; its one Rust block uses every accepted signature.
+/// The reference chapter.
 #[doc = include_str!("../../book/src/reference.md")]
 pub mod book_reference {}
 
-/// The compile-errors chapter; its blocks are compiler output (`text`) and fixes (`ignore`).
+/// The compile-errors chapter.
 #[doc = include_str!("../../book/src/compiler-says-no.md")]
 pub mod book_compiler_says_no {}
 

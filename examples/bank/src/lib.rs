@@ -3,11 +3,10 @@
 
 pub mod views;
 
-// ANCHOR: all
+// ANCHOR: events
 use chronicle::prelude::*;
 use serde::{Deserialize, Serialize};
 
-// ANCHOR: events
 /// An account was opened with an overdraft limit.
 #[derive(Event, Serialize, Deserialize, Debug, Clone)]
 #[event(name = "bank.AccountOpened", version = 1)]
@@ -162,7 +161,6 @@ impl Account {
         }
     }
 }
-// ANCHOR_END: aggregate
 
 impl Account {
     /// The balance, for tests and tools (queries read projections instead).
@@ -175,4 +173,4 @@ impl Account {
         self.open
     }
 }
-// ANCHOR_END: all
+// ANCHOR_END: aggregate

@@ -50,13 +50,7 @@ macro_rules! run_with_views {
 async fn main() -> Result<(), Box<dyn Error>> {
     match std::env::var("DATABASE_URL") {
         Ok(url) => {
-            // ANCHOR: level1
-            let store = PostgresStore::connect(&url).await?;
-            store.migrate().await?;
-            // The views live in the event store's own database: level 1.
-            let views = PostgresReadStore::from_pool(store.pool().clone());
-            views.migrate().await?;
-            // ANCHOR_END: level1
+            let (store, views) = postgres(&url).await?;
             println!("store: Postgres ({}), views in the same database", redact(&url));
             run_with_views!(store, views, bank::views::postgres)
         }
@@ -71,6 +65,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 }
+
+// ANCHOR: level1
+/// The event store and the views' read store, both in the Postgres database at `url`: level 1.
+async fn postgres(url: &str) -> Result<(PostgresStore, PostgresReadStore), Box<dyn std::error::Error>> {
+    let store = PostgresStore::connect(url).await?;
+    store.migrate().await?; // chronicle_events, chronicle_snapshots, chronicle_inline_projections
+                            // The views' tables go beside chronicle_events, on the same pool.
+    let views = PostgresReadStore::from_pool(store.pool().clone());
+    views.migrate().await?; // chronicle_checkpoints and chronicle_dead_letters
+    Ok((store, views))
+}
+// ANCHOR_END: level1
 
 /// The write side of the demo; returns the account and the last command's receipt.
 async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error>> {
@@ -159,11 +165,37 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         account.version
     );
 
-    // ANCHOR: history
     // The audit log: every event of the account, in order, with who asked, when, and why.
     let history = bank.history::<Account>(&account_id).await?;
+    print_history(&account_id, &history);
+
+    // Time travel: the account as it was when the 250 deposit was recorded, and one version on.
+    let deposited_at = history[1].recorded_at;
+    let then = bank.load_as_of::<Account>(&account_id, deposited_at).await?;
+    println!(
+        "balance of {account_id} as of {deposited_at}: {} (after {} events); now: {}",
+        then.state.balance(),
+        then.version,
+        account.state.balance()
+    );
+    let after_withdrawal = bank.load_at_version::<Account>(&account_id, 3).await?;
+    println!(
+        "balance of {account_id} at version 3: {}",
+        after_withdrawal.state.balance()
+    );
+    Ok((account_id, again))
+}
+
+// ANCHOR: history
+use bank::AccountEvent;
+use chronicle::Envelope;
+
+/// Prints an account's history: each event with its metadata.
+fn print_history(account_id: &str, history: &[Envelope<AccountEvent>]) {
+    // The first 8 hex digits of an id, enough to tell ids apart on screen.
+    let short = |id: uuid::Uuid| id.simple().to_string()[..8].to_owned();
     println!("history of {account_id}:");
-    for entry in &history {
+    for entry in history {
         let metadata = &entry.metadata;
         println!(
             "  v{} {} recorded {}",
@@ -182,31 +214,8 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
             serde_json::Value::Object(metadata.extra.clone()),
         );
     }
-    // ANCHOR_END: history
-
-    // ANCHOR: as_of
-    // Time travel: the account as it was when the 250 deposit was recorded, and one version on.
-    let deposited_at = history[1].recorded_at;
-    let then = bank.load_as_of::<Account>(&account_id, deposited_at).await?;
-    println!(
-        "balance of {account_id} as of {deposited_at}: {} (after {} events); now: {}",
-        then.state.balance(),
-        then.version,
-        account.state.balance()
-    );
-    let after_withdrawal = bank.load_at_version::<Account>(&account_id, 3).await?;
-    println!(
-        "balance of {account_id} at version 3: {}",
-        after_withdrawal.state.balance()
-    );
-    // ANCHOR_END: as_of
-    Ok((account_id, again))
 }
-
-/// The first 8 hex digits of an id, enough to tell ids apart on screen.
-fn short(id: uuid::Uuid) -> String {
-    id.simple().to_string()[..8].to_owned()
-}
+// ANCHOR_END: history
 
 fn uuid_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()

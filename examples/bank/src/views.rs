@@ -154,7 +154,6 @@ macro_rules! bank_views {
         use $crate::views::{net_changes, AccountBalance, BalanceRow, BatchWrites};
         use $crate::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
 
-        // ANCHOR: balances
         /// One row per account with its owner and balance.
         #[derive(Default)]
         pub struct AccountBalances;
@@ -163,15 +162,15 @@ macro_rules! bank_views {
         impl AccountBalances {
             #[reset]
             async fn reset(&self, db: &mut $connection) -> Result<(), sqlx::Error> {
-                sqlx::query("DROP TABLE IF EXISTS bank_account_balances")
-                    .execute(&mut *db)
-                    .await?;
                 sqlx::query(
-                    "CREATE TABLE bank_account_balances (account_id TEXT PRIMARY KEY, owner TEXT NOT NULL,
-                         balance BIGINT NOT NULL, overdraft_limit BIGINT NOT NULL)",
+                    "CREATE TABLE IF NOT EXISTS bank_account_balances (account_id TEXT PRIMARY KEY,
+                         owner TEXT NOT NULL, balance BIGINT NOT NULL, overdraft_limit BIGINT NOT NULL)",
                 )
                 .execute(&mut *db)
                 .await?;
+                sqlx::query("DELETE FROM bank_account_balances")
+                    .execute(&mut *db)
+                    .await?;
                 Ok(())
             }
 
@@ -231,7 +230,6 @@ macro_rules! bank_views {
         pub struct BalanceOf {
             pub account_id: String,
         }
-        // ANCHOR_END: balances
 
         /// The accounts with the highest balances, kept as their own view so the ranking query
         /// is one indexed scan.
@@ -242,16 +240,18 @@ macro_rules! bank_views {
         impl TopAccounts {
             #[reset]
             async fn reset(&self, db: &mut $connection) -> Result<(), sqlx::Error> {
-                sqlx::query("DROP TABLE IF EXISTS bank_top_accounts")
-                    .execute(&mut *db)
-                    .await?;
                 sqlx::query(
-                    "CREATE TABLE bank_top_accounts (account_id TEXT PRIMARY KEY, owner TEXT NOT NULL,
-                         balance BIGINT NOT NULL)",
+                    "CREATE TABLE IF NOT EXISTS bank_top_accounts (account_id TEXT PRIMARY KEY,
+                         owner TEXT NOT NULL, balance BIGINT NOT NULL)",
                 )
                 .execute(&mut *db)
                 .await?;
-                sqlx::query("CREATE INDEX bank_top_accounts_by_balance ON bank_top_accounts (balance DESC)")
+                sqlx::query(
+                    "CREATE INDEX IF NOT EXISTS bank_top_accounts_by_balance ON bank_top_accounts (balance DESC)",
+                )
+                .execute(&mut *db)
+                .await?;
+                sqlx::query("DELETE FROM bank_top_accounts")
                     .execute(&mut *db)
                     .await?;
                 Ok(())

@@ -1,9 +1,9 @@
 //! The write side of the order example: the textbook order aggregate.
 
+// ANCHOR: events
 use chronicle::prelude::*;
 use serde::{Deserialize, Serialize};
 
-// ANCHOR: events
 /// A customer opened an order.
 #[derive(Event, Serialize, Deserialize, Debug, Clone)]
 #[event(name = "shop.OrderCreated")]

@@ -9,17 +9,10 @@ use std::error::Error;
 use std::time::Duration;
 
 use chronicle::prelude::*;
-use chronicle::{EventSource, ReadSide, SqliteReadStore};
-use orders::domain::{AddItem, CreateOrder, ShipOrder};
-use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // ANCHOR: level2
-    // The summaries live in a store of their own, whatever holds the events: level 2.
-    let views = SqliteReadStore::open("chronicle-orders-read.db").await?;
-    views.migrate().await?;
-    // ANCHOR_END: level2
+    let views = summaries().await?;
     match std::env::var("DATABASE_URL") {
         Ok(url) => {
             let events = PostgresStore::connect(&url).await?;
@@ -36,8 +29,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
+// ANCHOR: level2
+/// The summaries live in a store of their own, whatever holds the events: level 2.
+async fn summaries() -> Result<SqliteReadStore, Box<dyn std::error::Error>> {
+    let views = SqliteReadStore::open("chronicle-orders-read.db").await?;
+    views.migrate().await?; // chronicle_checkpoints, chronicle_dead_letters, chronicle_leases
+    Ok(views)
+}
+// ANCHOR_END: level2
+
 // ANCHOR: run
-async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Box<dyn Error>> {
+use orders::domain::{AddItem, CreateOrder, ShipOrder};
+use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
+
+async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Chronicle::new(events.clone());
     let read_side = ReadSide::new(events, views);
     // The runner catches up from its checkpoint, then follows new events as they are appended.
@@ -99,8 +104,8 @@ async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Bo
 
     let status = runner.status().await?;
     println!(
-        "projection {}: lag {} events / {:?}, checkpoint {:?}, newest event at position {:?}",
-        status.projection, status.lag_events, status.lag, status.checkpoint, status.head_position
+        "projection {}: lag {} events / {:?}, read up to position {:?}, newest event at position {:?}",
+        status.projection, status.lag_events, status.lag, status.position, status.head_position
     );
     runner.stop().await.into_result()?;
     Ok(())

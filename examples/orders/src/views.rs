@@ -1,13 +1,13 @@
 //! The read side of the order example: one denormalized row per order, kept in a store of its
 //! own (level 2) and answered by queries that cannot write.
 
+// ANCHOR: projection
 use chronicle::prelude::*;
 use chronicle::sqlx::{self, SqliteConnection};
-use chronicle::{ReadOnly, RecordedEvent};
 
+// The order example's events (`examples/orders/src/domain.rs`).
 use crate::domain::{ItemAdded, OrderCreated, OrderShipped};
 
-// ANCHOR: projection
 /// Everything a screen shows about an order, in one row: no joins at read time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderSummaryRow {
@@ -43,20 +43,21 @@ pub struct OrderSummaries;
 
 #[projection(name = "shop.order_summaries", version = 1)]
 impl OrderSummaries {
-    /// Creates the table empty: before the first build and before every rebuild.
+    /// Leaves the table empty, creating it if missing: before the first build and before every
+    /// rebuild. Safe to run any number of times, on a new store or an existing one.
     #[reset]
     async fn reset(&self, db: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("DROP TABLE IF EXISTS order_summaries")
-            .execute(&mut *db)
-            .await?;
         sqlx::query(
-            "CREATE TABLE order_summaries (
+            "CREATE TABLE IF NOT EXISTS order_summaries (
                  order_id TEXT PRIMARY KEY, customer TEXT NOT NULL,
                  item_count INTEGER NOT NULL, total_cents INTEGER NOT NULL,
                  status TEXT NOT NULL, carrier TEXT, last_position INTEGER NOT NULL)",
         )
         .execute(&mut *db)
         .await?;
+        sqlx::query("DELETE FROM order_summaries")
+            .execute(&mut *db)
+            .await?;
         Ok(())
     }
 
