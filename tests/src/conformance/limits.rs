@@ -1,6 +1,6 @@
 //! Input limits (issue 10, #13): what no store can keep is refused by every store alike, with the
 //! same typed error, before the store sees it: a stream id of more than
-//! [`MAX_STREAM_ID_BYTES`](chronicle::MAX_STREAM_ID_BYTES) bytes, an empty one or one with a NUL
+//! [`MAX_STREAM_ID_BYTES`] bytes, an empty one or one with a NUL
 //! character ([`StoreError::InvalidStreamId`]), a NUL in a payload's strings or in the metadata
 //! ([`StoreError::InvalidEvent`]); through `EventStore::append` and through `Chronicle`. What is
 //! within the limits works everywhere: a stream id of exactly 1024 bytes, unicode, quotes.
