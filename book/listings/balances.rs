@@ -106,9 +106,7 @@ async fn runs_of_events_are_written_together_and_rebuilds_start_over() {
     use bank::{Deposit, OpenAccount, Withdraw};
 
     let store = chronicle_tests::support::postgres_store().await;
-    let views = PostgresReadStore::from_pool(store.pool().clone())
-        .with_schema(store.schema())
-        .unwrap();
+    let views = PostgresReadStore::beside(&store);
     views.migrate().await.unwrap();
     let bank = Chronicle::new(store.clone());
     for id in ["a", "b"] {

@@ -36,9 +36,9 @@ pub async fn inline_balances(url: &str, schema: &str) -> Result<(), Box<dyn std:
     })
     .await?;
 
-    // Queries read the view through a read store on the same pool and schema. No runner and no
-    // waiting: the view was written in each command's own transaction.
-    let views = PostgresReadStore::from_pool(store.pool().clone()).with_schema(store.schema())?;
+    // Queries read the view through a read store beside the events (same pool, same schema). No
+    // runner and no waiting: the view was written in each command's own transaction.
+    let views = PostgresReadStore::beside(&store);
     let read_side = ReadSide::new(store, views);
     let balance = read_side
         .query(

@@ -106,7 +106,7 @@ pub use chronicle_macros::Query;
 /// Everything here is also at the crate root.
 pub mod prelude {
     pub use crate::{
-        aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Event,
+        aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
         EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, Projection, ProjectionError,
         ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt, RecordedEvent,
         StoreError,

@@ -31,12 +31,15 @@ impl<A: Aggregate> AggregateTest<A>
 where
     A::Services: Default,
 {
-    /// An aggregate that has seen no events.
+    /// An aggregate that has seen no events. Its handlers get `A::Services::default()`, so this
+    /// needs `Services: Default`; see [`given_with_services`](Self::given_with_services) otherwise.
     pub fn given_no_history() -> Self {
         Self::given(Vec::new())
     }
 
-    /// An aggregate that has seen `history`, in order.
+    /// An aggregate that has seen `history`, in order. Its handlers get `A::Services::default()`,
+    /// so this needs `Services: Default`; see [`given_with_services`](Self::given_with_services)
+    /// otherwise.
     pub fn given(history: impl IntoIterator<Item = A::Event>) -> Self {
         Self::given_with_services(history, A::Services::default())
     }

@@ -195,9 +195,7 @@ pub async fn sqlite_store() -> SqliteStore {
 
 /// A Postgres read store next to `store`'s events: the same pool and schema, migrated.
 pub async fn postgres_read_store_beside(store: &PostgresStore) -> PostgresReadStore {
-    let read = PostgresReadStore::from_pool(store.pool().clone())
-        .with_schema(store.schema())
-        .expect("valid schema name");
+    let read = PostgresReadStore::beside(store);
     read.migrate().await.expect("migrate the read store");
     read
 }

@@ -71,8 +71,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
 async fn postgres(url: &str) -> Result<(PostgresStore, PostgresReadStore), Box<dyn std::error::Error>> {
     let store = PostgresStore::connect(url).await?;
     store.migrate().await?; // chronicle_events, chronicle_snapshots, chronicle_inline_projections
-                            // The views' tables go beside chronicle_events, on the same pool.
-    let views = PostgresReadStore::from_pool(store.pool().clone());
+                            // The views' tables go beside chronicle_events: the same pool and schema.
+    let views = PostgresReadStore::beside(&store);
     views.migrate().await?; // chronicle_checkpoints and chronicle_dead_letters
     Ok((store, views))
 }

@@ -25,7 +25,9 @@ pub struct Metadata {
 /// What the caller says about a command: its id, correlation, causation, actor and extra keys.
 ///
 /// Every field is optional: a fresh command id is generated, and correlation and causation default
-/// to the command id.
+/// to the command id. An id left unset is generated anew for each command the context is used
+/// for, so a context cloned for several commands gives each its own command id (set
+/// [`command_id`](Self::command_id) to make a re-submission recognisable).
 #[derive(Debug, Clone, Default)]
 pub struct CommandContext {
     command_id: Option<Uuid>,

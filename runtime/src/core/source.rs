@@ -249,22 +249,28 @@ impl AppendListener {
 /// (and Postgres, which computes its `caught_up` horizon from the snapshot of the read).
 ///
 /// A full batch may have stopped short of more events, so its horizon is its last event; a
-/// shorter one saw everything up to `caught_up`. Never below `after`.
+/// shorter one saw everything up to `caught_up`; one that stopped at an `unreadable` row reaches
+/// just before that row, so that the next read starts with it. Never below `after`.
 pub(crate) fn batch(
     after: Checkpoint,
     events: Vec<RecordedEvent>,
     limit: usize,
     caught_up: Checkpoint,
+    unreadable: Option<Box<UnreadableEvent>>,
 ) -> Batch {
-    let horizon = match events.last() {
-        Some(last) if events.len() >= limit => Checkpoint::of(last),
+    let horizon = match (&unreadable, events.last()) {
+        (Some(row), _) => Checkpoint {
+            transaction_id: row.checkpoint.transaction_id,
+            position: row.checkpoint.position.saturating_sub(1),
+        },
+        (None, Some(last)) if events.len() >= limit => Checkpoint::of(last),
         _ if limit == 0 => after,
-        _ => caught_up,
+        (None, _) => caught_up,
     };
     Batch {
         events,
         horizon: horizon.max(after),
-        unreadable: None,
+        unreadable,
     }
 }
 
@@ -312,14 +318,35 @@ mod tests {
             position: 0,
         };
         // Nothing read: the whole snapshot was seen.
-        assert_eq!(batch(after, Vec::new(), 10, caught_up).horizon, caught_up);
+        assert_eq!(batch(after, Vec::new(), 10, caught_up, None).horizon, caught_up);
         // Limit 0 reads nothing and sees nothing.
-        assert_eq!(batch(after, Vec::new(), 0, caught_up).horizon, after);
+        assert_eq!(batch(after, Vec::new(), 0, caught_up, None).horizon, after);
         // Never back.
         let behind = Checkpoint {
             transaction_id: 4,
             position: 0,
         };
-        assert_eq!(batch(after, Vec::new(), 10, behind).horizon, after);
+        assert_eq!(batch(after, Vec::new(), 10, behind, None).horizon, after);
+        // A read that stopped at an unreadable row reaches just before it.
+        let row = UnreadableEvent {
+            checkpoint: Checkpoint {
+                transaction_id: 7,
+                position: 40,
+            },
+            stream_id: "s".into(),
+            stream_version: 1,
+            event_type: "t".into(),
+            event_id: None,
+            error: "bad".into(),
+        };
+        let stopped = batch(after, Vec::new(), 10, caught_up, Some(Box::new(row)));
+        assert_eq!(
+            stopped.horizon,
+            Checkpoint {
+                transaction_id: 7,
+                position: 39
+            }
+        );
+        assert!(stopped.unreadable.is_some());
     }
 }

@@ -231,7 +231,7 @@ impl EventSource for MemoryStore {
             transaction_id: 0,
             position: log.events.len() as u64,
         };
-        Ok(batch(after, events, limit, caught_up))
+        Ok(batch(after, events, limit, caught_up, None))
     }
 
     async fn head(&self) -> Result<Head, StoreError> {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::errors::{read_store_error, Postgres};
 use super::schema::check_read_schema;
+use super::store::PostgresStore;
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
 use crate::backend::sql::{section, Dialect, Failure, SqlTransaction};
 use crate::core::error::HandlerError;
@@ -107,6 +108,15 @@ impl PostgresReadStore {
             .await
             .map_err(read_store_error)?;
         Ok(Self::from_pool(pool))
+    }
+
+    /// A read store beside `store`'s events (level 1): the same pool and the same schema, where
+    /// the store's inline projections keep their read models too.
+    pub fn beside(store: &PostgresStore) -> Self {
+        Self {
+            pool: store.pool().clone(),
+            sql: Arc::new(Statements::new(store.schema())),
+        }
     }
 
     /// A read store on an existing pool (the event store's own, for read models next to the

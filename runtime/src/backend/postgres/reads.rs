@@ -9,7 +9,7 @@ use super::database::{Database, PgQuery};
 use super::errors::store_error;
 use super::rows::event_row;
 use super::store::PostgresStore;
-use crate::backend::sql::rows::{clamp_i64, to_u64};
+use crate::backend::sql::rows::{clamp_i64, to_u64, SnapshotRow};
 use crate::core::error::StoreError;
 use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
 
@@ -109,24 +109,16 @@ impl EventStore for PostgresStore {
         else {
             return Ok(None);
         };
-        let corrupt = |detail: String| StoreError::Corrupt {
-            table: "chronicle_snapshots",
-            detail: format!("stream `{stream_id}`: {detail}"),
-        };
-        let snapshot_version: i32 = row.try_get("snapshot_version").map_err(store_error)?;
-        let stream_version: i64 = row.try_get("stream_version").map_err(store_error)?;
-        let state: String = row.try_get("state").map_err(store_error)?;
-        Ok(Some(Snapshot {
+        SnapshotRow {
             stream_id: row.try_get("stream_id").map_err(store_error)?,
             aggregate_type: row.try_get("aggregate_type").map_err(store_error)?,
-            snapshot_version: u32::try_from(snapshot_version)
-                .map_err(|_| corrupt(format!("snapshot_version {snapshot_version} is out of range")))?,
-            stream_version: u64::try_from(stream_version)
-                .map_err(|_| corrupt(format!("stream_version {stream_version} is out of range")))?,
-            state: serde_json::value::RawValue::from_string(state)
-                .map_err(|error| corrupt(format!("state is not JSON: {error}")))?,
-            taken_at: row.try_get("taken_at").map_err(store_error)?,
-        }))
+            snapshot_version: i64::from(row.try_get::<i32, _>("snapshot_version").map_err(store_error)?),
+            stream_version: row.try_get("stream_version").map_err(store_error)?,
+            state: row.try_get("state").map_err(store_error)?,
+            taken_at: Ok(row.try_get("taken_at").map_err(store_error)?),
+        }
+        .into_snapshot()
+        .map(Some)
     }
 
     async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {

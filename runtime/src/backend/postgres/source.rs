@@ -8,7 +8,7 @@ use super::errors::store_error;
 use super::listen::Waiter;
 use super::rows::event_row;
 use super::store::PostgresStore;
-use crate::backend::sql::rows::{before, clamp_i64, to_u64};
+use crate::backend::sql::rows::{clamp_i64, to_u64};
 use crate::core::error::StoreError;
 use crate::core::source::{batch, AppendListener, Batch, Checkpoint, EventSource, Head, Progress};
 
@@ -66,12 +66,7 @@ impl EventSource for PostgresStore {
             transaction_id: to_u64("chronicle_events", "horizon", horizon)?,
             position: 0,
         };
-        let mut read = batch(after, events, limit, caught_up);
-        if let Some(row) = unreadable {
-            read.horizon = before(&row).max(after);
-            read.unreadable = Some(row);
-        }
-        Ok(read)
+        Ok(batch(after, events, limit, caught_up, unreadable))
     }
 
     async fn head(&self) -> Result<Head, StoreError> {

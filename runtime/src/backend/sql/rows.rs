@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::core::error::StoreError;
 use crate::core::metadata::Metadata;
 use crate::core::source::{Checkpoint, UnreadableEvent};
-use crate::core::store::{NewEvent, RecordedEvent};
+use crate::core::store::{NewEvent, RecordedEvent, Snapshot};
 
 /// One row of `chronicle_events` as the driver returned it, before any checking. The columns a
 /// driver may fail to read as their Rust type on a row that was not written by Chronicle hold
@@ -155,6 +155,51 @@ impl EventRow {
     }
 }
 
+/// One row of `chronicle_snapshots` as the driver returned it, before any checking; `taken_at`
+/// holds the text found when it is not a time.
+pub(crate) struct SnapshotRow {
+    pub stream_id: String,
+    pub aggregate_type: String,
+    pub snapshot_version: i64,
+    pub stream_version: i64,
+    pub state: String,
+    pub taken_at: Result<DateTime<Utc>, String>,
+}
+
+impl SnapshotRow {
+    /// Checks the row's numbers, JSON and time and builds the snapshot.
+    pub(crate) fn into_snapshot(self) -> Result<Snapshot, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            table: "chronicle_snapshots",
+            detail: format!("stream `{}`: {detail}", self.stream_id),
+        };
+        let snapshot_version = u32::try_from(self.snapshot_version).map_err(|_| {
+            corrupt(format!(
+                "snapshot_version {} is out of range",
+                self.snapshot_version
+            ))
+        })?;
+        let stream_version = u64::try_from(self.stream_version)
+            .map_err(|_| corrupt(format!("stream_version {} is out of range", self.stream_version)))?;
+        let taken_at = match &self.taken_at {
+            Ok(at) => *at,
+            Err(text) => return Err(corrupt(format!("taken_at `{text}` is not a time"))),
+        };
+        let state = match serde_json::value::RawValue::from_string(self.state.clone()) {
+            Ok(state) => state,
+            Err(error) => return Err(corrupt(format!("state is not JSON: {error}"))),
+        };
+        Ok(Snapshot {
+            stream_id: self.stream_id,
+            aggregate_type: self.aggregate_type,
+            snapshot_version,
+            stream_version,
+            state,
+            taken_at,
+        })
+    }
+}
+
 /// A stored number as `u64`; the columns are signed in SQL, so a negative value means the row was
 /// not written by Chronicle.
 pub(crate) fn to_u64(table: &'static str, column: &'static str, value: i64) -> Result<u64, StoreError> {
@@ -176,15 +221,6 @@ pub(crate) fn metadata_json(event: &NewEvent) -> Result<String, StoreError> {
         event_type: event.event_type,
         source,
     })
-}
-
-/// The horizon of a batch read that stopped at an unreadable row: just before it, so that the
-/// next read starts with it.
-pub(crate) fn before(row: &UnreadableEvent) -> Checkpoint {
-    Checkpoint {
-        transaction_id: row.checkpoint.transaction_id,
-        position: row.checkpoint.position.saturating_sub(1),
-    }
 }
 
 /// The id to report when the database refused a batch for a duplicate event id without saying

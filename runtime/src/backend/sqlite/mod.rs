@@ -2,10 +2,11 @@
 //! ([`SqliteReadStore`]).
 //!
 //! Where things are: `store.rs` the event store, its migration and appends; `reads.rs` its reads; `source.rs` its
-//! subscription side; `read_store.rs` the read store; `errors.rs` the one sorting of SQLite's
-//! result codes; `sql/` every statement.
+//! subscription side; `read_store.rs` the read store; `pool.rs` opening a database file; `errors.rs` the one sorting of
+//! SQLite's result codes; `sql/` every statement.
 
 mod errors;
+mod pool;
 mod read_store;
 mod reads;
 mod source;

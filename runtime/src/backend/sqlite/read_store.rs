@@ -5,23 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{Connection as _, Executor as _, Row as _};
 use uuid::Uuid;
 
 use super::errors::{read_store_error, Sqlite};
+use super::pool::{open_file, MAX_CONNECTIONS};
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
 use crate::backend::sql::{section, Dialect, SqlTransaction};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
-
-/// How long a writer waits for another one before failing (and the runner retrying).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connections of each of the two pools.
-const MAX_CONNECTIONS: u32 = 4;
 
 const MIGRATE_SQL: &str = include_str!("sql/read_store_migrate.sql");
 const READ_STORE_SQL: &str = include_str!("sql/read_store.sql");
@@ -85,17 +78,7 @@ impl Statements {
 impl SqliteReadStore {
     /// Opens the database file at `path`, creating it if missing, in WAL mode.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, ReadStoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(read_store_error)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(open_file(path).await.map_err(read_store_error)?))
     }
 
     /// A read store on an existing pool of a database file (not `:memory:`, whose every

@@ -6,7 +6,7 @@ use sqlx::Row as _;
 use super::errors::store_error;
 use super::reads::{event_row, parse_time};
 use super::store::SqliteStore;
-use crate::backend::sql::rows::{before, clamp_i64, to_u64};
+use crate::backend::sql::rows::{clamp_i64, to_u64};
 use crate::core::error::StoreError;
 use crate::core::source::{
     batch, serial_position, AppendListener, Batch, Checkpoint, EventSource, Head, Progress,
@@ -58,12 +58,7 @@ impl EventSource for SqliteStore {
             transaction_id: 0,
             position: to_u64("chronicle_events", "position", head)?,
         };
-        let mut read = batch(after, events, limit, caught_up);
-        if let Some(row) = unreadable {
-            read.horizon = before(&row).max(after);
-            read.unreadable = Some(row);
-        }
-        Ok(read)
+        Ok(batch(after, events, limit, caught_up, unreadable))
     }
 
     async fn head(&self) -> Result<Head, StoreError> {

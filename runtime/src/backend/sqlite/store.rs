@@ -4,25 +4,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Executor as _, Row as _, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::errors::{is_unique_violation, store_error};
+use super::pool::{open_file, BUSY_TIMEOUT};
 use crate::backend::sql::rows::{guess_duplicate, metadata_json, to_u64};
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::store::{NewEvent, Receipt};
-
-/// How long a writer waits for another one before giving up with [`StoreError::Unavailable`].
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connections of a file store: writers take turns anyway, but in WAL mode readers need not wait
-/// for them.
-const MAX_CONNECTIONS: u32 = 4;
 
 /// Rows per `INSERT` statement; bounds the number of bound parameters well below SQLite's limit.
 /// A larger command is split over several statements of the same transaction.
@@ -132,17 +125,7 @@ impl Statements {
 impl SqliteStore {
     /// Opens the database file at `path`, creating it if missing, in WAL mode.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(open_file(path).await.map_err(store_error)?))
     }
 
     /// A fresh database in memory, private to this store and its clones and gone when the last of
