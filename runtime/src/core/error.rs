@@ -21,6 +21,18 @@ impl HandlerError {
         Self(error.into())
     }
 
+    /// A failure of something the handler depends on that is away for now (the broker a
+    /// [`Relay`](crate::Relay) publishes to): a runner treats it like a read store it cannot
+    /// reach, trying again with pauses for as long as it takes, never as a poison event.
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        Self(Box::new(Unavailable(error.into())))
+    }
+
+    /// Whether the handler failed with [`unavailable`](Self::unavailable).
+    pub fn is_unavailable(&self) -> bool {
+        self.0.downcast_ref::<Unavailable>().is_some()
+    }
+
     /// Whether the handler failed because its event could not be read or decoded (a
     /// [`StoreError`] naming the row): deterministic, so trying again cannot help.
     pub fn is_undecodable(&self) -> bool {
@@ -40,6 +52,11 @@ impl HandlerError {
         false
     }
 }
+
+/// The marker [`HandlerError::unavailable`] wraps its error in.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct Unavailable(BoxError);
 
 /// An error of an event store, or of the data found in it.
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,12 @@ pub trait Projection: Send + Sync + 'static {
     /// The store its read model lives in.
     type Store: ReadStore;
 
+    /// What a runner knows it by. The constants above, unless the projection is configured at
+    /// run time (a [`Relay`](crate::Relay) is named, and told what to publish, when it is made).
+    fn identity(&self) -> Identity<'_> {
+        Identity::of::<Self>()
+    }
+
     /// Applies one event to the read model, inside the runner's transaction.
     fn apply<'a>(
         &'a self,
@@ -52,6 +58,29 @@ pub trait Projection: Send + Sync + 'static {
         &'a self,
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// What a runner knows a projection by: the name its checkpoint is stored under, the version
+/// of its read model's shape, and the stored names of the events it reads (all when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'p> {
+    /// The name its checkpoint, lease and dead letters are stored under.
+    pub name: &'static str,
+    /// The version of its read model's shape.
+    pub version: u32,
+    /// The stored names of the events it reads; every event when empty.
+    pub event_types: &'p [&'static str],
+}
+
+impl Identity<'static> {
+    /// The identity `P`'s constants declare.
+    pub fn of<P: Projection + ?Sized>() -> Self {
+        Self {
+            name: P::NAME,
+            version: P::VERSION,
+            event_types: P::EVENT_TYPES,
+        }
+    }
 }
 
 /// Applies each event by itself with [`Projection::apply`], so that a failure names its event.

@@ -8,7 +8,7 @@ use super::runner::ProjectionRunner;
 use super::status::{status_of, ProjectionStatus};
 use super::wait::wait_for_checkpoint;
 use crate::core::error::HandlerError;
-use crate::core::projection::Projection;
+use crate::core::projection::{Identity, Projection};
 use crate::core::query::{Answer, Query, ReadOnly};
 use crate::core::read_store::{DeadLetter, ReadStore, ReadTransaction};
 use crate::core::source::EventSource;
@@ -107,13 +107,21 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         position: Option<u64>,
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        wait_for_checkpoint::<P, S>(&self.source, &self.store, position, timeout, None).await
+        wait_for_checkpoint(
+            &self.source,
+            &self.store,
+            Identity::of::<P>(),
+            position,
+            timeout,
+            None,
+        )
+        .await
     }
 
     /// Where projection `P` stands, from the stores alone (its `state` is
     /// [`Detached`](crate::RunnerState::Detached); a runner's handle knows more).
     pub async fn status<P: Projection<Store = R>>(&self) -> Result<ProjectionStatus, ProjectionError> {
-        status_of::<P, S>(&self.source, &self.store).await
+        status_of(&self.source, &self.store, Identity::of::<P>()).await
     }
 
     /// The dead letters of projection `P`: those its current version recorded.

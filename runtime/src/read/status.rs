@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::error::ProjectionError;
-use crate::core::projection::Projection;
+use crate::core::projection::Identity;
 use crate::core::read_store::{CheckpointRow, ReadStore};
 use crate::core::source::{Checkpoint, EventSource};
 
@@ -40,7 +40,7 @@ pub enum RunnerState {
 pub struct ProjectionStatus {
     /// The projection's name.
     pub projection: &'static str,
-    /// The projection's [`VERSION`](Projection::VERSION).
+    /// The projection's [`VERSION`](crate::Projection::VERSION).
     pub version: u32,
     /// The version the stored read model was built with, if it has a checkpoint yet. When it
     /// differs from `version`, the read model will be rebuilt and counts as empty.
@@ -75,17 +75,18 @@ pub struct ProjectionStatus {
 }
 
 /// The status of a projection from the stores alone.
-pub(crate) async fn status_of<P: Projection, S: EventSource>(
+pub(crate) async fn status_of<R: ReadStore, S: EventSource>(
     source: &S,
-    store: &P::Store,
+    store: &R,
+    identity: Identity<'_>,
 ) -> Result<ProjectionStatus, ProjectionError> {
-    let row = store.read_checkpoint(P::NAME).await?;
-    let checkpoint = current::<P>(row);
+    let row = store.read_checkpoint(identity.name).await?;
+    let checkpoint = current(row, identity.version);
     let head = source.head().await?;
-    let progress = source.progress(checkpoint, P::EVENT_TYPES).await?;
+    let progress = source.progress(checkpoint, identity.event_types).await?;
     Ok(ProjectionStatus {
-        projection: P::NAME,
-        version: P::VERSION,
+        projection: identity.name,
+        version: identity.version,
         stored_version: row.map(|row| row.version),
         position: progress.position,
         head_position: head.position,
@@ -107,7 +108,7 @@ fn age(at: Option<DateTime<Utc>>) -> Duration {
 }
 
 /// The checkpoint a stored row stands for: the start when none, or when built by another version.
-pub(crate) fn current<P: Projection>(row: Option<CheckpointRow>) -> Checkpoint {
-    row.filter(|row| row.version == P::VERSION)
+pub(crate) fn current(row: Option<CheckpointRow>, version: u32) -> Checkpoint {
+    row.filter(|row| row.version == version)
         .map_or(Checkpoint::START, |row| row.checkpoint)
 }

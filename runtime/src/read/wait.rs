@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::error::ProjectionError;
 use super::status::current;
 use crate::core::error::error_chain;
-use crate::core::projection::Projection;
+use crate::core::projection::Identity;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{Checkpoint, EventSource};
 
@@ -22,9 +22,10 @@ const POLL_MAX: Duration = Duration::from_millis(20);
 ///
 /// A store that cannot be reached for a while (a restart shorter than `timeout`) only delays the
 /// answer: transient errors are retried until the deadline, and reported in the timeout.
-pub(crate) async fn wait_for_checkpoint<P: Projection, S: EventSource>(
+pub(crate) async fn wait_for_checkpoint<R: ReadStore, S: EventSource>(
     source: &S,
-    store: &P::Store,
+    store: &R,
+    identity: Identity<'_>,
     position: Option<u64>,
     timeout: Duration,
     mut progress: Option<watch::Receiver<Checkpoint>>,
@@ -36,7 +37,7 @@ pub(crate) async fn wait_for_checkpoint<P: Projection, S: EventSource>(
     let mut target = None;
     let mut last_error = None;
     loop {
-        match reached::<P, S>(source, store, position, &mut target).await {
+        match reached(source, store, identity, position, &mut target).await {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(error) if error.is_transient() => last_error = Some(error_chain(&error)),
@@ -44,7 +45,7 @@ pub(crate) async fn wait_for_checkpoint<P: Projection, S: EventSource>(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(timeout_error::<P, S>(source, store, position, now - started, last_error).await);
+            return Err(timeout_error(source, store, identity, position, now - started, last_error).await);
         }
         let nap = pause.min(deadline - now);
         pause = (pause * 2).min(POLL_MAX);
@@ -66,9 +67,10 @@ pub(crate) async fn wait_for_checkpoint<P: Projection, S: EventSource>(
 
 /// Whether the stored checkpoint covers the event at `position`; looks the event's checkpoint up
 /// once, into `target`.
-async fn reached<P: Projection, S: EventSource>(
+async fn reached<R: ReadStore, S: EventSource>(
     source: &S,
-    store: &P::Store,
+    store: &R,
+    identity: Identity<'_>,
     position: u64,
     target: &mut Option<Checkpoint>,
 ) -> Result<bool, ProjectionError> {
@@ -76,30 +78,34 @@ async fn reached<P: Projection, S: EventSource>(
         Some(target) => *target,
         None => *target.insert(source.checkpoint_of(position).await?.ok_or(
             ProjectionError::UnknownPosition {
-                projection: P::NAME,
+                projection: identity.name,
                 position,
             },
         )?),
     };
-    let row = store.read_checkpoint(P::NAME).await?;
-    Ok(row.is_some() && current::<P>(row) >= target)
+    let row = store.read_checkpoint(identity.name).await?;
+    Ok(row.is_some() && current(row, identity.version) >= target)
 }
 
 /// The timeout, with what the read model had and had not reached (as far as the stores answer).
-async fn timeout_error<P: Projection, S: EventSource>(
+async fn timeout_error<R: ReadStore, S: EventSource>(
     source: &S,
-    store: &P::Store,
+    store: &R,
+    identity: Identity<'_>,
     position: u64,
     waited: Duration,
     last_error: Option<String>,
 ) -> ProjectionError {
-    let progress = match store.read_checkpoint(P::NAME).await {
-        Ok(row) => source.progress(current::<P>(row), P::EVENT_TYPES).await.ok(),
+    let progress = match store.read_checkpoint(identity.name).await {
+        Ok(row) => source
+            .progress(current(row, identity.version), identity.event_types)
+            .await
+            .ok(),
         Err(_) => None,
     };
     let progress = progress.unwrap_or_default();
     ProjectionError::Timeout {
-        projection: P::NAME,
+        projection: identity.name,
         position,
         reached: progress.position,
         ready: progress.readable,

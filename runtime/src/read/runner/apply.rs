@@ -44,6 +44,13 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             let Some(event) = events.get(index) else {
                 return Ok(broken(&error));
             };
+            if error.is_unavailable() {
+                // What the handler depends on is away; the read store's session is fine.
+                return Ok(Turn::Broken {
+                    message: error_chain(&error),
+                    read_store: false,
+                });
+            }
             if P::Store::is_transient(&error) {
                 return Ok(broken(&error));
             }
@@ -61,7 +68,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             // Trying again cannot decode what did not decode.
             let retry = !error.is_undecodable() && attempt < self.config.retry.attempts;
             let poison = PoisonEvent {
-                projection: P::NAME,
+                projection: self.name(),
                 position: event.position,
                 transaction_id: event.transaction_id,
                 event_id: Some(event.event_id),
@@ -82,8 +89,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 continue;
             }
             let letter = DeadLetter {
-                projection: P::NAME.to_owned(),
-                version: P::VERSION,
+                projection: self.name().to_owned(),
+                version: self.version(),
                 position: event.position,
                 transaction_id: event.transaction_id,
                 event_id: Some(event.event_id),
@@ -106,7 +113,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         row: &UnreadableEvent,
     ) -> Result<Turn, ProjectionError> {
         let poison = PoisonEvent {
-            projection: P::NAME,
+            projection: self.name(),
             position: row.checkpoint.position,
             transaction_id: row.checkpoint.transaction_id,
             event_id: row.event_id,
@@ -119,8 +126,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         let message = error_chain(&poison);
         self.set_error(message.clone());
         let letter = DeadLetter {
-            projection: P::NAME.to_owned(),
-            version: P::VERSION,
+            projection: self.name().to_owned(),
+            version: self.version(),
             position: row.checkpoint.position,
             transaction_id: row.checkpoint.transaction_id,
             event_id: row.event_id,
@@ -164,7 +171,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         one_at_a_time: bool,
     ) -> Result<Applied, ProjectionError> {
         let next = CheckpointRow {
-            version: P::VERSION,
+            version: self.version(),
             checkpoint: horizon,
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
@@ -189,7 +196,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         };
         if !cleared.is_empty() {
             self.store
-                .delete_dead_letters(tx.connection(), P::NAME, DeadLetters::AtPositions(&cleared))
+                .delete_dead_letters(tx.connection(), self.name(), DeadLetters::AtPositions(&cleared))
                 .await?;
         }
         let crash = self
@@ -197,7 +204,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             .crash_before_commit
             .as_ref()
             .map(|hook| (hook, events));
-        match commit_fenced(&self.store, tx, P::NAME, &mut session.row, next, crash).await? {
+        match commit_fenced(&self.store, tx, self.name(), &mut session.row, next, crash).await? {
             Fence::Committed => {
                 for position in &cleared {
                     session.dead_letters.remove(position);
@@ -219,7 +226,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         letter: &DeadLetter,
     ) -> Result<Turn, ProjectionError> {
         let next = CheckpointRow {
-            version: P::VERSION,
+            version: self.version(),
             checkpoint: at,
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
@@ -232,7 +239,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             return Ok(Turn::Progress);
         }
         self.store.record_dead_letter(tx.connection(), letter).await?;
-        match commit_fenced(&self.store, tx, P::NAME, &mut session.row, next, None).await? {
+        match commit_fenced(&self.store, tx, self.name(), &mut session.row, next, None).await? {
             Fence::Committed => {
                 session.dead_letters.insert(letter.position);
                 self.shared.progress.send_replace(at);
@@ -252,11 +259,11 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         horizon: Checkpoint,
     ) -> Result<bool, ProjectionError> {
         let next = CheckpointRow {
-            version: P::VERSION,
+            version: self.version(),
             checkpoint: horizon,
         };
         let tx = P::Store::begin(&mut session.connection).await?;
-        match commit_fenced(&self.store, tx, P::NAME, &mut session.row, next, None).await? {
+        match commit_fenced(&self.store, tx, self.name(), &mut session.row, next, None).await? {
             Fence::Committed => {
                 self.shared.progress.send_replace(horizon);
                 Ok(true)
@@ -270,24 +277,30 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
     /// checkpoint had moved under this runner.
     pub(super) async fn reset(&mut self, session: &mut Session<P::Store>) -> Result<bool, ProjectionError> {
         if !P::HAS_RESET {
-            return Err(ProjectionError::NoReset { projection: P::NAME });
+            return Err(ProjectionError::NoReset {
+                projection: self.name(),
+            });
         }
         let next = CheckpointRow {
-            version: P::VERSION,
+            version: self.version(),
             checkpoint: Checkpoint::START,
         };
         let mut tx = P::Store::begin(&mut session.connection).await?;
         if let Err(source) = self.projection.reset(tx.connection()).await {
             let _ = tx.rollback().await;
             return Err(ProjectionError::Reset {
-                projection: P::NAME,
+                projection: self.name(),
                 source,
             });
         }
         self.store
-            .delete_dead_letters(tx.connection(), P::NAME, DeadLetters::NotOfVersion(P::VERSION))
+            .delete_dead_letters(
+                tx.connection(),
+                self.name(),
+                DeadLetters::NotOfVersion(self.version()),
+            )
             .await?;
-        match commit_fenced(&self.store, tx, P::NAME, &mut session.row, next, None).await? {
+        match commit_fenced(&self.store, tx, self.name(), &mut session.row, next, None).await? {
             Fence::Committed => {
                 self.shared.progress.send_replace(Checkpoint::START);
                 self.set_state(RunnerState::CatchingUp);

@@ -1,7 +1,6 @@
 //! The handle of a spawned runner: observe it, wait for it, rebuild through it, stop it.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -81,14 +80,14 @@ pub struct ProjectionHandle<P: Projection, S> {
     pub(super) task: JoinHandle<Result<(), ProjectionError>>,
     pub(super) source: S,
     pub(super) store: P::Store,
-    pub(super) _projection: PhantomData<fn() -> P>,
+    pub(super) projection: Arc<P>,
 }
 
 impl<P: Projection, S> fmt::Debug for ProjectionHandle<P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let observed = self.shared.observed();
         f.debug_struct("ProjectionHandle")
-            .field("projection", &P::NAME)
+            .field("projection", &self.projection.identity().name)
             .field("state", &observed.state)
             .field("leader", &observed.leader)
             .finish_non_exhaustive()
@@ -96,6 +95,11 @@ impl<P: Projection, S> fmt::Debug for ProjectionHandle<P, S> {
 }
 
 impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
+    /// The name the runner's projection is stored under.
+    pub fn name(&self) -> &'static str {
+        self.projection.identity().name
+    }
+
     /// Whether this runner is the projection's active one.
     pub fn is_leader(&self) -> bool {
         self.shared.observed().leader
@@ -109,7 +113,7 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
     /// Where the projection stands: how far its read model got, what it has yet to apply, and
     /// this runner's role and last error.
     pub async fn status(&self) -> Result<ProjectionStatus, ProjectionError> {
-        let mut status = status_of::<P, S>(&self.source, &self.store).await?;
+        let mut status = status_of(&self.source, &self.store, self.projection.identity()).await?;
         let observed = self.shared.observed();
         status.leader = observed.leader;
         status.state = observed.state;
@@ -123,9 +127,10 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
     /// after `timeout`, saying what the read model had reached; a store that is away for less
     /// than the timeout only delays the answer.
     pub async fn wait_for(&self, position: Option<u64>, timeout: Duration) -> Result<(), ProjectionError> {
-        wait_for_checkpoint::<P, S>(
+        wait_for_checkpoint(
             &self.source,
             &self.store,
+            self.projection.identity(),
             position,
             timeout,
             Some(self.shared.progress.subscribe()),
@@ -148,7 +153,8 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
     /// Only the active runner can rebuild: on a standby one this fails with
     /// [`ProjectionError::NotLeader`].
     pub async fn rebuild(&self) -> Result<(), ProjectionError> {
-        let stopped = || ProjectionError::Stopped { projection: P::NAME };
+        let projection = self.name();
+        let stopped = || ProjectionError::Stopped { projection };
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Rebuild(reply))
@@ -159,7 +165,8 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
 
     /// The dead letters of the projection's current version.
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
-        Ok(self.store.dead_letters(P::NAME, P::VERSION).await?)
+        let identity = self.projection.identity();
+        Ok(self.store.dead_letters(identity.name, identity.version).await?)
     }
 
     /// Whether the runner has ended (stopped, failed or panicked).
@@ -179,13 +186,14 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
 
     /// Waits for the runner to end by itself: it only does on an error.
     pub async fn join(self) -> Result<(), ProjectionError> {
+        let projection = self.name();
         match self.task.await {
             Ok(result) => result,
             Err(error) if error.is_panic() => Err(ProjectionError::Panicked {
-                projection: P::NAME,
+                projection,
                 message: panic_message(error.into_panic().as_ref()),
             }),
-            Err(_cancelled) => Err(ProjectionError::Stopped { projection: P::NAME }),
+            Err(_cancelled) => Err(ProjectionError::Stopped { projection }),
         }
     }
 

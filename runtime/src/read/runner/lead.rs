@@ -26,7 +26,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         };
         if !self
             .store
-            .try_lead(&mut connection, P::NAME, self.owner, self.config.lease)
+            .try_lead(&mut connection, self.name(), self.owner, self.config.lease)
             .await?
         {
             *spare = Some(connection);
@@ -38,7 +38,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             observed.leader = false;
             return Ok(None);
         }
-        let row = self.store.load_checkpoint(&mut connection, P::NAME).await?;
+        let row = self.store.load_checkpoint(&mut connection, self.name()).await?;
         let mut session = Session {
             connection,
             row,
@@ -48,12 +48,12 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         tracing::info!(checkpoint = ?session.checkpoint(), "leading");
         self.set_leader(true, RunnerState::CatchingUp);
         let needs_reset = match row {
-            Some(row) if row.version != P::VERSION => {
+            Some(row) if row.version != self.version() => {
                 if !P::HAS_RESET {
                     return Err(ProjectionError::VersionChanged {
-                        projection: P::NAME,
+                        projection: self.name(),
                         stored: row.version,
-                        current: P::VERSION,
+                        current: self.version(),
                     });
                 }
                 tracing::info!(stored = row.version, "projection version changed; rebuilding");
@@ -69,7 +69,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         }
         session.dead_letters = self
             .store
-            .dead_letters(P::NAME, P::VERSION)
+            .dead_letters(self.name(), self.version())
             .await?
             .iter()
             .map(|letter| letter.position)
@@ -82,13 +82,17 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         match request {
             Request::Rebuild(reply) => {
                 let result = match session {
-                    None => Err(ProjectionError::NotLeader { projection: P::NAME }),
+                    None => Err(ProjectionError::NotLeader {
+                        projection: self.name(),
+                    }),
                     Some(active) => match self.reset(active).await {
                         Ok(true) => Ok(()),
                         Ok(false) => {
                             *session = None;
                             self.set_leader(false, RunnerState::Standby);
-                            Err(ProjectionError::NotLeader { projection: P::NAME })
+                            Err(ProjectionError::NotLeader {
+                                projection: self.name(),
+                            })
                         }
                         Err(error) => {
                             if error.is_transient() {
@@ -110,7 +114,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         if let Some(mut session) = session {
             if let Err(error) = self
                 .store
-                .release_lead(&mut session.connection, P::NAME, self.owner)
+                .release_lead(&mut session.connection, self.name(), self.owner)
                 .await
             {
                 tracing::debug!(error = %error_chain(&error), "could not release leadership; it lapses");

@@ -15,7 +15,6 @@ mod session;
 mod worker;
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,7 +79,7 @@ pub struct ProjectionRunner<P: Projection, S> {
 impl<P: Projection, S> fmt::Debug for ProjectionRunner<P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProjectionRunner")
-            .field("projection", &P::NAME)
+            .field("projection", &self.projection.identity().name)
             .field("batch_size", &self.config.batch_size)
             .field("poll_interval", &self.config.poll_interval)
             .field("retry", &self.config.retry)
@@ -168,14 +167,19 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
             source: self.source.clone(),
             read_ahead: None,
             store: self.store.clone(),
-            projection: self.projection,
+            projection: self.projection.clone(),
             config: self.config,
             shared: shared.clone(),
             stop: stop_rx,
             requests: request_rx,
             owner: Uuid::new_v4(),
         };
-        let span = tracing::info_span!("chronicle.projection", projection = P::NAME, version = P::VERSION);
+        let identity = self.projection.identity();
+        let span = tracing::info_span!(
+            "chronicle.projection",
+            projection = identity.name,
+            version = identity.version
+        );
         let task = tokio::spawn(worker.run().instrument(span));
         ProjectionHandle {
             shared,
@@ -184,7 +188,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
             task,
             source: self.source,
             store: self.store,
-            _projection: PhantomData,
+            projection: self.projection,
         }
     }
 }

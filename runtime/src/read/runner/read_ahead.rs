@@ -3,7 +3,10 @@
 
 use tokio::task::JoinHandle;
 
+use std::sync::Arc;
+
 use crate::core::error::StoreError;
+use crate::core::projection::Projection;
 use crate::core::source::{Batch, Checkpoint, EventSource};
 
 /// A batch being read from `after` on. Used only if the checkpoint ends exactly there; dropping
@@ -14,13 +17,17 @@ pub(super) struct ReadAhead {
 }
 
 impl ReadAhead {
-    pub(super) fn start<S: EventSource>(
+    pub(super) fn start<S: EventSource, P: Projection>(
         source: S,
         after: Checkpoint,
-        event_types: &'static [&'static str],
+        projection: Arc<P>,
         limit: usize,
     ) -> Self {
-        let task = tokio::spawn(async move { source.read_batch(after, event_types, limit).await });
+        let task = tokio::spawn(async move {
+            source
+                .read_batch(after, projection.identity().event_types, limit)
+                .await
+        });
         Self { after, task }
     }
 

@@ -87,6 +87,16 @@ enum Wake {
 }
 
 impl<P: Projection, S: EventSource> Worker<P, S> {
+    /// The name the projection's checkpoint, lease and dead letters are stored under.
+    pub(super) fn name(&self) -> &'static str {
+        self.projection.identity().name
+    }
+
+    /// The version of the projection's read model.
+    pub(super) fn version(&self) -> u32 {
+        self.projection.identity().version
+    }
+
     pub(super) async fn run(mut self) -> Result<(), ProjectionError> {
         tracing::info!("projection runner started");
         // A panicking handler must not leave the status saying "leader": catch it here (the
@@ -96,7 +106,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             .await
             .unwrap_or_else(|panic| {
                 Err(ProjectionError::Panicked {
-                    projection: P::NAME,
+                    projection: self.name(),
                     message: panic_message(panic.as_ref()),
                 })
             });
@@ -235,7 +245,12 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         if session.renewed.elapsed() >= self.config.lease / 3 {
             if !self
                 .store
-                .keep_lead(&mut session.connection, P::NAME, self.owner, self.config.lease)
+                .keep_lead(
+                    &mut session.connection,
+                    self.name(),
+                    self.owner,
+                    self.config.lease,
+                )
                 .await?
             {
                 return Ok(Turn::LostLead);
@@ -253,7 +268,11 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             Some(batch) => batch?,
             None => {
                 self.source
-                    .read_batch(checkpoint, P::EVENT_TYPES, self.config.batch_size)
+                    .read_batch(
+                        checkpoint,
+                        self.projection.identity().event_types,
+                        self.config.batch_size,
+                    )
                     .await?
             }
         };
@@ -276,7 +295,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             self.read_ahead = Some(ReadAhead::start(
                 self.source.clone(),
                 batch.horizon,
-                P::EVENT_TYPES,
+                self.projection.clone(),
                 self.config.batch_size,
             ));
         }
