@@ -21,6 +21,7 @@ pub mod snapshots;
 pub mod store;
 pub mod stream_identity;
 pub mod subscription;
+pub mod tailer;
 pub mod time_travel;
 pub mod upcasting;
 pub mod write;
