@@ -28,6 +28,8 @@
 //! `postgres` and `sqlite` (both on by default) each enable one backend: its event store, its
 //! read store and its connection type for projections. With neither, the crate is the model, the
 //! write and read sides, the memory store and the test harness, and compiles no database driver.
+//! `rabbitmq` and `nats` (off by default) each enable one broker a [`Relay`] publishes the log
+//! to (`RabbitMqPublisher`, `NatsPublisher`); without them neither client is compiled.
 #![deny(missing_docs, missing_debug_implementations)]
 
 extern crate self as chronicle;
@@ -46,6 +48,8 @@ pub use crate::core::aggregate::{AggregateState, SnapshotState, StateCheck};
 #[doc(hidden)]
 pub use crate::core::event::UpcastFrom;
 pub mod testing;
+/// The message an event becomes on a broker: topics, headers, and reading an event back.
+pub use crate::core::message;
 
 pub use crate::core::aggregate::stream_id;
 pub use crate::core::aggregate::{Aggregate, Handle};
@@ -55,7 +59,8 @@ pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, Even
 pub use crate::core::future::BoxFuture;
 pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
 pub use crate::core::metadata::{CommandContext, Metadata};
-pub use crate::core::projection::{BatchFailure, Projection};
+pub use crate::core::projection::{BatchFailure, Identity, Projection};
+pub use crate::core::publish::{PublishError, Publisher};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
 pub use crate::core::read_store::{
     CheckpointRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError, ReadTransaction,
@@ -72,6 +77,7 @@ pub use crate::write::retry::DEFAULT_MAX_ATTEMPTS;
 
 pub use crate::read::error::{PoisonEvent, ProjectionError};
 pub use crate::read::read_side::{QueryError, ReadSide};
+pub use crate::read::relay::Relay;
 pub use crate::read::replay::{replay_until, ReplayError, Replayed, Until};
 pub use crate::read::runner::{
     OnPoison, ProjectionHandle, ProjectionRunner, RetryPolicy, RunnerExit, DEFAULT_BATCH_SIZE, DEFAULT_LEASE,
@@ -80,8 +86,12 @@ pub use crate::read::runner::{
 pub use crate::read::status::{ProjectionStatus, RunnerState};
 
 pub use crate::backend::memory::MemoryStore;
+#[cfg(feature = "nats")]
+pub use crate::backend::nats::NatsPublisher;
 #[cfg(feature = "postgres")]
 pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
+#[cfg(feature = "rabbitmq")]
+pub use crate::backend::rabbitmq::RabbitMqPublisher;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]

@@ -13,6 +13,7 @@
 //!   and `book/listings`, which `tests/book.rs` compiles and runs); `tests/book.rs` checks that no
 //!   other kind of listing is left.
 
+pub mod brokers;
 pub mod conformance;
 pub mod counts;
 pub mod spy;
@@ -67,6 +68,10 @@ pub mod book_snapshots {}
 /// The evolving-events chapter.
 #[doc = include_str!("../../book/src/evolving-events.md")]
 pub mod book_evolving_events {}
+
+/// The other-services chapter.
+#[doc = include_str!("../../book/src/other-services.md")]
+pub mod book_other_services {}
 
 /// The performance chapter.
 #[doc = include_str!("../../book/src/performance.md")]

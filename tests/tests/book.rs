@@ -27,6 +27,8 @@ mod inline;
 #[allow(dead_code)]
 #[path = "../../book/listings/reference.rs"]
 mod reference;
+#[path = "../../book/listings/relay.rs"]
+mod relay;
 #[path = "../../book/listings/services.rs"]
 mod services;
 #[path = "../../book/listings/time_travel.rs"]

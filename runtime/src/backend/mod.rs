@@ -3,8 +3,12 @@
 //! traits of `core` (and, for a SQL engine, the [`Dialect`](sql::Dialect) of `sql/`).
 
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod read_side;
+pub mod relay;
 pub mod replay;
 pub mod runner;
 pub mod status;
