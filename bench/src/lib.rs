@@ -7,6 +7,7 @@
 //!
 //! Everything happens in fresh schemas of the database (`chb_*`), dropped at the end.
 
+mod brokers;
 pub mod counting;
 mod db;
 mod report;
@@ -20,7 +21,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The scenarios, by the names `--only` takes.
-pub const SCENARIOS: &[&str] = &["raw", "commands", "contention", "load", "catchup", "ryw"];
+pub const SCENARIOS: &[&str] = &["raw", "commands", "contention", "load", "catchup", "ryw", "relay"];
 
 /// The database used unless `DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chronicle_bench";
@@ -72,6 +73,11 @@ pub struct Config {
     pub catchup_budget: std::time::Duration,
     /// Read-your-writes: commands per run (and per waiting method).
     pub ryw_commands: usize,
+    /// Relays: events published per run, to each broker.
+    pub relay_events: usize,
+    /// Relays: events per batch (one broker round of confirms), for the relay and the raw
+    /// publisher alike.
+    pub relay_batch: usize,
 }
 
 impl Config {
@@ -101,6 +107,8 @@ impl Config {
             catchup_batch: 5_000,
             catchup_budget: std::time::Duration::from_secs(300),
             ryw_commands: 500,
+            relay_events: 20_000,
+            relay_batch: 500,
         }
     }
 
@@ -121,6 +129,8 @@ impl Config {
             catchup_batch: 1_000,
             catchup_budget: std::time::Duration::from_secs(60),
             ryw_commands: 30,
+            relay_events: 300,
+            relay_batch: 100,
             ..Self::full(database_url)
         }
     }
@@ -159,6 +169,8 @@ impl Config {
                 "--deposits" => config.deposits = value()?.parse()?,
                 "--load-events" => config.load_events = value()?.parse()?,
                 "--ryw-commands" => config.ryw_commands = value()?.parse()?,
+                "--relay-events" => config.relay_events = value()?.parse::<usize>()?.max(1),
+                "--relay-batch" => config.relay_batch = value()?.parse::<usize>()?.max(1),
                 _ => return Err(format!("unknown argument `{arg}` (try --help)").into()),
             }
         }
@@ -176,13 +188,16 @@ impl Config {
 
 /// The usage text of the binary.
 pub const USAGE: &str = "\
-harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw]
+harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw,relay]
         [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
+        [--relay-events N] [--relay-batch N]
 
 Measures Chronicle on Postgres next to the raw limit of the same server and prints one markdown
 table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chronicle_bench) names
 the database; it is created if missing, and everything happens in fresh schemas dropped at the end.
+The relay scenario publishes to RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
+and NATS JetStream (NATS_URL, default 127.0.0.1:4222), on exchanges, queues and streams it deletes.
 Run it in release: cargo run --release -p chronicle-bench --bin harness";
 
 fn list(value: &str) -> Vec<String> {

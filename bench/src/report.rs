@@ -19,6 +19,8 @@ pub enum Section {
     CatchUp,
     /// A command's receipt to a consistent query answer.
     ReadYourWrites,
+    /// A relay publishing the log to a broker, beside a raw publisher on it.
+    Relay,
 }
 
 /// What a row is compared with.

@@ -22,6 +22,7 @@ use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::brokers;
 use crate::counting::CountingStore;
 use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim_heap, Db, EventRows, Rng};
 use crate::report::{number, Compare, Report, Sample, Section};
@@ -164,6 +165,9 @@ impl Bench {
             }
             if cfg.wants("ryw") {
                 self.read_your_writes(report).await?;
+            }
+            if cfg.wants("relay") {
+                self.relays(report).await?;
             }
         }
         Ok(())
@@ -954,6 +958,80 @@ impl Bench {
             Compare::Throughput("raw.read"),
             sample,
         );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // relays
+
+    /// A relay from an empty checkpoint to caught up over a loaded log, to RabbitMQ and to NATS
+    /// JetStream, each after a raw publisher of the same messages on the same broker.
+    async fn relays(&mut self, report: &mut Report) -> Result<()> {
+        let events = self.cfg.relay_events;
+        let batch = self.cfg.relay_batch;
+        self.dataset(events).await?;
+        let store = self.datasets[&events].store.clone();
+        let log = brokers::log_of(&store, events).await?;
+        let read_pool = self.db.pool(2).await?;
+        let schema = self.db.schema("relay");
+        let read = PostgresReadStore::from_pool(read_pool.clone()).with_schema(&schema)?;
+        read.migrate().await?;
+        let what = |who: &str| {
+            format!(
+                "{who}: {} events, persistent, batches of {batch} confirmed before the next",
+                number(events as f64)
+            )
+        };
+        progress!(
+            self,
+            "relay: raw lapin publisher, {} messages",
+            number(events as f64)
+        );
+        let sample = brokers::raw_rabbitmq(&log, batch).await?;
+        report.add(
+            "raw.rabbitmq",
+            Section::Relay,
+            what("raw lapin publisher with confirms to a durable queue"),
+            "events/s",
+            Compare::Baseline("raw RabbitMQ"),
+            sample,
+        );
+        progress!(self, "relay: to RabbitMQ");
+        let sample = brokers::relay_rabbitmq(&store, &read, events, batch).await?;
+        report.add(
+            "relay.rabbitmq",
+            Section::Relay,
+            what("relay to RabbitMQ (from the event table, checkpoint committed per batch)"),
+            "events/s",
+            Compare::Throughput("raw.rabbitmq"),
+            sample,
+        );
+        progress!(
+            self,
+            "relay: raw async-nats JetStream publisher, {} messages",
+            number(events as f64)
+        );
+        let sample = brokers::raw_nats(&log, batch).await?;
+        report.add(
+            "raw.nats",
+            Section::Relay,
+            what("raw async-nats JetStream publisher, acknowledged"),
+            "events/s",
+            Compare::Baseline("raw NATS"),
+            sample,
+        );
+        progress!(self, "relay: to NATS JetStream");
+        let sample = brokers::relay_nats(&store, &read, events, batch).await?;
+        report.add(
+            "relay.nats",
+            Section::Relay,
+            what("relay to NATS JetStream (from the event table, checkpoint committed per batch)"),
+            "events/s",
+            Compare::Throughput("raw.nats"),
+            sample,
+        );
+        read_pool.close().await;
+        self.db.drop_schema(&schema).await?;
         Ok(())
     }
 

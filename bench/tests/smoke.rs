@@ -36,6 +36,10 @@ async fn quick_run_has_every_row_and_right_counts() {
         "load.snapshot.head".to_owned(),
         "ryw.consistent".to_owned(),
         "ryw.handle".to_owned(),
+        "raw.rabbitmq".to_owned(),
+        "relay.rabbitmq".to_owned(),
+        "raw.nats".to_owned(),
+        "relay.nats".to_owned(),
     ];
     let mut deposit_rows = Vec::new();
     for clients in &config.clients {
