@@ -141,3 +141,32 @@ async fn a_server_killed_mid_stream_loses_nothing_once_it_is_back() {
     assert_each_event_once(&store, &events).await;
     handle.stop().await.into_result().expect("stop");
 }
+
+#[tokio::test]
+async fn a_relay_from_the_embedded_sqlite_store_publishes_every_event_once() {
+    let file = chronicle_tests::support::TempFile::new("relay");
+    let store = chronicle_tests::support::sqlite_store_in(&file).await;
+    let read = chronicle_tests::support::sqlite_read_store().await;
+    let bank = Chronicle::new(store.clone());
+    let mut last = None;
+    for n in 0..3 {
+        last = bank
+            .execute(bank::OpenAccount {
+                account_id: format!("s-{n}"),
+                owner: "Ann".into(),
+                overdraft_limit: 0,
+            })
+            .await
+            .expect("open")
+            .position;
+    }
+    let (publisher, stream, _prefix) = publisher(&nats_address());
+    let handle = ProjectionRunner::new(store.clone(), read, Relay::new("from-sqlite", publisher)).spawn();
+    handle.wait_for(last, DEADLINE).await.expect("published");
+    let received = nats_stream_messages(&nats_address(), &stream).await;
+    let log = store.read_all(0, 10).await.expect("log");
+    let ids: Vec<_> = received.iter().map(|m| m.event().event_id).collect();
+    let logged: Vec<_> = log.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, logged, "every event once, in log order");
+    handle.stop().await.into_result().expect("stop");
+}

@@ -21,9 +21,9 @@ use crate::core::store::RecordedEvent;
 /// Chronicle's headers ([`header`](crate::message::header)) and the payload as body. A batch
 /// counts as published once the server acknowledged every message of it.
 ///
-/// It connects on first use and again after a failed connect; once connected, the client
-/// reconnects by itself, and a batch whose acknowledgements did not come in time is published
-/// again (the server drops the copies it already has, by message id).
+/// It connects on first use, and again (making sure the stream exists) after any failure; a
+/// batch whose acknowledgements did not come in time is published again, and the server drops
+/// the copies it already has, by message id.
 pub struct NatsPublisher {
     address: String,
     stream: String,
@@ -219,14 +219,21 @@ impl Publisher for NatsPublisher {
             let Some(open) = &*link else {
                 return Err(self.unavailable("not connected"));
             };
-            match tokio::time::timeout(self.timeout, self.send(open, events)).await {
+            let sent = match tokio::time::timeout(self.timeout, self.send(open, events)).await {
                 Ok(sent) => sent,
                 Err(_elapsed) => Err(self.unavailable(format!(
                     "{} messages not acknowledged within {:?}",
                     events.len(),
                     self.timeout
                 ))),
+            };
+            if matches!(sent, Err(PublishError::Unavailable { .. })) {
+                // The client reconnects by itself, but the stream may be what went away (deleted,
+                // or a server that came back without it): the next batch connects afresh and
+                // makes sure the stream is there.
+                *link = None;
             }
+            sent
         })
     }
 }
