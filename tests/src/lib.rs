@@ -19,6 +19,7 @@ pub mod counts;
 pub mod spy;
 pub mod support;
 pub mod throwaway;
+pub mod throwaway_brokers;
 pub mod wait;
 
 /// The introduction.
