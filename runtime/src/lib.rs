@@ -51,7 +51,7 @@ pub mod testing;
 /// The message an event becomes on a broker: topics, headers, and reading an event back.
 pub use crate::core::message;
 
-pub use crate::core::aggregate::stream_id;
+pub use crate::core::aggregate::{aggregate_of, stream_id};
 pub use crate::core::aggregate::{Aggregate, Handle};
 pub use crate::core::command::{Command, RejectionOf};
 pub use crate::core::error::{BoxError, CommandError, HandlerError, StoreError};

@@ -99,46 +99,26 @@ impl Rabbit {
     /// Declares a queue of its own bound to `exchange` with `pattern`, auto-deleted when this
     /// connection closes. The exchange must exist (a publisher's `connect` declares it).
     pub async fn bound_queue(&self, exchange: &str, pattern: &str) -> String {
-        let queue = unique("q");
-        self.channel
-            .queue_declare(
-                &queue,
-                QueueDeclareOptions {
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("declare a queue");
-        self.channel
-            .queue_bind(
-                &queue,
-                exchange,
-                pattern,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("bind the queue");
-        queue
+        self.queue(exchange, pattern, false).await
     }
 
     /// Declares a durable queue of its own, which outlives this connection and the broker's
     /// restarts, bound to `exchange` with `pattern`.
     pub async fn durable_queue(&self, exchange: &str, pattern: &str) -> String {
-        let queue = unique("dq");
+        self.queue(exchange, pattern, true).await
+    }
+
+    async fn queue(&self, exchange: &str, pattern: &str, durable: bool) -> String {
+        let queue = unique("q");
+        let options = QueueDeclareOptions {
+            durable,
+            auto_delete: !durable,
+            ..QueueDeclareOptions::default()
+        };
         self.channel
-            .queue_declare(
-                &queue,
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
+            .queue_declare(&queue, options, FieldTable::default())
             .await
-            .expect("declare a durable queue");
+            .expect("declare a queue");
         self.channel
             .queue_bind(
                 &queue,

@@ -132,3 +132,9 @@ pub fn stream_id<A: Aggregate>(id: &str) -> String {
     stream.push_str(id);
     stream
 }
+
+/// The aggregate name a stream id begins with: up to its first `-` (names cannot contain one),
+/// or the whole id of a stream not named by [`stream_id`].
+pub fn aggregate_of(stream_id: &str) -> &str {
+    stream_id.split_once('-').map_or(stream_id, |(name, _)| name)
+}

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::aggregate::aggregate_of;
 use super::metadata::Metadata;
 use super::store::RecordedEvent;
 
@@ -104,7 +105,7 @@ impl<'e> Message<'e> {
 
 /// The topic of an event of `event_type` in `stream_id`: `<aggregate>.<event type>`, escaped.
 pub fn topic(stream_id: &str, event_type: &str) -> String {
-    let aggregate = stream_id.split_once('-').map_or(stream_id, |(name, _)| name);
+    let aggregate = aggregate_of(stream_id);
     let mut topic = String::with_capacity(aggregate.len() + event_type.len() + 1);
     escape_into(&mut topic, aggregate);
     topic.push('.');

@@ -73,6 +73,14 @@ impl PublishError {
         matches!(self, Self::Unavailable { .. } | Self::Refused { .. })
     }
 
+    /// `broker` away, for `source`.
+    pub fn unavailable(broker: String, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            broker,
+            source: source.into(),
+        }
+    }
+
     /// The error for `event` that this broker cannot carry.
     pub fn unpublishable(broker: String, event: &RecordedEvent, reason: impl Into<String>) -> Self {
         Self::Unpublishable {

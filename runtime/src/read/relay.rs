@@ -13,6 +13,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::core::aggregate::aggregate_of;
 use crate::core::error::HandlerError;
 use crate::core::future::BoxFuture;
 use crate::core::projection::{BatchFailure, Identity, Projection};
@@ -91,10 +92,7 @@ impl<B: Publisher, R: ReadStore> Relay<B, R> {
         if self.aggregates.is_empty() {
             return true;
         }
-        let aggregate = event
-            .stream_id
-            .split_once('-')
-            .map_or(event.stream_id.as_str(), |(name, _)| name);
+        let aggregate = aggregate_of(&event.stream_id);
         self.aggregates.iter().any(|wanted| wanted == aggregate)
     }
 

@@ -101,15 +101,6 @@ impl NatsPublisher {
         self
     }
 
-    /// The subject an event is published on.
-    pub fn subject_of(&self, event: &RecordedEvent) -> String {
-        format!(
-            "{}.{}",
-            self.prefix,
-            crate::core::message::topic(&event.stream_id, &event.event_type)
-        )
-    }
-
     /// Connects now (creating the stream if missing) instead of on first use: a clear error at
     /// start when the server cannot be reached.
     pub async fn connect(&self) -> Result<(), PublishError> {
@@ -121,10 +112,7 @@ impl NatsPublisher {
     }
 
     fn unavailable(&self, source: impl Into<BoxError>) -> PublishError {
-        PublishError::Unavailable {
-            broker: self.broker(),
-            source: source.into(),
-        }
+        PublishError::unavailable(self.broker(), source)
     }
 
     async fn open(&self) -> Result<Link, PublishError> {

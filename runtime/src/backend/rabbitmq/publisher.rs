@@ -99,10 +99,7 @@ impl RabbitMqPublisher {
     }
 
     fn unavailable(&self, source: impl Into<BoxError>) -> PublishError {
-        PublishError::Unavailable {
-            broker: self.broker(),
-            source: source.into(),
-        }
+        PublishError::unavailable(self.broker(), source)
     }
 
     async fn open(&self) -> Result<Link, PublishError> {
