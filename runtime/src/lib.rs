@@ -29,7 +29,8 @@
 //! read store and its connection type for projections. With neither, the crate is the model, the
 //! write and read sides, the memory store and the test harness, and compiles no database driver.
 //! `rabbitmq` and `nats` (off by default) each enable one broker a [`Relay`] publishes the log
-//! to (`RabbitMqPublisher`, `NatsPublisher`); without them neither client is compiled.
+//! to (`RabbitMqPublisher`, `NatsPublisher`) and consumers subscribe to (`RabbitMqSubscriber`,
+//! `NatsSubscriber`); without them neither client is compiled.
 #![deny(missing_docs, missing_debug_implementations)]
 
 extern crate self as chronicle;
@@ -63,18 +64,24 @@ pub use crate::core::projection::{BatchFailure, Identity, Projection};
 pub use crate::core::publish::{PublishError, Publisher};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
 pub use crate::core::read_store::{
-    CheckpointRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError, ReadTransaction,
+    CheckpointRow, ConsumerRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError,
+    ReadTransaction,
 };
 pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::write::chronicle::Chronicle;
 pub use crate::write::load::Loaded;
 pub use crate::write::retry::DEFAULT_MAX_ATTEMPTS;
 
+pub use crate::read::consumer::{
+    wait_for_consumer, Consumer, ConsumerError, ConsumerExit, ConsumerHandle, ConsumerStatus,
+    OnPoisonMessage, PoisonMessage, DEFAULT_CONSUMER_BATCH,
+};
 pub use crate::read::error::{PoisonEvent, ProjectionError};
 pub use crate::read::read_side::{QueryError, ReadSide};
 pub use crate::read::relay::Relay;
@@ -87,11 +94,11 @@ pub use crate::read::status::{ProjectionStatus, RunnerState};
 
 pub use crate::backend::memory::MemoryStore;
 #[cfg(feature = "nats")]
-pub use crate::backend::nats::NatsPublisher;
+pub use crate::backend::nats::{NatsPublisher, NatsSubscriber, NatsSubscription};
 #[cfg(feature = "postgres")]
 pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
 #[cfg(feature = "rabbitmq")]
-pub use crate::backend::rabbitmq::RabbitMqPublisher;
+pub use crate::backend::rabbitmq::{RabbitMqPublisher, RabbitMqSubscriber, RabbitMqSubscription};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]

@@ -4,6 +4,8 @@
 //! - [`conformance`]: every store's behaviour, written once and run on the whole store matrix by
 //!   the `conformance` test binary;
 //! - [`counts`]: a view counting each stream's events, and event rows written by hand;
+//! - [`ledger`]: a view recording each application of each event, for consumers;
+//! - [`process`]: the tests' own binaries run as processes to kill, at reproducible moments;
 //! - [`support`]: connections to the real services (Postgres, SQLite files);
 //! - [`spy`]: a store that reports what reached it, to prove negatives by counting;
 //! - [`wait`]: waiting on a condition with a deadline;
@@ -16,6 +18,8 @@
 pub mod brokers;
 pub mod conformance;
 pub mod counts;
+pub mod ledger;
+pub mod process;
 pub mod spy;
 pub mod support;
 pub mod throwaway;

@@ -4,7 +4,8 @@
 //! From the bottom up: [`error`], [`future`] and [`metadata`]; the input [`limits`] every store
 //! keeps; the [`store`] trait and its rows; [`event`]s, their upcasting and envelope;
 //! [`aggregate`]s (and their stream ids) and [`command`]s; the [`source`] a subscriber follows;
-//! [`projection`]s, the [`read_store`] they write to, and the [`query`]s answered from it.
+//! [`projection`]s, the [`read_store`] they write to, and the [`query`]s answered from it; the
+//! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes.
 //!
 //! This file is an index: it declares the modules and holds no items.
 
@@ -22,3 +23,4 @@ pub mod query;
 pub mod read_store;
 pub mod source;
 pub mod store;
+pub mod subscribe;

@@ -1,5 +1,5 @@
 //! Read stores: where read models live, with the checkpoints and dead letters of the
-//! projections that write them.
+//! projections that write them, and the records of what consumers fed from a broker applied.
 //!
 //! The trait names no database driver: a store says what a handler writes with
 //! ([`ReadStore::Connection`]), what a runner holds while it leads ([`ReadStore::Session`]) and
@@ -50,6 +50,22 @@ pub struct DeadLetter {
     pub error: String,
     /// When the event was dead-lettered.
     pub recorded_at: DateTime<Utc>,
+}
+
+/// A consumer's row in `chronicle_consumers`: how far a read model fed from a message broker
+/// (by a [`Consumer`](crate::Consumer)) got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerRow {
+    /// The [`Projection::VERSION`](crate::Projection::VERSION) the read model was built with.
+    pub version: u32,
+    /// The place in the log of the furthest event applied, in the order the relay published
+    /// (`Checkpoint::START` before the first).
+    pub checkpoint: Checkpoint,
+    /// The broker's sequence number of the last message applied (0 on brokers without one, or
+    /// before the first): where the subscription resumes.
+    pub broker_sequence: u64,
+    /// When the furthest event applied was recorded in the log; `None` before the first.
+    pub last_recorded_at: Option<DateTime<Utc>>,
 }
 
 /// Which dead letters of a projection [`ReadStore::delete_dead_letters`] deletes.
@@ -129,7 +145,8 @@ pub trait ReadTransaction: Send {
 /// [`SqliteReadStore`](crate::SqliteReadStore). The methods besides [`migrate`](Self::migrate)
 /// are what a [`ProjectionRunner`](crate::ProjectionRunner) and queries need: a session of the
 /// runner's own, leadership among runners of one projection, transactions, and the checkpoint
-/// and dead-letter tables. Applications rarely call them.
+/// and dead-letter tables, and the consumer tables a [`Consumer`](crate::Consumer) keeps (how far
+/// it got, and each stream's last version applied). Applications rarely call them.
 pub trait ReadStore: Clone + Send + Sync + 'static {
     /// What projection handlers write with and queries read with, inside a transaction.
     type Connection: Send + 'static;
@@ -233,6 +250,64 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
         projection: &'a str,
         version: u32,
     ) -> impl Future<Output = Result<Vec<DeadLetter>, ReadStoreError>> + Send + 'a;
+
+    /// The row of `consumer` in `chronicle_consumers`, read on a consumer's session.
+    fn load_consumer<'a>(
+        &'a self,
+        session: &'a mut Self::Session,
+        consumer: &'a str,
+    ) -> impl Future<Output = Result<Option<ConsumerRow>, ReadStoreError>> + Send + 'a;
+
+    /// The row of `consumer` in `chronicle_consumers`, read on a connection of the store's pool.
+    fn read_consumer<'a>(
+        &'a self,
+        consumer: &'a str,
+    ) -> impl Future<Output = Result<Option<ConsumerRow>, ReadStoreError>> + Send + 'a;
+
+    /// Moves the row of `consumer` from `previous` (`None`: no row yet) to `next`, in the
+    /// transaction of `connection`, only if the row still holds `previous`; `false` when it did
+    /// not (another consumer of the same name moved it).
+    fn save_consumer<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        consumer: &'a str,
+        previous: Option<ConsumerRow>,
+        next: ConsumerRow,
+    ) -> impl Future<Output = Result<bool, ReadStoreError>> + Send + 'a;
+
+    /// The version of `stream_id`'s last event `consumer` applied (`None`: none yet), in the
+    /// transaction of `connection`: what tells a redelivered message from a new one.
+    fn consumed_version<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        consumer: &'a str,
+        stream_id: &'a str,
+    ) -> impl Future<Output = Result<Option<u64>, ReadStoreError>> + Send + 'a;
+
+    /// The same, read on a connection of the store's pool (for read-your-writes waits).
+    fn read_consumed_version<'a>(
+        &'a self,
+        consumer: &'a str,
+        stream_id: &'a str,
+    ) -> impl Future<Output = Result<Option<u64>, ReadStoreError>> + Send + 'a;
+
+    /// Records that `consumer` applied `stream_id` up to `version`, in the transaction of
+    /// `connection`.
+    fn save_consumed_version<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        consumer: &'a str,
+        stream_id: &'a str,
+        version: u64,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
+
+    /// Forgets every stream version `consumer` recorded (its read model is being rebuilt), in
+    /// the transaction of `connection`.
+    fn forget_consumed<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        consumer: &'a str,
+    ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
 
     /// Whether a handler's error comes from a transient failure of this store (a lost
     /// connection, a busy database) rather than from the event: the runner then reconnects and

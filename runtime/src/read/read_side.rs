@@ -66,18 +66,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         Q: Query,
         Q::ReadModel: Projection<Store = R>,
     {
-        let mut tx = self
-            .store
-            .begin_read_only()
-            .await
-            .map_err(ProjectionError::from)?;
-        let answer = {
-            let mut db = ReadOnly::new(tx.connection());
-            read_model.answer(query, &mut db).await
-        };
-        // Nothing to keep; a failed rollback only means the connection is gone.
-        let _ = tx.rollback().await;
-        answer.map_err(QueryError::Handler)
+        answer(&self.store, read_model, query).await
     }
 
     /// Answers `query` once `read_model` includes the events of the command behind `receipt`
@@ -128,4 +117,26 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
     pub async fn dead_letters<P: Projection<Store = R>>(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
         Ok(self.store.dead_letters(P::NAME, P::VERSION).await?)
     }
+}
+
+/// Answers `query` from `read_model` in `store` as it is now, in a read-only transaction that is
+/// rolled back afterwards.
+pub(crate) async fn answer<Q, R>(
+    store: &R,
+    read_model: &Q::ReadModel,
+    query: &Q,
+) -> Result<Q::Output, QueryError>
+where
+    Q: Query,
+    R: ReadStore,
+    Q::ReadModel: Projection<Store = R>,
+{
+    let mut tx = store.begin_read_only().await.map_err(ProjectionError::from)?;
+    let answer = {
+        let mut db = ReadOnly::new(tx.connection());
+        read_model.answer(query, &mut db).await
+    };
+    // Nothing to keep; a failed rollback only means the connection is gone.
+    let _ = tx.rollback().await;
+    answer.map_err(QueryError::Handler)
 }

@@ -1,16 +1,19 @@
 //! A relay process killed (`kill -9`) at random moments while commands go on: every event is
 //! published at least once, each stream's messages come in stream-version order (a repeat only
-//! of what came before), and through JetStream's deduplication each event is stored once.
+//! of what came before), through JetStream's deduplication each event is stored once, and a
+//! consumer downstream applies each event exactly once.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chronicle::prelude::*;
-use chronicle::RecordedEvent;
+use chronicle::{Consumer, ConsumerHandle, NatsSubscriber, RabbitMqSubscriber, RecordedEvent};
 use chronicle_tests::brokers::{nats_address, nats_stream_messages, rabbitmq_url, unique, Rabbit};
+use chronicle_tests::ledger::{assert_ledger_is_replay, ledger, Ledger};
+use chronicle_tests::process::{Killable, Rng};
 use chronicle_tests::support;
+use chronicle_tests::wait::{eventually, DEADLINE};
 
 /// How many times the relay is killed, and the longest it runs before each kill.
 const KILLS: usize = 8;
@@ -23,34 +26,13 @@ enum Broker {
     Nats { stream: String, prefix: String },
 }
 
-/// A relay process, killed when dropped, so that a failing test leaves none behind.
-struct RelayProcess(Child);
-
-impl RelayProcess {
-    /// `kill -9`, and reap it.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Starts the relay process and waits until it leads.
-async fn spawn_relay(store: &PostgresStore, name: &str, broker: &Broker) -> RelayProcess {
+async fn spawn_relay(store: &PostgresStore, name: &str, broker: &Broker) -> Killable {
     let mut command = Command::new(env!("CARGO_BIN_EXE_relay"));
     command
         .env("RELAY_DATABASE_URL", support::database_url())
         .env("RELAY_SCHEMA", store.schema())
-        .env("RELAY_NAME", name)
-        // Its standard input stays open while this test lives: the relay ends when it closes.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .env("RELAY_NAME", name);
     match broker {
         Broker::RabbitMq { exchange } => command
             .env("RELAY_RABBITMQ_URL", rabbitmq_url())
@@ -60,31 +42,36 @@ async fn spawn_relay(store: &PostgresStore, name: &str, broker: &Broker) -> Rela
             .env("RELAY_STREAM", stream)
             .env("RELAY_PREFIX", prefix),
     };
-    let mut child = RelayProcess(command.spawn().expect("start the relay process"));
-    let stdout = child.0.stdout.take().expect("its stdout");
-    let ready = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    });
-    let line = tokio::time::timeout(Duration::from_secs(30), ready)
-        .await
-        .expect("the relay leads within 30 s")
-        .expect("the reading thread")
-        .expect("its first line");
-    assert_eq!(line.trim(), "ready", "the relay process said {line:?}");
-    child
+    Killable::start(command).await
 }
 
-/// A small xorshift generator: the test's "random" moments, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
+/// A consumer of the test ledger in this process, subscribed (its queue declared) before the
+/// relay publishes.
+async fn downstream(broker: &Broker) -> (PostgresReadStore, ConsumerHandle<Ledger>) {
+    let remote = support::postgres_read_store_elsewhere().await;
+    let name: &'static str = Box::leak(unique("downstream").into_boxed_str());
+    let handle = match broker {
+        Broker::RabbitMq { exchange } => Consumer::new(
+            RabbitMqSubscriber::new(rabbitmq_url()).exchange(exchange),
+            remote.clone(),
+            Ledger::default(),
+        )
+        .name(name)
+        .spawn(),
+        Broker::Nats { stream, prefix } => {
+            let subscriber = NatsSubscriber::new(nats_address())
+                .stream(stream)
+                .subject_prefix(prefix);
+            Consumer::new(subscriber, remote.clone(), Ledger::default())
+                .name(name)
+                .spawn()
+        }
+    };
+    eventually("the downstream consumer to subscribe", DEADLINE, || async {
+        handle.status().await.expect("status").backlog.map(drop)
+    })
+    .await;
+    (remote, handle)
 }
 
 async fn killed_again_and_again(broker: Broker) -> (PostgresStore, Vec<RecordedEvent>) {
@@ -102,6 +89,7 @@ async fn killed_again_and_again(broker: Broker) -> (PostgresStore, Vec<RecordedE
         }
         Broker::Nats { .. } => None,
     };
+    let (remote, consumer) = downstream(&broker).await;
     crate::traffic(&bank, 4, 1).await;
     let writer = {
         let bank = bank.clone();
@@ -116,13 +104,10 @@ async fn killed_again_and_again(broker: Broker) -> (PostgresStore, Vec<RecordedE
             }
         })
     };
-    let seed = u64::from(std::process::id()) ^ 0x9E37_79B9_7F4A_7C15;
-    println!("kill moments seeded with {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded();
     for _ in 0..KILLS {
         let mut relay = spawn_relay(&store, &name, &broker).await;
-        let run = rng.below(u64::try_from(LONGEST_RUN.as_millis()).expect("small"));
-        tokio::time::sleep(Duration::from_millis(run)).await;
+        tokio::time::sleep(rng.pause(LONGEST_RUN)).await;
         relay.kill();
     }
     writer.await.expect("the writer");
@@ -154,6 +139,19 @@ async fn killed_again_and_again(broker: Broker) -> (PostgresStore, Vec<RecordedE
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     relay.kill();
+
+    // Downstream, each event was applied exactly once, however often it was published.
+    let log = store.read_all(0, 100_000).await.expect("log");
+    eventually("the consumer to apply every event", DEADLINE, || async {
+        (ledger(&remote).await.len() >= log.len()).then_some(())
+    })
+    .await;
+    assert_ledger_is_replay(&remote, &log).await;
+    consumer
+        .stop()
+        .await
+        .into_result()
+        .expect("the consumer stops cleanly");
 
     let received = match (&broker, queue) {
         (Broker::RabbitMq { .. }, Some(queue)) => {

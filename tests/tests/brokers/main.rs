@@ -1,17 +1,26 @@
-//! Relays against the real brokers: the log published to RabbitMQ and NATS JetStream, read back
-//! with the brokers' own clients.
+//! Relays and consumers against the real brokers: the log published to RabbitMQ and NATS JetStream,
+//! read back with the brokers' own clients and by consumers into read stores of their own.
 //!
 //! - `rabbitmq.rs`: every event once, in order, with its headers, confirmed before the
 //!   checkpoint moves; filters; a broker that cannot be reached at start;
 //! - `nats.rs`: the same on JetStream, a re-publish after a crash stored once (by
 //!   `Nats-Msg-Id`), and a server killed and restarted mid-stream (a throwaway one);
-//! - `kill.rs`: a relay process killed (`kill -9`) at random moments, again and again;
-//! - `restart.rs`: a RabbitMQ node (a throwaway one) stopped and started mid-stream.
+//! - `consume.rs`: consumers fed from each broker into a read store of their own: exactly once,
+//!   poison messages, rebuilds, standby, a broker away at start;
+//! - `kill.rs`: a relay process killed (`kill -9`) at random moments, again and again, with a
+//!   consumer downstream;
+//! - `consumer_kill.rs`: a consumer process killed at random moments, again and again;
+//! - `restart.rs`: a RabbitMQ node (a throwaway one) stopped and started mid-stream;
+//! - `subscribe.rs`: the subscribers on their own: order, filters, redelivery, dead letters,
+//!   resuming after a sequence, backlogs, unreadable messages, unreachable brokers.
 
+mod consume;
+mod consumer_kill;
 mod kill;
 mod nats;
 mod rabbitmq;
 mod restart;
+mod subscribe;
 
 use chronicle::prelude::*;
 use chronicle_tests::support;
@@ -46,6 +55,25 @@ pub async fn traffic(bank: &Chronicle<PostgresStore>, accounts: usize, deposits:
                 bank.execute(bank::Deposit {
                     account_id: format!("acc-{n}"),
                     amount: i64::try_from(round + 1).expect("small"),
+                })
+                .await
+                .expect("deposit"),
+            );
+        }
+    }
+    last.expect("at least one command")
+}
+
+/// Makes `rounds` deposits to each of the accounts `acc-0` .. that [`traffic`] opened, interleaved;
+/// returns the last receipt.
+pub async fn more_deposits(bank: &Chronicle<PostgresStore>, accounts: usize, rounds: usize) -> Receipt {
+    let mut last = None;
+    for round in 0..rounds {
+        for n in 0..accounts {
+            last = Some(
+                bank.execute(bank::Deposit {
+                    account_id: format!("acc-{n}"),
+                    amount: i64::try_from(round + 100).expect("small"),
                 })
                 .await
                 .expect("deposit"),

@@ -1,4 +1,4 @@
-//! The relay to NATS JetStream.
+//! The relay to NATS JetStream (and, through a server restart, a consumer from it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use chronicle::message::{header, topic_part};
 use chronicle::prelude::*;
-use chronicle::{NatsPublisher, Relay};
+use chronicle::{Consumer, NatsPublisher, NatsSubscriber, Relay};
 use chronicle_tests::brokers::{nats_address, nats_stream_messages, unique, ThrowawayNats};
+use chronicle_tests::ledger::{assert_ledger_is_replay, Ledger};
+use chronicle_tests::support;
 use chronicle_tests::wait::{eventually, DEADLINE};
 
 use crate::{assert_each_event_once, bank, traffic};
@@ -100,7 +102,7 @@ async fn a_server_killed_mid_stream_loses_nothing_once_it_is_back() {
     let mut server = ThrowawayNats::new();
     server.start().await;
     let (store, read, bank) = bank().await;
-    let (publisher, stream, _prefix) = publisher(&server.address());
+    let (publisher, stream, prefix) = publisher(&server.address());
     let first = traffic(&bank, 2, 1).await;
     let handle =
         ProjectionRunner::new(store.clone(), read, Relay::new("through-a-restart", publisher)).spawn();
@@ -108,6 +110,15 @@ async fn a_server_killed_mid_stream_loses_nothing_once_it_is_back() {
         .wait_for(first.position, DEADLINE)
         .await
         .expect("published");
+    let remote = support::postgres_read_store_elsewhere().await;
+    let subscriber = NatsSubscriber::new(server.address())
+        .stream(&stream)
+        .subject_prefix(&prefix)
+        .timeout(Duration::from_secs(3));
+    let consumer = Consumer::new(subscriber, remote.clone(), Ledger::default())
+        .name("through-a-restart")
+        .spawn();
+    consumer.wait_for(&first, DEADLINE).await.expect("applied");
 
     server.stop();
     let mut last = first;
@@ -139,6 +150,13 @@ async fn a_server_killed_mid_stream_loses_nothing_once_it_is_back() {
     let received = nats_stream_messages(&server.address(), &stream).await;
     let events: Vec<_> = received.iter().map(|message| message.event()).collect();
     assert_each_event_once(&store, &events).await;
+    consumer
+        .wait_for(&last, DEADLINE)
+        .await
+        .expect("the consumer resubscribes by itself");
+    let log = store.read_all(0, 1000).await.expect("log");
+    assert_ledger_is_replay(&remote, &log).await;
+    consumer.stop().await.into_result().expect("the consumer stops");
     handle.stop().await.into_result().expect("stop");
 }
 

@@ -1,11 +1,14 @@
 //! A RabbitMQ node stopped and started again mid-stream (a throwaway node, never the shared one):
-//! the relay reconnects by itself and nothing is lost.
+//! the relay and a consumer reconnect by themselves, nothing is lost, and the consumer's view
+//! equals a replay.
 
 use std::time::Duration;
 
 use chronicle::prelude::*;
-use chronicle::{RabbitMqPublisher, Relay};
+use chronicle::{Consumer, RabbitMqPublisher, RabbitMqSubscriber, Relay};
 use chronicle_tests::brokers::{unique, Rabbit, ThrowawayRabbit};
+use chronicle_tests::ledger::{assert_ledger_is_replay, Ledger};
+use chronicle_tests::support;
 use chronicle_tests::wait::{eventually, DEADLINE};
 
 use crate::{bank, traffic};
@@ -25,6 +28,17 @@ async fn a_rabbitmq_restart_mid_stream_loses_nothing() {
         .await;
 
     let (store, read, bank) = bank().await;
+    let remote = support::postgres_read_store_elsewhere().await;
+    let subscriber = RabbitMqSubscriber::new(node.url())
+        .exchange(&exchange)
+        .timeout(Duration::from_secs(3));
+    let consumer = Consumer::new(subscriber, remote.clone(), Ledger::default())
+        .name("through-restart")
+        .spawn();
+    eventually("the consumer to subscribe", DEADLINE, || async {
+        consumer.status().await.expect("status").backlog.map(drop)
+    })
+    .await;
     let first = traffic(&bank, 2, 2).await;
     let handle = ProjectionRunner::new(store.clone(), read, Relay::new("through-restart", publisher)).spawn();
     handle
@@ -65,5 +79,11 @@ async fn a_rabbitmq_restart_mid_stream_loses_nothing() {
     let ids: std::collections::HashSet<_> = received.iter().map(|m| m.event().event_id).collect();
     let logged: std::collections::HashSet<_> = log.iter().map(|e| e.event_id).collect();
     assert_eq!(ids, logged, "every event arrived");
+    consumer
+        .wait_for(&last, DEADLINE)
+        .await
+        .expect("the consumer resubscribes by itself");
+    assert_ledger_is_replay(&remote, &log).await;
+    consumer.stop().await.into_result().expect("the consumer stops");
     handle.stop().await.into_result().expect("stop");
 }

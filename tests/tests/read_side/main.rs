@@ -9,9 +9,12 @@
 //! - `replay.rs`: `replay_until`, into a read store of its own while the live one carries on;
 //! - `poison.rs`: events a runner cannot read or decode, poison at once, named;
 //! - `dead_letters.rs`: dead letters per projection version, cleared by a rebuild that applies them;
+//! - `consumer_tables.rs`: the consumer tables of both SQL read stores (fenced rows, stream
+//!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
 
 mod batch;
+mod consumer_tables;
 mod dead_letters;
 mod poison;
 mod replay;

@@ -124,29 +124,11 @@ impl NatsPublisher {
             .map_err(|error| self.unavailable(error))?;
         let max_payload = client.server_info().max_payload;
         let context = jetstream::new(client);
-        let subjects = format!("{}.>", self.prefix);
-        let stream = context
-            .get_or_create_stream(stream::Config {
-                name: self.stream.clone(),
-                subjects: vec![subjects.clone()],
-                duplicate_window: self.duplicate_window,
-                storage: stream::StorageType::File,
-                ..stream::Config::default()
-            })
-            .await
-            .map_err(|error| self.unavailable(error))?;
-        // An existing stream is taken as it is: it must capture the subjects published to.
-        let captured = &stream.cached_info().config.subjects;
-        if !captured
-            .iter()
-            .any(|subject| *subject == subjects || subject == ">")
-        {
-            return Err(self.unavailable(format!(
-                "the stream `{}` exists and captures {captured:?}, not `{subjects}`",
-                self.stream
-            )));
+        match ensure_stream(&context, &self.stream, &self.prefix, self.duplicate_window).await {
+            Ok(_stream) => Ok(Link { context, max_payload }),
+            Err(StreamProblem::Unreachable(error)) => Err(self.unavailable(error)),
+            Err(problem @ StreamProblem::CapturesOther { .. }) => Err(self.unavailable(problem.to_string())),
         }
-        Ok(Link { context, max_payload })
     }
 
     async fn send(&self, link: &Link, events: &[RecordedEvent]) -> Result<(), PublishError> {
@@ -224,4 +206,70 @@ impl Publisher for NatsPublisher {
             sent
         })
     }
+}
+
+/// Why [`ensure_stream`] has no stream to give.
+#[derive(Debug)]
+pub(super) enum StreamProblem {
+    /// The server did not answer, or refused to create it.
+    Unreachable(BoxError),
+    /// It exists, but does not capture the subjects under the prefix.
+    CapturesOther {
+        /// Its name.
+        stream: String,
+        /// What it captures.
+        captured: Vec<String>,
+        /// What it would have to.
+        subjects: String,
+    },
+}
+
+impl fmt::Display for StreamProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable(error) => error.fmt(f),
+            Self::CapturesOther {
+                stream,
+                captured,
+                subjects,
+            } => write!(
+                f,
+                "the stream `{stream}` exists and captures {captured:?}, not `{subjects}`"
+            ),
+        }
+    }
+}
+
+/// The stream `name` capturing `<prefix>.>`, created file-backed with `duplicate_window` if
+/// missing: the publisher's and the subscriber's stream alike. An existing stream is taken as it
+/// is; it must capture the subjects published to.
+pub(super) async fn ensure_stream(
+    context: &Context,
+    name: &str,
+    prefix: &str,
+    duplicate_window: Duration,
+) -> Result<stream::Stream, StreamProblem> {
+    let subjects = format!("{prefix}.>");
+    let stream = context
+        .get_or_create_stream(stream::Config {
+            name: name.to_owned(),
+            subjects: vec![subjects.clone()],
+            duplicate_window,
+            storage: stream::StorageType::File,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|error| StreamProblem::Unreachable(error.into()))?;
+    let captured = &stream.cached_info().config.subjects;
+    if !captured
+        .iter()
+        .any(|subject| *subject == subjects || subject == ">")
+    {
+        return Err(StreamProblem::CapturesOther {
+            stream: name.to_owned(),
+            captured: captured.clone(),
+            subjects,
+        });
+    }
+    Ok(stream)
 }

@@ -13,6 +13,7 @@ use super::errors::{read_store_error, Postgres};
 use super::schema::check_read_schema;
 use super::store::PostgresStore;
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
+use crate::backend::sql::consumers::{consumer_methods, consumer_rows, ConsumerStatements};
 use crate::backend::sql::{section, Dialect, Failure, SqlTransaction};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
@@ -32,8 +33,8 @@ const READ_STORE_SQL: &str = include_str!("sql/read_store.sql");
 /// there, or another one (a replica-friendly reporting database, say): the runner reads events
 /// from its [`EventSource`](crate::EventSource) and writes here.
 ///
-/// Chronicle's tables, `chronicle_checkpoints` and `chronicle_dead_letters`, live in the store's
-/// schema (`public` unless [`with_schema`](Self::with_schema) says otherwise); create them with
+/// Chronicle's tables, `chronicle_checkpoints`, `chronicle_dead_letters` and the consumer tables
+/// `chronicle_consumers` and `chronicle_consumed_streams`, live in the store's schema (`public` unless [`with_schema`](Self::with_schema) says otherwise); create them with
 /// [`migrate`](Self::migrate). The read models' own tables are the application's: a projection's
 /// `#[reset]` method creates them (a runner calls it before its first build), or the application
 /// does however it manages its schema. Runner and query connections have the store's schema as
@@ -61,6 +62,7 @@ struct Statements {
     try_lead: String,
     release_lead: String,
     checkpoints: CheckpointStatements,
+    consumers: ConsumerStatements,
 }
 
 impl Statements {
@@ -80,6 +82,14 @@ impl Statements {
                 delete_dead_letters_at: statement("delete_dead_letters_at"),
                 delete_dead_letters_not_of: statement("delete_dead_letters_not_of"),
                 dead_letters: statement("dead_letters"),
+            },
+            consumers: ConsumerStatements {
+                load: statement("load_consumer"),
+                insert: statement("insert_consumer"),
+                update: statement("update_consumer"),
+                consumed_version: statement("consumed_version"),
+                save_consumed_version: statement("save_consumed_version"),
+                forget_consumed: statement("forget_consumed"),
             },
             schema: schema.to_owned(),
         }
@@ -153,8 +163,8 @@ impl PostgresReadStore {
         &self.pool
     }
 
-    /// Creates the schema, `chronicle_checkpoints` and `chronicle_dead_letters` if missing, and
-    /// upgrades those of an earlier version in place. Safe to run at every start, from several
+    /// Creates the schema, `chronicle_checkpoints`, `chronicle_dead_letters`, `chronicle_consumers`
+    /// and `chronicle_consumed_streams` if missing, and upgrades those of an earlier version in place. Safe to run at every start, from several
     /// processes at once (they take turns on an advisory lock).
     pub async fn migrate(&self) -> Result<(), ReadStoreError> {
         sqlx::raw_sql(&self.sql.migrate)
@@ -193,6 +203,7 @@ impl PostgresReadStore {
     }
 
     checkpoint_rows!(PgRow);
+    consumer_rows!(PgRow);
 }
 
 impl ReadStore for PostgresReadStore {
@@ -283,6 +294,7 @@ impl ReadStore for PostgresReadStore {
     }
 
     checkpoint_methods!(Postgres);
+    consumer_methods!(Postgres);
 
     fn is_transient(error: &HandlerError) -> bool {
         Postgres::handler_error_is_transient(error)
@@ -301,6 +313,7 @@ mod tests {
     fn every_statement_is_in_the_sql_file() {
         let sql = Statements::new("public");
         let c = &sql.checkpoints;
+        let k = &sql.consumers;
         for statement in [
             &sql.search_path,
             &sql.begin_read_only,
@@ -313,6 +326,12 @@ mod tests {
             &c.delete_dead_letters_at,
             &c.delete_dead_letters_not_of,
             &c.dead_letters,
+            &k.load,
+            &k.insert,
+            &k.update,
+            &k.consumed_version,
+            &k.save_consumed_version,
+            &k.forget_consumed,
         ] {
             assert!(!statement.is_empty() && !statement.contains('{'), "{statement:?}");
         }

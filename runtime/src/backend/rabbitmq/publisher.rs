@@ -103,25 +103,11 @@ impl RabbitMqPublisher {
     }
 
     async fn open(&self) -> Result<Link, PublishError> {
-        let properties = ConnectionProperties::default()
-            .with_connection_name("chronicle-relay".into())
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio);
         let connect = async {
-            let connection = Connection::connect(&self.uri, properties).await?;
+            let connection = Connection::connect(&self.uri, connection_properties("chronicle-relay")).await?;
             let channel = connection.create_channel().await?;
             channel.confirm_select(ConfirmSelectOptions::default()).await?;
-            channel
-                .exchange_declare(
-                    &self.exchange,
-                    ExchangeKind::Topic,
-                    ExchangeDeclareOptions {
-                        durable: true,
-                        ..ExchangeDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await?;
+            declare_events_exchange(&channel, &self.exchange).await?;
             Ok::<_, lapin::Error>(Link {
                 _connection: connection,
                 channel,
@@ -228,8 +214,32 @@ impl Publisher for RabbitMqPublisher {
     }
 }
 
+/// The properties of a connection named `name` (as the broker's management lists it), on tokio.
+pub(super) fn connection_properties(name: &str) -> ConnectionProperties {
+    ConnectionProperties::default()
+        .with_connection_name(name.into())
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio)
+}
+
+/// Declares the durable topic exchange events are published to (nothing happens when it exists
+/// as such; the broker closes the channel with `PRECONDITION_FAILED` when it exists otherwise).
+pub(super) async fn declare_events_exchange(channel: &Channel, exchange: &str) -> lapin::Result<()> {
+    channel
+        .exchange_declare(
+            exchange,
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
+
 /// Where `uri` points, without its credentials: `host:port`.
-fn address_of(uri: &str) -> String {
+pub(super) fn address_of(uri: &str) -> String {
     let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
     let authority = rest.split('/').next().unwrap_or(rest);
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);

@@ -1,11 +1,16 @@
 //! What the SQL backends share: reading event rows, sorting driver errors, SQL kept in `.sql`
-//! files, transactions as [`ReadTransaction`]s, and the statements behind queries and
-//! checkpoints.
+//! files, transactions as [`ReadTransaction`]s, and the statements behind queries,
+//! checkpoints and consumers.
+//!
+//! Where things are: this file the [`Dialect`], [`SqlTransaction`] and `section`; `rows.rs`
+//! reading event and snapshot rows; `checkpoints.rs` the checkpoint and dead-letter tables;
+//! `consumers.rs` the consumer tables; `fetch.rs` `Fetch` for sqlx statements.
 //!
 //! Each backend says once how its driver's failures are sorted ([`Dialect::classify`]); every
 //! store, connection and transaction of that backend goes through it.
 
 pub(crate) mod checkpoints;
+pub(crate) mod consumers;
 pub(crate) mod fetch;
 pub(crate) mod rows;
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::errors::{read_store_error, Sqlite};
 use super::pool::{open_file, MAX_CONNECTIONS};
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
+use crate::backend::sql::consumers::{consumer_methods, consumer_rows, ConsumerStatements};
 use crate::backend::sql::{section, Dialect, SqlTransaction};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
@@ -22,8 +23,8 @@ const READ_STORE_SQL: &str = include_str!("sql/read_store.sql");
 /// Read models in a SQLite database file, for applications on one machine (the events may still
 /// come from Postgres).
 ///
-/// Chronicle's tables are `chronicle_checkpoints`, `chronicle_dead_letters` and
-/// `chronicle_leases`; create them with [`migrate`](Self::migrate). The read models' own tables
+/// Chronicle's tables are `chronicle_checkpoints`, `chronicle_dead_letters`, `chronicle_leases`
+/// and the consumer tables `chronicle_consumers` and `chronicle_consumed_streams`; create them with [`migrate`](Self::migrate). The read models' own tables
 /// are the application's.
 ///
 /// Runners write in `BEGIN IMMEDIATE` transactions. Queries run on a second pool whose
@@ -51,6 +52,7 @@ struct Statements {
     renew_lease: String,
     release_lease: String,
     checkpoints: CheckpointStatements,
+    consumers: ConsumerStatements,
 }
 
 impl Statements {
@@ -70,6 +72,14 @@ impl Statements {
                 delete_dead_letters_at: statement("delete_dead_letters_at"),
                 delete_dead_letters_not_of: statement("delete_dead_letters_not_of"),
                 dead_letters: statement("dead_letters"),
+            },
+            consumers: ConsumerStatements {
+                load: statement("load_consumer"),
+                insert: statement("insert_consumer"),
+                update: statement("update_consumer"),
+                consumed_version: statement("consumed_version"),
+                save_consumed_version: statement("save_consumed_version"),
+                forget_consumed: statement("forget_consumed"),
             },
         }
     }
@@ -141,6 +151,7 @@ impl SqliteReadStore {
     }
 
     checkpoint_rows!(SqliteRow);
+    consumer_rows!(SqliteRow);
 }
 
 fn millis_from_now(duration: Duration) -> i64 {
@@ -236,6 +247,7 @@ impl ReadStore for SqliteReadStore {
     }
 
     checkpoint_methods!(Sqlite);
+    consumer_methods!(Sqlite);
 
     fn is_transient(error: &HandlerError) -> bool {
         Sqlite::handler_error_is_transient(error)
@@ -254,6 +266,7 @@ mod tests {
     fn every_statement_is_in_the_sql_file() {
         let sql = Statements::new();
         let c = &sql.checkpoints;
+        let k = &sql.consumers;
         for statement in [
             &sql.dead_letters_have_versions,
             &sql.upgrade_dead_letters,
@@ -267,6 +280,12 @@ mod tests {
             &c.delete_dead_letters_at,
             &c.delete_dead_letters_not_of,
             &c.dead_letters,
+            &k.load,
+            &k.insert,
+            &k.update,
+            &k.consumed_version,
+            &k.save_consumed_version,
+            &k.forget_consumed,
         ] {
             assert!(!statement.is_empty(), "{statement:?}");
         }

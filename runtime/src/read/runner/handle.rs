@@ -206,7 +206,7 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
 }
 
 /// The message of a panic's payload.
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -23,6 +23,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use self::config::Config;
+pub(crate) use self::handle::panic_message;
 use self::handle::Shared;
 pub use self::handle::{ProjectionHandle, RunnerExit};
 pub use self::policy::{OnPoison, RetryPolicy};

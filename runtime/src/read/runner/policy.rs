@@ -39,7 +39,7 @@ impl RetryPolicy {
     }
 
     /// The pause after the `failures`-th consecutive failure (from 1), at most `ceiling`.
-    pub(super) fn delay(&self, failures: u32, ceiling: Duration) -> Duration {
+    pub(crate) fn delay(&self, failures: u32, ceiling: Duration) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
         self.backoff.saturating_mul(factor).min(ceiling)
     }

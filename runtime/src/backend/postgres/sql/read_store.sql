@@ -1,6 +1,7 @@
 -- The Postgres read store's statements, each after a `-- name:` line; `{schema}` is the store's
--- schema. Every backend's checkpoint statements bind and return the same types (see
--- `backend/sql/checkpoints.rs`): `bigint` numbers, UUIDs as text, lists as JSON text.
+-- schema. Every backend's checkpoint and consumer statements bind and return the same types (see
+-- `backend/sql/checkpoints.rs`, `consumers.rs`): `bigint` numbers, UUIDs as text, lists as JSON
+-- text.
 
 -- name: search_path
 -- Handlers and queries see the store's schema, and only it (`pg_catalog` is always searched).
@@ -50,3 +51,29 @@ SELECT projection, version::bigint AS version, position, transaction_id, event_i
 FROM "{schema}".chronicle_dead_letters
 WHERE projection = $1 AND version = $2
 ORDER BY transaction_id, position
+
+-- name: load_consumer
+SELECT version::bigint AS version, transaction_id, position, broker_sequence, last_recorded_at
+FROM "{schema}".chronicle_consumers WHERE consumer = $1
+
+-- name: insert_consumer
+INSERT INTO "{schema}".chronicle_consumers
+    (consumer, version, transaction_id, position, broker_sequence, last_recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer) DO NOTHING
+
+-- name: update_consumer
+UPDATE "{schema}".chronicle_consumers
+SET version = $2, transaction_id = $3, position = $4, broker_sequence = $5, last_recorded_at = $6,
+    updated_at = now()
+WHERE consumer = $1 AND version = $7 AND transaction_id = $8 AND position = $9
+  AND broker_sequence = $10
+
+-- name: consumed_version
+SELECT version FROM "{schema}".chronicle_consumed_streams WHERE consumer = $1 AND stream_id = $2
+
+-- name: save_consumed_version
+INSERT INTO "{schema}".chronicle_consumed_streams (consumer, stream_id, version) VALUES ($1, $2, $3)
+ON CONFLICT (consumer, stream_id) DO UPDATE SET version = excluded.version
+
+-- name: forget_consumed
+DELETE FROM "{schema}".chronicle_consumed_streams WHERE consumer = $1

@@ -52,3 +52,22 @@ BEGIN
     END IF;
 END
 $do$;
+
+-- What read models fed from a message broker keep: how far each consumer got, and the version of
+-- each stream's last event it applied (what tells a redelivered message from a new one).
+CREATE TABLE IF NOT EXISTS "{schema}".chronicle_consumers (
+    consumer text PRIMARY KEY,
+    version int NOT NULL,
+    transaction_id bigint NOT NULL,
+    position bigint NOT NULL,
+    broker_sequence bigint NOT NULL,
+    last_recorded_at timestamptz NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS "{schema}".chronicle_consumed_streams (
+    consumer text NOT NULL,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    PRIMARY KEY (consumer, stream_id)
+);

@@ -1,5 +1,6 @@
 -- The SQLite read store's statements, each after a `-- name:` line. Every backend's checkpoint
--- statements bind and return the same types (see `backend/sql/checkpoints.rs`).
+-- and consumer statements bind and return the same types (see `backend/sql/checkpoints.rs`,
+-- `consumers.rs`).
 
 -- name: dead_letters_have_versions
 SELECT COUNT(*) AS found FROM pragma_table_info('chronicle_dead_letters') WHERE name = 'version'
@@ -78,3 +79,29 @@ UPDATE chronicle_leases SET expires_at = ?3 WHERE projection = ?1 AND owner = ?2
 
 -- name: release_lease
 DELETE FROM chronicle_leases WHERE projection = ?1 AND owner = ?2
+
+-- name: load_consumer
+SELECT version, transaction_id, position, broker_sequence, last_recorded_at
+FROM chronicle_consumers WHERE consumer = ?1
+
+-- name: insert_consumer
+INSERT INTO chronicle_consumers
+    (consumer, version, transaction_id, position, broker_sequence, last_recorded_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (consumer) DO NOTHING
+
+-- name: update_consumer
+UPDATE chronicle_consumers
+SET version = ?2, transaction_id = ?3, position = ?4, broker_sequence = ?5, last_recorded_at = ?6,
+    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+WHERE consumer = ?1 AND version = ?7 AND transaction_id = ?8 AND position = ?9
+  AND broker_sequence = ?10
+
+-- name: consumed_version
+SELECT version FROM chronicle_consumed_streams WHERE consumer = ?1 AND stream_id = ?2
+
+-- name: save_consumed_version
+INSERT INTO chronicle_consumed_streams (consumer, stream_id, version) VALUES (?1, ?2, ?3)
+ON CONFLICT (consumer, stream_id) DO UPDATE SET version = excluded.version
+
+-- name: forget_consumed
+DELETE FROM chronicle_consumed_streams WHERE consumer = ?1

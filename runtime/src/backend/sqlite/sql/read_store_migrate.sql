@@ -28,3 +28,22 @@ CREATE TABLE IF NOT EXISTS chronicle_leases (
     owner TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 ) STRICT;
+
+-- What read models fed from a message broker keep: how far each consumer got, and the version of
+-- each stream's last event it applied (what tells a redelivered message from a new one).
+CREATE TABLE IF NOT EXISTS chronicle_consumers (
+    consumer TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    transaction_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    broker_sequence INTEGER NOT NULL,
+    last_recorded_at TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS chronicle_consumed_streams (
+    consumer TEXT NOT NULL,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (consumer, stream_id)
+) STRICT;

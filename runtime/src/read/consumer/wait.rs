@@ -1,0 +1,74 @@
+//! Read-your-writes across services: waiting until a consumer's read model has applied a
+//! command's stream up to the receipt's version.
+//!
+//! The wait is by stream version, not by global position: a consumer applies messages in the
+//! order the relay published them, which on Postgres is the order their transactions became
+//! visible, not position order, so "applied something at or after position p" does not mean
+//! "applied p". The stream's version is exact.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::error::ConsumerError;
+use crate::core::error::error_chain;
+use crate::core::read_store::ReadStore;
+use crate::core::store::Receipt;
+
+/// The first pause between polls; it doubles up to [`POLL_MAX`].
+const POLL_MIN: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(20);
+
+/// Polls the consumed version of the receipt's stream until it reaches the receipt's version,
+/// waking early on an in-process consumer's `progress`.
+pub(super) async fn wait_for_stream<R: ReadStore>(
+    store: &R,
+    consumer: &str,
+    receipt: &Receipt,
+    timeout: Duration,
+    mut progress: Option<watch::Receiver<u64>>,
+) -> Result<(), ConsumerError> {
+    if receipt.position.is_none() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut pause = POLL_MIN;
+    let mut reached = None;
+    let mut last_error = None;
+    loop {
+        match store.read_consumed_version(consumer, &receipt.stream_id).await {
+            Ok(version) if version >= Some(receipt.stream_version) => return Ok(()),
+            Ok(version) => reached = version,
+            Err(error) if error.is_transient() => last_error = Some(error_chain(&error)),
+            Err(error) => return Err(error.into()),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ConsumerError::Timeout {
+                consumer: consumer.to_owned(),
+                stream_id: receipt.stream_id.clone(),
+                version: receipt.stream_version,
+                reached,
+                last_error,
+                waited: now - started,
+            });
+        }
+        let nap = pause.min(deadline - now);
+        pause = (pause * 2).min(POLL_MAX);
+        match &mut progress {
+            Some(receiver) => {
+                tokio::select! {
+                    changed = receiver.changed() => {
+                        if changed.is_err() {
+                            progress = None;
+                        }
+                    }
+                    () = tokio::time::sleep(nap) => {}
+                }
+            }
+            None => tokio::time::sleep(nap).await,
+        }
+    }
+}
