@@ -30,11 +30,11 @@ pub(crate) fn nats_address() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "127.0.0.1:4222".to_owned())
 }
 
-fn suffix() -> String {
+pub(crate) fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
 
-async fn rabbit() -> Result<(Connection, Channel)> {
+pub(crate) async fn rabbit() -> Result<(Connection, Channel)> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio);
@@ -45,7 +45,7 @@ async fn rabbit() -> Result<(Connection, Channel)> {
 
 /// A durable topic exchange and a durable queue bound to all of it, so that the broker stores
 /// every message as it would for a subscriber.
-async fn exchange_with_queue(channel: &Channel) -> Result<(String, String)> {
+pub(crate) async fn exchange_with_queue(channel: &Channel) -> Result<(String, String)> {
     let exchange = format!("bench_{}", suffix());
     let queue = format!("bench_{}", suffix());
     channel

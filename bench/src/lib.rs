@@ -10,6 +10,7 @@
 mod brokers;
 pub mod counting;
 mod db;
+mod end_to_end;
 mod report;
 mod scenarios;
 
@@ -21,7 +22,16 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The scenarios, by the names `--only` takes.
-pub const SCENARIOS: &[&str] = &["raw", "commands", "contention", "load", "catchup", "ryw", "relay"];
+pub const SCENARIOS: &[&str] = &[
+    "raw",
+    "commands",
+    "contention",
+    "load",
+    "catchup",
+    "ryw",
+    "relay",
+    "e2e",
+];
 
 /// The database used unless `DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chronicle_bench";
@@ -78,6 +88,9 @@ pub struct Config {
     /// Relays: events per batch (one broker round of confirms), for the relay and the raw
     /// publisher alike.
     pub relay_batch: usize,
+    /// End to end: commands per run through each broker, each timed from its receipt to a
+    /// consumer's read model showing it.
+    pub e2e_commands: usize,
 }
 
 impl Config {
@@ -109,6 +122,7 @@ impl Config {
             ryw_commands: 500,
             relay_events: 20_000,
             relay_batch: 500,
+            e2e_commands: 500,
         }
     }
 
@@ -131,6 +145,7 @@ impl Config {
             ryw_commands: 30,
             relay_events: 300,
             relay_batch: 100,
+            e2e_commands: 30,
             ..Self::full(database_url)
         }
     }
@@ -171,6 +186,7 @@ impl Config {
                 "--ryw-commands" => config.ryw_commands = value()?.parse()?,
                 "--relay-events" => config.relay_events = value()?.parse::<usize>()?.max(1),
                 "--relay-batch" => config.relay_batch = value()?.parse::<usize>()?.max(1),
+                "--e2e-commands" => config.e2e_commands = value()?.parse::<usize>()?.max(1),
                 _ => return Err(format!("unknown argument `{arg}` (try --help)").into()),
             }
         }
@@ -188,15 +204,15 @@ impl Config {
 
 /// The usage text of the binary.
 pub const USAGE: &str = "\
-harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw,relay]
+harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw,relay,e2e]
         [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
-        [--relay-events N] [--relay-batch N]
+        [--relay-events N] [--relay-batch N] [--e2e-commands N]
 
 Measures Chronicle on Postgres next to the raw limit of the same server and prints one markdown
 table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chronicle_bench) names
 the database; it is created if missing, and everything happens in fresh schemas dropped at the end.
-The relay scenario publishes to RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
+The relay and end-to-end (e2e) scenarios publish to RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
 and NATS JetStream (NATS_URL, default 127.0.0.1:4222), on exchanges, queues and streams it deletes.
 Run it in release: cargo run --release -p chronicle-bench --bin harness";
 

@@ -21,6 +21,8 @@ pub enum Section {
     ReadYourWrites,
     /// A relay publishing the log to a broker, beside a raw publisher on it.
     Relay,
+    /// A command's receipt to a consumer's read model in another store, through a broker.
+    EndToEnd,
 }
 
 /// What a row is compared with.

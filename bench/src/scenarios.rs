@@ -22,10 +22,10 @@ use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::brokers;
 use crate::counting::CountingStore;
 use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim_heap, Db, EventRows, Rng};
 use crate::report::{number, Compare, Report, Sample, Section};
+use crate::{brokers, end_to_end};
 use crate::{Config, Result};
 
 /// Rows per `INSERT ... UNNEST` when loading data sets.
@@ -168,6 +168,9 @@ impl Bench {
             }
             if cfg.wants("relay") {
                 self.relays(report).await?;
+            }
+            if cfg.wants("e2e") {
+                self.end_to_end(report).await?;
             }
         }
         Ok(())
@@ -1031,6 +1034,82 @@ impl Bench {
             sample,
         );
         read_pool.close().await;
+        self.db.drop_schema(&schema).await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // end to end through the brokers
+
+    async fn end_to_end(&mut self, report: &mut Report) -> Result<()> {
+        let commands = self.cfg.e2e_commands;
+        let store = self.db.event_store("e2e", 4).await?;
+        let checkpoints = PostgresReadStore::from_pool(store.pool().clone()).with_schema(store.schema())?;
+        checkpoints.migrate().await?;
+        let remote_pool = self.db.pool(4).await?;
+        let schema = self.db.schema("e2e_remote");
+        let remote = PostgresReadStore::from_pool(remote_pool.clone()).with_schema(&schema)?;
+        remote.migrate().await?;
+        let bank = Chronicle::new(store.clone());
+        let accounts: Vec<String> = (0..10).map(account_id).collect();
+        for account in &accounts {
+            bank.execute(OpenAccount {
+                account_id: account.clone(),
+                owner: "e2e".into(),
+                overdraft_limit: OVERDRAFT,
+            })
+            .await?;
+        }
+        let stores = end_to_end::Stores {
+            store: &store,
+            checkpoints: &checkpoints,
+            remote: &remote,
+            accounts: &accounts,
+        };
+        let what = |path: &str| format!("one at a time, {commands} in all: {path}");
+        progress!(
+            self,
+            "end to end: raw round trip through RabbitMQ, {commands} messages"
+        );
+        report.add(
+            "e2e.raw.rabbitmq",
+            Section::EndToEnd,
+            what("raw lapin, a persistent message from its publish (confirmed) to a consumer's ack"),
+            "msg/s",
+            Compare::Baseline("raw RabbitMQ round trip"),
+            end_to_end::raw_rabbitmq(commands).await?,
+        );
+        progress!(self, "end to end: through RabbitMQ, {commands} deposits");
+        report.add(
+            "e2e.rabbitmq",
+            Section::EndToEnd,
+            what("a deposit from its receipt to the remote view: relay, RabbitMQ, consumer into another schema"),
+            "cmd/s",
+            Compare::Latency("e2e.raw.rabbitmq"),
+            end_to_end::rabbitmq(&stores, commands).await?,
+        );
+        progress!(
+            self,
+            "end to end: raw round trip through NATS JetStream, {commands} messages"
+        );
+        report.add(
+            "e2e.raw.nats",
+            Section::EndToEnd,
+            what("raw async-nats, a message from its publish (acknowledged) to a durable consumer's ack"),
+            "msg/s",
+            Compare::Baseline("raw NATS round trip"),
+            end_to_end::raw_nats(commands).await?,
+        );
+        progress!(self, "end to end: through NATS JetStream, {commands} deposits");
+        report.add(
+            "e2e.nats",
+            Section::EndToEnd,
+            what("a deposit from its receipt to the remote view: relay, JetStream, consumer into another schema"),
+            "cmd/s",
+            Compare::Latency("e2e.raw.nats"),
+            end_to_end::nats(&stores, commands).await?,
+        );
+        remote_pool.close().await;
         self.db.drop_schema(&schema).await?;
         Ok(())
     }

@@ -40,6 +40,10 @@ async fn quick_run_has_every_row_and_right_counts() {
         "relay.rabbitmq".to_owned(),
         "raw.nats".to_owned(),
         "relay.nats".to_owned(),
+        "e2e.raw.rabbitmq".to_owned(),
+        "e2e.rabbitmq".to_owned(),
+        "e2e.raw.nats".to_owned(),
+        "e2e.nats".to_owned(),
     ];
     let mut deposit_rows = Vec::new();
     for clients in &config.clients {
