@@ -47,13 +47,7 @@ async fn through<B: Publisher, S: Subscriber>(
         .name(name)
         .spawn();
     // Subscribed (its queue declared) before anything is published.
-    while consumer.status().await?.backlog.is_none() {
-        if consumer.is_finished() {
-            consumer.join().await?;
-            return Err("the consumer ended before it subscribed".into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    consumer.wait_until_subscribed(TIMEOUT).await?;
     let relay = ProjectionRunner::new(
         stores.store.clone(),
         stores.checkpoints.clone(),

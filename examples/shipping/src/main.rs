@@ -46,12 +46,7 @@ async fn run<B: Subscriber>(
         .spawn();
     // Subscribed before the orders service publishes: a RabbitMQ queue receives only what is
     // published after it exists.
-    while consumer.status().await?.backlog.is_none() {
-        if consumer.is_finished() {
-            return Ok(consumer.join().await?);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    consumer.wait_until_subscribed(Duration::from_secs(30)).await?;
     println!("[shipping] subscribed to {}", consumer.status().await?.broker);
     follow_orders_service(broker, &consumer).await?;
 

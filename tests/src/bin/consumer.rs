@@ -4,7 +4,7 @@
 //! Configured by the environment: `CONSUMER_READ_URL` and `CONSUMER_SCHEMA` (its Postgres read
 //! store), `CONSUMER_NAME`, and the broker: `CONSUMER_RABBITMQ_URL` + `CONSUMER_EXCHANGE`, or
 //! `CONSUMER_NATS_ADDRESS` + `CONSUMER_STREAM` + `CONSUMER_PREFIX`. It applies the test ledger
-//! until it is killed, printing `ready` once it leads. It also ends by itself when its standard
+//! until it is killed, printing `ready` once it leads and has subscribed. It also ends by itself when its standard
 //! input closes (the test that started it is gone) or after two minutes.
 
 use std::time::Duration;
@@ -60,18 +60,27 @@ async fn run<B: Subscriber>(
         .name(name)
         .batch_size(5)
         .spawn();
-    while !handle.is_leader() {
-        if handle.is_finished() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Ready once subscribed: a RabbitMQ queue then exists and is bound, so nothing published
+    // from now on passes it by.
+    handle.wait_until_subscribed(LIFETIME).await?;
     println!("ready");
+    // What it meets goes to stderr, which the tests show when they fail: each new error, and
+    // its state every second.
     let mut reported = None;
+    let mut ticks = 0u32;
     while !handle.is_finished() {
-        let error = handle.status().await.ok().and_then(|status| status.last_error);
+        let status = handle.status().await;
+        ticks += 1;
+        if ticks % 10 == 0 {
+            eprintln!("consumer {}: {status:?}", std::process::id());
+        }
+        let error = status.ok().and_then(|status| status.last_error);
         if error.is_some() && error != reported {
-            eprintln!("consumer: {}", error.as_deref().unwrap_or_default());
+            eprintln!(
+                "consumer {}: {}",
+                std::process::id(),
+                error.as_deref().unwrap_or_default()
+            );
             reported = error;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -28,11 +28,10 @@ fn leak(name: String) -> &'static str {
 /// Waits until the consumer has subscribed (it has asked the broker for its backlog), so that a
 /// RabbitMQ queue exists before anything is published to its exchange.
 async fn subscribed<P: Projection>(handle: &ConsumerHandle<P>) {
-    eventually("the consumer to subscribe", DEADLINE, || async {
-        let status = handle.status().await.expect("status");
-        status.backlog.is_some().then_some(())
-    })
-    .await;
+    handle
+        .wait_until_subscribed(DEADLINE)
+        .await
+        .expect("the consumer subscribes");
 }
 
 fn quick_retries() -> RetryPolicy {
@@ -518,6 +517,16 @@ async fn a_broker_unreachable_at_start_is_a_clear_error_retried_without_end() {
             error.contains(subscriber_error) && error.contains("unavailable"),
             "{error}"
         );
+        let error = handle
+            .wait_until_subscribed(Duration::from_millis(200))
+            .await
+            .expect_err("no subscription while the broker is away");
+        assert!(
+            matches!(error, ConsumerError::NotSubscribed { .. })
+                && error.to_string().contains(subscriber_error),
+            "{error}"
+        );
+        assert!(!handle.is_subscribed());
         // A broker away does not end the consumer: it keeps trying, and stops cleanly when asked.
         assert!(!handle.is_finished(), "a broker away ended the consumer");
         handle.stop().await.into_result().expect("stops cleanly");

@@ -67,10 +67,10 @@ async fn downstream(broker: &Broker) -> (PostgresReadStore, ConsumerHandle<Ledge
                 .spawn()
         }
     };
-    eventually("the downstream consumer to subscribe", DEADLINE, || async {
-        handle.status().await.expect("status").backlog.map(drop)
-    })
-    .await;
+    handle
+        .wait_until_subscribed(DEADLINE)
+        .await
+        .expect("the downstream consumer subscribes");
     (remote, handle)
 }
 

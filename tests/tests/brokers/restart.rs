@@ -35,10 +35,10 @@ async fn a_rabbitmq_restart_mid_stream_loses_nothing() {
     let consumer = Consumer::new(subscriber, remote.clone(), Ledger::default())
         .name("through-restart")
         .spawn();
-    eventually("the consumer to subscribe", DEADLINE, || async {
-        consumer.status().await.expect("status").backlog.map(drop)
-    })
-    .await;
+    consumer
+        .wait_until_subscribed(DEADLINE)
+        .await
+        .expect("the consumer subscribes");
     let first = traffic(&bank, 2, 2).await;
     let handle = ProjectionRunner::new(store.clone(), read, Relay::new("through-restart", publisher)).spawn();
     handle

@@ -656,7 +656,8 @@ async fn nats_a_message_without_a_header_is_an_error_naming_the_event() {
 async fn nats_a_consumer_deleted_under_a_subscription_makes_it_unavailable() {
     let (publisher, subscriber, _prefix, stream) = nats();
     publisher.connect().await.expect("the stream");
-    let consumer = unique("c");
+    // Only letters, digits and `-`: the name at the server is the same.
+    let consumer = unique("c").replace('_', "-");
     let mut subscription = subscribe(&subscriber, spec(&consumer, &[])).await;
     let client = async_nats::connect(nats_address()).await.expect("NATS answers");
     let jetstream = async_nats::jetstream::new(client);

@@ -84,6 +84,19 @@ pub enum ConsumerError {
         /// How long it was waited for.
         waited: Duration,
     },
+    /// The consumer did not subscribe in time.
+    #[error(
+        "consumer `{consumer}` did not subscribe within {waited:?}{}",
+        last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    NotSubscribed {
+        /// The consumer.
+        consumer: &'static str,
+        /// How long it was waited for.
+        waited: Duration,
+        /// The last error it met (a broker or read store away), if any.
+        last_error: Option<String>,
+    },
     /// A handler or the consumer panicked.
     #[error("consumer `{consumer}` panicked: {message}")]
     Panicked {

@@ -29,6 +29,8 @@ pub(super) struct Shared {
 pub(super) struct Observed {
     pub(super) state: Option<RunnerState>,
     pub(super) leader: bool,
+    /// Whether it holds a subscription at the broker now.
+    pub(super) subscribed: bool,
     pub(super) last_error: Option<String>,
     /// Messages waiting at the broker when last asked, and when that was.
     pub(super) backlog: Option<(u64, DateTime<Utc>)>,
@@ -143,6 +145,39 @@ impl<P: Projection> ConsumerHandle<P> {
     /// Whether this consumer is the active one of its name.
     pub fn is_leader(&self) -> bool {
         self.shared.observed().leader
+    }
+
+    /// Whether this consumer holds a subscription at the broker now (it leads, and its queue or
+    /// durable consumer exists).
+    pub fn is_subscribed(&self) -> bool {
+        self.shared.observed().subscribed
+    }
+
+    /// Waits until this consumer leads and has subscribed: from then on, a RabbitMQ queue of its
+    /// name exists and is bound, so nothing published passes it by (a queue keeps only what is
+    /// published after it exists). Fails with [`ConsumerError::NotSubscribed`] after `timeout`,
+    /// with the last error met (a broker away), or [`ConsumerError::Stopped`] if it ended.
+    pub async fn wait_until_subscribed(&self, timeout: Duration) -> Result<(), ConsumerError> {
+        let started = tokio::time::Instant::now();
+        let mut progress = self.shared.progress.subscribe();
+        loop {
+            if self.is_subscribed() {
+                return Ok(());
+            }
+            if self.task.is_finished() {
+                return Err(ConsumerError::Stopped { consumer: self.name });
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(ConsumerError::NotSubscribed {
+                    consumer: self.name,
+                    waited,
+                    last_error: self.shared.observed().last_error.clone(),
+                });
+            }
+            let nap = (timeout - waited).min(Duration::from_millis(5));
+            let _ = tokio::time::timeout(nap, progress.changed()).await;
+        }
     }
 
     /// Where the read model stands and what this consumer is doing.

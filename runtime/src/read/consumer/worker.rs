@@ -98,6 +98,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
             });
         let mut observed = self.shared.observed();
         observed.leader = false;
+        observed.subscribed = false;
         match &result {
             Ok(()) => {
                 observed.state = Some(RunnerState::Stopped);
@@ -130,7 +131,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                 Ok(Turn::LostLead) => {
                     tracing::warn!("another consumer moved the row or took the lease; stepping down");
                     // Unacknowledged messages go back to the broker with the subscription.
-                    held.subscription = None;
+                    self.unsubscribed(&mut held.subscription);
                     held.lead = None;
                     self.set_leader(false, RunnerState::Standby);
                 }
@@ -145,7 +146,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                     let message = error_chain(&error);
                     tracing::warn!(error = %message, ?pause, "unavailable; reconnecting");
                     self.shared.observed().last_error = Some(message);
-                    held.subscription = None;
+                    self.unsubscribed(&mut held.subscription);
                     if matches!(error, ConsumerError::ReadStore(_)) {
                         // The session may be the broken part, and the lease with it.
                         held.lead = None;
@@ -155,13 +156,13 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                     self.pause(pause).await;
                 }
                 Err(error) => {
-                    held.subscription = None;
+                    self.unsubscribed(&mut held.subscription);
                     self.release(held.lead.take()).await;
                     return Err(error);
                 }
             }
         }
-        held.subscription = None;
+        self.unsubscribed(&mut held.subscription);
         self.release(held.lead.take()).await;
         if let Some(spare) = held.spare.take() {
             P::Store::close(spare).await;
@@ -200,6 +201,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                 let subscription = self.subscriber.subscribe(spec).await?;
                 tracing::info!(after_sequence = spec.after_sequence, "subscribed");
                 held.backlog_asked = None;
+                self.shared.observed().subscribed = true;
                 held.subscription.insert(subscription)
             }
         };
@@ -364,6 +366,13 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
             tracing::warn!(error = %error_chain(&error), "could not release the lead; it expires by itself");
         }
         P::Store::close(lead.connection).await;
+    }
+
+    /// Drops the subscription, if any: what it received and did not acknowledge goes back to
+    /// the broker.
+    fn unsubscribed(&self, subscription: &mut Option<B::Subscription>) {
+        *subscription = None;
+        self.shared.observed().subscribed = false;
     }
 
     /// The version of the projection's read model.
