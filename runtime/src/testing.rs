@@ -1,4 +1,6 @@
-//! Given/when/then tests of an aggregate's decisions, without a database.
+//! Given/when/then tests of an aggregate's decisions, without a database, and given/then tests
+//! of a projection's handlers and queries ([`ProjectionTest`]), on a read store without an event
+//! store (a [`SqliteReadStore::temporary`](crate::SqliteReadStore::temporary) needs no server).
 //!
 //! ```
 //! # use chronicle::testing::AggregateTest;
@@ -9,6 +11,10 @@
 //! ```
 
 use std::fmt::Debug;
+
+mod projection;
+
+pub use self::projection::{ProjectionTest, ProjectionTestError};
 
 use crate::core::aggregate::{Aggregate, Handle};
 use crate::core::event::EventSet;

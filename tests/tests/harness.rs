@@ -1,4 +1,5 @@
-//! The given/when/then harness on the bank aggregate: decisions tested without a database.
+//! The given/when/then harness on the bank aggregate: decisions tested without a database; and
+//! the given/then harness of projections, on temporary SQLite files.
 
 use bank::{
     Account, AccountOpened, BankError, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount, Withdraw,
@@ -99,4 +100,124 @@ fn an_accepted_command_fails_an_error_expectation() {
             amount: 5,
         })
         .then_expect_error();
+}
+
+mod projections {
+    //! The given/then harness of projections: the bank's views on a temporary SQLite file,
+    //! without an event store, a runner or a server.
+
+    use bank::views::sqlite::{AccountBalances, BalanceOf, Richest, TopAccounts};
+    use bank::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
+    use chronicle::sqlx::{self, SqliteConnection};
+    use chronicle::testing::{ProjectionTest, ProjectionTestError};
+    use chronicle::SqliteReadStore;
+
+    fn opened(id: &str, owner: &str) -> AccountOpened {
+        AccountOpened {
+            account_id: id.into(),
+            owner: owner.into(),
+            overdraft_limit: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_given_to_a_view_show_in_its_answers() {
+        let store = SqliteReadStore::temporary().await.expect("a temporary store");
+        let mut test = ProjectionTest::new(store, AccountBalances).await.expect("reset");
+        test.given("bank.Account-a", opened("a", "Ada"))
+            .await
+            .expect("opened");
+        test.given(
+            "bank.Account-a",
+            MoneyDeposited {
+                account_id: "a".into(),
+                amount: 50,
+            },
+        )
+        .await
+        .expect("deposited");
+        let withdrawn = test
+            .given(
+                "bank.Account-a",
+                MoneyWithdrawn {
+                    account_id: "a".into(),
+                    amount: 20,
+                },
+            )
+            .await
+            .expect("withdrawn");
+        assert_eq!((withdrawn.stream_version, withdrawn.position), (3, 3));
+        let balance = test
+            .answer(&BalanceOf {
+                account_id: "a".into(),
+            })
+            .await
+            .expect("the query answers")
+            .expect("the account is in the view");
+        assert_eq!((balance.owner.as_str(), balance.balance), ("Ada", 30));
+        assert!(test
+            .answer(&BalanceOf {
+                account_id: "b".into()
+            })
+            .await
+            .expect("the query answers")
+            .is_none());
+        assert_eq!(test.events().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn each_test_has_a_store_of_its_own() {
+        let mut first = ProjectionTest::new(SqliteReadStore::temporary().await.expect("store"), TopAccounts)
+            .await
+            .expect("reset");
+        let second = ProjectionTest::new(SqliteReadStore::temporary().await.expect("store"), TopAccounts)
+            .await
+            .expect("reset");
+        first
+            .given("bank.Account-a", opened("a", "Ada"))
+            .await
+            .expect("opened");
+        assert_eq!(
+            first.answer(&Richest { limit: 5 }).await.expect("answer").len(),
+            1
+        );
+        assert!(second
+            .answer(&Richest { limit: 5 })
+            .await
+            .expect("answer")
+            .is_empty());
+    }
+
+    /// A view whose handler refuses an account, to see the harness name the event.
+    #[derive(Default)]
+    struct Refusing;
+
+    #[chronicle::projection(name = "test.refusing", version = 1)]
+    impl Refusing {
+        #[on]
+        async fn opened(&self, event: &AccountOpened, db: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+            // A real statement that fails: an account id is not JSON.
+            sqlx::query("SELECT json_extract($1, '$')")
+                .bind(&event.account_id)
+                .execute(&mut *db)
+                .await
+                .map(drop)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_handler_is_reported_with_its_event() {
+        let store = SqliteReadStore::temporary().await.expect("store");
+        let mut test = ProjectionTest::new(store, Refusing).await.expect("reset");
+        let error = test
+            .given("bank.Account-x", opened("x", "Xavier"))
+            .await
+            .expect_err("the handler fails");
+        assert!(matches!(error, ProjectionTestError::Handler { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains("bank.AccountOpened") && text.contains("stream `bank.Account-x` version 1"),
+            "{text}"
+        );
+    }
 }

@@ -41,6 +41,24 @@ pub struct SqliteReadStore {
     pool: SqlitePool,
     reader: SqlitePool,
     sql: Arc<Statements>,
+    /// The file of a [`temporary`](SqliteReadStore::temporary) store, deleted with the last clone.
+    temporary: Option<Arc<TemporaryFile>>,
+}
+
+/// A database file of a temporary store, deleted (with its WAL and shared-memory files) when
+/// dropped.
+#[derive(Debug)]
+struct TemporaryFile(std::path::PathBuf);
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            // Nothing to do about a file that is already gone, or that cannot be removed.
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// The store's SQL from `read_store.sql`.
@@ -91,6 +109,18 @@ impl SqliteReadStore {
         Ok(Self::from_pool(open_file(path).await.map_err(read_store_error)?))
     }
 
+    /// A migrated store in a new database file of its own in the system's temporary directory,
+    /// deleted when the last clone of the store is dropped: read models for tests, without a
+    /// database server (see [`ProjectionTest`](crate::testing::ProjectionTest)).
+    pub async fn temporary() -> Result<Self, ReadStoreError> {
+        let path = std::env::temp_dir().join(format!("chronicle-temporary-{}.db", Uuid::new_v4().simple()));
+        let file = Arc::new(TemporaryFile(path));
+        let mut store = Self::open(&file.0).await?;
+        store.temporary = Some(file);
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// A read store on an existing pool of a database file (not `:memory:`, whose every
     /// connection sees a database of its own). Give its connections a busy timeout. The query
     /// pool is opened with the same options plus `PRAGMA query_only`.
@@ -103,6 +133,7 @@ impl SqliteReadStore {
             pool,
             reader,
             sql: Arc::new(Statements::new()),
+            temporary: None,
         }
     }
 
