@@ -28,6 +28,9 @@
 //! `postgres` and `sqlite` (both on by default) each enable one backend: its event store, its
 //! read store and its connection type for projections. With neither, the crate is the model, the
 //! write and read sides, the memory store and the test harness, and compiles no database driver.
+//! `mysql` (off by default) enables a read store in MariaDB (`MySqlReadStore`, with
+//! `MySqlConnection` as its connection type for projections), for read models kept apart from the
+//! events.
 //! `rabbitmq` and `nats` (off by default) each enable one broker a [`Relay`] publishes the log
 //! to (`RabbitMqPublisher`, `NatsPublisher`) and consumers subscribe to (`RabbitMqSubscriber`,
 //! `NatsSubscriber`); without them neither client is compiled.
@@ -93,13 +96,15 @@ pub use crate::read::runner::{
 pub use crate::read::status::{ProjectionStatus, RunnerState};
 
 pub use crate::backend::memory::MemoryStore;
+#[cfg(feature = "mysql")]
+pub use crate::backend::mysql::MySqlReadStore;
 #[cfg(feature = "nats")]
 pub use crate::backend::nats::{NatsPublisher, NatsSubscriber, NatsSubscription};
 #[cfg(feature = "postgres")]
 pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
 #[cfg(feature = "rabbitmq")]
 pub use crate::backend::rabbitmq::{RabbitMqPublisher, RabbitMqSubscriber, RabbitMqSubscription};
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]
 pub use crate::backend::sqlite::{SqliteReadStore, SqliteStore};
@@ -122,6 +127,8 @@ pub use chronicle_macros::Query;
 /// What application code names to declare its domain and wire it up: `use chronicle::prelude::*;`.
 /// Everything here is also at the crate root.
 pub mod prelude {
+    #[cfg(feature = "mysql")]
+    pub use crate::MySqlReadStore;
     pub use crate::{
         aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
         EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, Projection, ProjectionError,

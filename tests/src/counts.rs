@@ -1,9 +1,9 @@
-//! A view that counts each stream's events (on Postgres and on SQLite), and rows of the event
+//! A view that counts each stream's events (on Postgres, on SQLite and on MariaDB), and rows of the event
 //! table written by hand, as a tool or a restored backup might write them: what the read-side
 //! and backend tests use to see exactly what a runner or an inline projection applied.
 
 use chronicle::prelude::*;
-use chronicle::sqlx::{self, PgConnection, SqliteConnection};
+use chronicle::sqlx::{self, MySqlConnection, PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 /// How many events of each stream a view has seen: `robust_counts(stream_id, n)`.
@@ -105,6 +105,54 @@ impl SqliteCounts {
         .await
         .map(drop)
     }
+}
+
+/// The same counting view for MariaDB read stores. Its reset creates the table, which MariaDB
+/// commits at once (DDL ends a transaction there): it runs again harmlessly.
+#[derive(Default)]
+pub struct MySqlCounts;
+
+#[projection(name = "test.robust_counts", version = 1)]
+impl MySqlCounts {
+    #[reset]
+    async fn reset(&self, db: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS robust_counts \
+             (stream_id VARBINARY(1024) PRIMARY KEY, n BIGINT NOT NULL) ENGINE = InnoDB",
+        )
+        .execute(&mut *db)
+        .await?;
+        sqlx::query("DELETE FROM robust_counts").execute(&mut *db).await?;
+        Ok(())
+    }
+
+    #[on]
+    async fn opened(
+        &self,
+        _event: &bank::AccountOpened,
+        meta: &RecordedEvent,
+        db: &mut MySqlConnection,
+    ) -> Result<(), sqlx::Error> {
+        count_mysql(db, &meta.stream_id).await
+    }
+
+    #[on]
+    async fn deposited(
+        &self,
+        _event: &bank::MoneyDeposited,
+        meta: &RecordedEvent,
+        db: &mut MySqlConnection,
+    ) -> Result<(), sqlx::Error> {
+        count_mysql(db, &meta.stream_id).await
+    }
+}
+
+async fn count_mysql(db: &mut MySqlConnection, stream_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO robust_counts (stream_id, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1")
+        .bind(stream_id)
+        .execute(&mut *db)
+        .await
+        .map(drop)
 }
 
 /// The count of `stream_id` in the view of `schema`.

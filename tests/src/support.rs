@@ -2,15 +2,20 @@
 //!
 //! The Postgres server is `CHRONICLE_TEST_DATABASE_URL`, by default
 //! `postgres://postgres@127.0.0.1:5432/chronicle_test`; the database is created if missing and
-//! every test works in a schema of its own, so tests run in parallel. A server that cannot be
-//! reached fails the tests: it is never a reason to skip them.
+//! every test works in a schema of its own, so tests run in parallel. The MariaDB server is
+//! `CHRONICLE_TEST_MYSQL_URL`, by default `mysql://root@127.0.0.1:3306/test`; every test works in
+//! a database of its own there. A server that cannot be reached fails the tests: it is never a
+//! reason to skip them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bank::{Deposit, OpenAccount, Withdraw};
-use chronicle::{Chronicle, PostgresReadStore, PostgresStore, Receipt, SqliteReadStore, SqliteStore};
+use chronicle::{
+    Chronicle, MySqlReadStore, PostgresReadStore, PostgresStore, Receipt, SqliteReadStore, SqliteStore,
+};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
@@ -226,6 +231,70 @@ pub async fn sqlite_read_store() -> SqliteReadStore {
         .expect("open a temporary SQLite file");
     read.migrate().await.expect("migrate the read store");
     read
+}
+
+/// The MariaDB server the tests use, from `CHRONICLE_TEST_MYSQL_URL` or the local default.
+pub fn mysql_url() -> String {
+    std::env::var("CHRONICLE_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+/// Fails the test with what to do about a MariaDB that cannot be used.
+pub fn mysql_unreachable(url: &str, error: impl std::fmt::Display) -> ! {
+    panic!(
+        "cannot use the test MariaDB at {url}: {error}\n\
+         These tests need a running MariaDB (10.6 or later). Start one, e.g.\n  \
+         /etc/init.d/mariadb start, or\n  \
+         docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb:10.11\n\
+         or point CHRONICLE_TEST_MYSQL_URL at a server where the user may create databases."
+    )
+}
+
+/// A MariaDB read store in a database of its own (`chronicle_r_<random>`, created on the server
+/// of [`mysql_url`]), migrated. [`drop_mysql_database`] removes it.
+pub async fn mysql_read_store() -> MySqlReadStore {
+    let url = mysql_url();
+    let options: MySqlConnectOptions = url
+        .parse()
+        .unwrap_or_else(|e| panic!("invalid test MariaDB URL `{url}`: {e}"));
+    let database = format!("chronicle_r_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = options
+        .connect()
+        .await
+        .unwrap_or_else(|e| mysql_unreachable(&url, e));
+    sqlx::raw_sql(&format!("CREATE DATABASE `{database}`"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| mysql_unreachable(&url, e));
+    let _ = admin.close().await;
+    let pool = MySqlPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.database(&database))
+        .await
+        .unwrap_or_else(|e| mysql_unreachable(&url, e));
+    let read = MySqlReadStore::from_pool(pool);
+    read.migrate().await.expect("migrate the MariaDB read store");
+    read
+}
+
+/// The database of a MariaDB read store, by name.
+pub async fn mysql_database(read: &MySqlReadStore) -> String {
+    sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(read.pool())
+        .await
+        .expect("the store's database")
+}
+
+/// Drops the store's database and closes its pool. Tests call it when they pass: a failed test
+/// leaves its database behind for inspection.
+pub async fn drop_mysql_database(read: &MySqlReadStore) {
+    let database = mysql_database(read).await;
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{database}`"))
+        .execute(read.pool())
+        .await
+        .expect("drop the test database");
+    read.pool().close().await;
 }
 
 /// The bank's write side on a fresh Postgres store, with its commands as one-liners that expect

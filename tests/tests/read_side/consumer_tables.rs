@@ -1,4 +1,5 @@
-//! The consumer tables of the SQL read stores, through the `ReadStore` API (Postgres and SQLite):
+//! The consumer tables of the SQL read stores, through the `ReadStore` API (Postgres, SQLite and
+//! MariaDB):
 //! a consumer's row saved fenced on the previous one, read back alike on a session and on the
 //! pool; the stream versions a consumer applied, per consumer, upserted and forgotten; migrating
 //! twice; and rows Chronicle could not have written, refused as corrupt.
@@ -49,6 +50,20 @@ impl Fixture for SqliteReadStore {
     }
 }
 
+impl Fixture for MySqlReadStore {
+    fn table(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
+    async fn raw(&self, sql: &str) {
+        sqlx::raw_sql(sql).execute(self.pool()).await.expect(sql);
+    }
+
+    async fn clean_up(self) {
+        support::drop_mysql_database(&self).await;
+    }
+}
+
 async fn postgres() -> PostgresReadStore {
     support::postgres_read_store_elsewhere().await
 }
@@ -61,7 +76,7 @@ async fn sqlite(file: &TempFile) -> SqliteReadStore {
     read
 }
 
-/// A time both engines keep exactly (whole microseconds).
+/// A time every engine keeps exactly (whole microseconds).
 fn at(seconds: u32, micros: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, seconds).unwrap() + chrono::Duration::microseconds(micros.into())
 }
@@ -450,5 +465,29 @@ mod sqlite {
     async fn corrupt_rows() {
         let file = TempFile::new("chronicle-consumers");
         super::corrupt_rows(sqlite(&file).await).await;
+    }
+}
+
+mod mysql {
+    use super::*;
+
+    #[tokio::test]
+    async fn fenced_save() {
+        super::fenced_save(support::mysql_read_store().await).await;
+    }
+
+    #[tokio::test]
+    async fn consumed_versions() {
+        super::consumed_versions(support::mysql_read_store().await).await;
+    }
+
+    #[tokio::test]
+    async fn migrate_twice() {
+        super::migrate_twice(support::mysql_read_store().await).await;
+    }
+
+    #[tokio::test]
+    async fn corrupt_rows() {
+        super::corrupt_rows(support::mysql_read_store().await).await;
     }
 }

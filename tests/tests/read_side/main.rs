@@ -9,13 +9,17 @@
 //! - `replay.rs`: `replay_until`, into a read store of its own while the live one carries on;
 //! - `poison.rs`: events a runner cannot read or decode, poison at once, named;
 //! - `dead_letters.rs`: dead letters per projection version, cleared by a rebuild that applies them;
-//! - `consumer_tables.rs`: the consumer tables of both SQL read stores (fenced rows, stream
+//! - `mysql.rs`: read models in MariaDB fed from Postgres (a `#[projection]` on
+//!   `MySqlConnection`): runners, standbys, crashes, rebuilds, dead letters, read-only queries,
+//!   named locks, times and error classes;
+//! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
 
 mod batch;
 mod consumer_tables;
 mod dead_letters;
+mod mysql;
 mod poison;
 mod replay;
 mod runner;
