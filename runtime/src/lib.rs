@@ -31,6 +31,8 @@
 //! `mysql` (off by default) enables a read store in MariaDB (`MySqlReadStore`, with
 //! `MySqlConnection` as its connection type for projections), for read models kept apart from the
 //! events.
+//! `redis` (off by default) enables a read store in Redis (`RedisReadStore`, with `RedisWrites`,
+//! a queue of commands applied at the commit, as its connection type for projections).
 //! `rabbitmq` and `nats` (off by default) each enable one broker a [`Relay`] publishes the log
 //! to (`RabbitMqPublisher`, `NatsPublisher`) and consumers subscribe to (`RabbitMqSubscriber`,
 //! `NatsSubscriber`); without them neither client is compiled.
@@ -104,6 +106,8 @@ pub use crate::backend::nats::{NatsPublisher, NatsSubscriber, NatsSubscription};
 pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
 #[cfg(feature = "rabbitmq")]
 pub use crate::backend::rabbitmq::{RabbitMqPublisher, RabbitMqSubscriber, RabbitMqSubscription};
+#[cfg(feature = "redis")]
+pub use crate::backend::redis::{RedisReadStore, RedisTransaction, RedisWrites};
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]
@@ -111,6 +115,10 @@ pub use crate::backend::sqlite::{SqliteReadStore, SqliteStore};
 
 /// The sqlx version Chronicle is built with, for read-model code (`chronicle::sqlx::PgConnection`).
 pub use sqlx;
+
+/// The redis client Chronicle is built with, for read-model code (`chronicle::redis::cmd`).
+#[cfg(feature = "redis")]
+pub use ::redis;
 
 /// Turns an `impl` block into an aggregate. See the book's reference chapter.
 pub use chronicle_macros::aggregate;
@@ -137,6 +145,8 @@ pub mod prelude {
     };
     #[cfg(feature = "postgres")]
     pub use crate::{GroupCommit, PostgresReadStore, PostgresStore};
+    #[cfg(feature = "redis")]
+    pub use crate::{RedisReadStore, RedisWrites};
     #[cfg(feature = "sqlite")]
     pub use crate::{SqliteReadStore, SqliteStore};
 }

@@ -350,3 +350,59 @@ impl PgBank {
             .expect("withdraw")
     }
 }
+
+/// The test Redis server: `CHRONICLE_TEST_REDIS_URL`, else `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    std::env::var("CHRONICLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis read store on the test server with a key prefix of its own (`chronicle_t_<random>`),
+/// migrated. [`delete_redis_keys`] removes its keys.
+pub async fn redis_read_store() -> chronicle::RedisReadStore {
+    redis_read_store_at(&redis_url()).await
+}
+
+/// The same on the server at `url`.
+pub async fn redis_read_store_at(url: &str) -> chronicle::RedisReadStore {
+    let prefix = format!("chronicle_t_{}", uuid::Uuid::new_v4().simple());
+    let read = chronicle::RedisReadStore::open(url)
+        .unwrap_or_else(|e| panic!("invalid test Redis URL `{url}`: {e}"))
+        .prefix(&prefix);
+    read.migrate()
+        .await
+        .unwrap_or_else(|e| panic!("the test Redis at `{url}` is unreachable (start redis-server): {e}"));
+    read
+}
+
+/// Deletes every key under the store's prefix (`SCAN` + `DEL`).
+pub async fn delete_redis_keys(read: &chronicle::RedisReadStore) {
+    let mut connection = read
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to Redis");
+    let pattern = format!("{}:*", read.key_prefix());
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = chronicle::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut connection)
+            .await
+            .expect("SCAN");
+        if !keys.is_empty() {
+            let _: () = chronicle::redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await
+                .expect("DEL");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}

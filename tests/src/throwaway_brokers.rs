@@ -212,3 +212,70 @@ impl Drop for ThrowawayRabbit {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis server of a test's own, on a free port of 127.0.0.1, keeping nothing on disk
+/// (`--save ''`, no AOF): a restart forgets everything, as a crash of such a server does;
+/// killed when dropped.
+pub struct ThrowawayRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl ThrowawayRedis {
+    /// A server on a free port, not started yet.
+    pub fn new() -> Self {
+        Self {
+            port: free_port(),
+            child: None,
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it and waits until it accepts connections.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "already started");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH");
+        self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
+        eventually(
+            "the throwaway Redis server answering",
+            Duration::from_secs(10),
+            || {
+                let address = address.clone();
+                async move { tokio::net::TcpStream::connect(address).await.ok().map(|_| ()) }
+            },
+        )
+        .await;
+    }
+
+    /// Kills it (as a crash would) and waits for it to end.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Default for ThrowawayRedis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -64,6 +64,13 @@ impl<'c, C> ReadOnly<'c, C> {
         Self { connection }
     }
 
+    /// The connection, for the reading methods a backend adds to `ReadOnly` of its own
+    /// connection type (Redis).
+    #[allow(dead_code)] // used only by backends of some features
+    pub(crate) fn connection_mut(&mut self) -> &mut C {
+        self.connection
+    }
+
     /// All rows of `statement` (for the SQL stores: an `sqlx::query`, `sqlx::query_as` or
     /// `sqlx::query_scalar` with its arguments bound).
     pub fn fetch_all<'a, F: Fetch<C> + 'a>(

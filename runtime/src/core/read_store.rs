@@ -141,7 +141,7 @@ pub trait ReadTransaction: Send {
 
 /// A store that holds read models and the checkpoints of the projections that write them.
 ///
-/// Implemented by [`PostgresReadStore`](crate::PostgresReadStore), [`MySqlReadStore`](crate::MySqlReadStore) (MariaDB, feature `mysql`) and
+/// Implemented by [`PostgresReadStore`](crate::PostgresReadStore), [`MySqlReadStore`](crate::MySqlReadStore) (MariaDB, feature `mysql`), `RedisReadStore` (feature `redis`) and
 /// [`SqliteReadStore`](crate::SqliteReadStore). The methods besides [`migrate`](Self::migrate)
 /// are what a [`ProjectionRunner`](crate::ProjectionRunner) and queries need: a session of the
 /// runner's own, leadership among runners of one projection, transactions, and the checkpoint
@@ -319,7 +319,7 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
 /// store follows from the signature alone.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a read-model connection",
-    note = "projection handlers take `&mut chronicle::sqlx::PgConnection`, `&mut chronicle::sqlx::SqliteConnection` or `&mut chronicle::sqlx::MySqlConnection`"
+    note = "projection handlers take `&mut chronicle::sqlx::PgConnection`, `&mut chronicle::sqlx::SqliteConnection`, `&mut chronicle::sqlx::MySqlConnection` or `&mut chronicle::RedisWrites`"
 )]
 pub trait ReadConnection: Send + 'static {
     /// The read store whose transactions hand out this connection.

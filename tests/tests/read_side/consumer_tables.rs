@@ -1,5 +1,5 @@
-//! The consumer tables of the SQL read stores, through the `ReadStore` API (Postgres, SQLite and
-//! MariaDB):
+//! The consumer tables of the read stores, through the `ReadStore` API (Postgres, SQLite and
+//! MariaDB, and Redis's consumer keys for all but the corrupt rows, which are raw SQL):
 //! a consumer's row saved fenced on the previous one, read back alike on a session and on the
 //! pool; the stream versions a consumer applied, per consumer, upserted and forgotten; migrating
 //! twice; and rows Chronicle could not have written, refused as corrupt.
@@ -61,6 +61,20 @@ impl Fixture for MySqlReadStore {
 
     async fn clean_up(self) {
         support::drop_mysql_database(&self).await;
+    }
+}
+
+impl Fixture for RedisReadStore {
+    fn table(&self, name: &str) -> String {
+        format!("{}:{name}", self.key_prefix())
+    }
+
+    async fn raw(&self, sql: &str) {
+        panic!("no SQL on Redis: {sql}");
+    }
+
+    async fn clean_up(self) {
+        support::delete_redis_keys(&self).await;
     }
 }
 
@@ -489,5 +503,24 @@ mod mysql {
     #[tokio::test]
     async fn corrupt_rows() {
         super::corrupt_rows(support::mysql_read_store().await).await;
+    }
+}
+
+mod redis {
+    use super::*;
+
+    #[tokio::test]
+    async fn fenced_save() {
+        super::fenced_save(support::redis_read_store().await).await;
+    }
+
+    #[tokio::test]
+    async fn consumed_versions() {
+        super::consumed_versions(support::redis_read_store().await).await;
+    }
+
+    #[tokio::test]
+    async fn migrate_twice() {
+        super::migrate_twice(support::redis_read_store().await).await;
     }
 }

@@ -12,6 +12,9 @@
 //! - `mysql.rs`: read models in MariaDB fed from Postgres (a `#[projection]` on
 //!   `MySqlConnection`): runners, standbys, crashes, rebuilds, dead letters, read-only queries,
 //!   named locks, times and error classes;
+//! - `redis.rs`: read models in Redis fed from Postgres (a leaderboard `#[projection]` on
+//!   `RedisWrites`): runners, standbys, crashes, rebuilds, dead letters, read-only queries, leases,
+//!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
 //! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
@@ -21,6 +24,7 @@ mod consumer_tables;
 mod dead_letters;
 mod mysql;
 mod poison;
+mod redis;
 mod replay;
 mod runner;
 mod status;
