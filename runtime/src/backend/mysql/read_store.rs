@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::errors::{read_store_error, MySql};
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
 use crate::backend::sql::consumers::{consumer_methods, consumer_rows, ConsumerStatements};
-use crate::backend::sql::{section, Dialect, Failure, SqlTransaction};
+use crate::backend::sql::{begin_read_only, section, Dialect, SqlTransaction};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
 
@@ -250,21 +250,7 @@ impl ReadStore for MySqlReadStore {
     }
 
     async fn begin_read_only(&self) -> Result<SqlTransaction<'static, sqlx::MySql>, ReadStoreError> {
-        let mut last = None;
-        for _ in 0..=self.reader.options().get_max_connections() {
-            match self.reader.begin_with(self.sql.begin_read_only.clone()).await {
-                Ok(transaction) => return Ok(SqlTransaction::new::<MySql>(transaction)),
-                // A connection the pool kept through a restart: the pool drops it; try another.
-                Err(error) if MySql::classify(&error) == Failure::ConnectionLost => {
-                    last = Some(error);
-                }
-                Err(error) => return Err(read_store_error(error)),
-            }
-        }
-        Err(last.map_or_else(
-            || ReadStoreError::Unavailable("no working MariaDB connection".into()),
-            read_store_error,
-        ))
+        begin_read_only::<MySql>(&self.reader, &self.sql.begin_read_only, "MariaDB").await
     }
 
     async fn try_lead<'a>(

@@ -14,7 +14,7 @@ use super::schema::check_read_schema;
 use super::store::PostgresStore;
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
 use crate::backend::sql::consumers::{consumer_methods, consumer_rows, ConsumerStatements};
-use crate::backend::sql::{section, Dialect, Failure, SqlTransaction};
+use crate::backend::sql::{begin_read_only, section, Dialect, Failure, SqlTransaction};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{ReadConnection, ReadStore, ReadStoreError};
 
@@ -235,21 +235,7 @@ impl ReadStore for PostgresReadStore {
     }
 
     async fn begin_read_only(&self) -> Result<SqlTransaction<'static, sqlx::Postgres>, ReadStoreError> {
-        let mut last = None;
-        for _ in 0..=self.pool.options().get_max_connections() {
-            match self.pool.begin_with(self.sql.begin_read_only.clone()).await {
-                Ok(transaction) => return Ok(SqlTransaction::new::<Postgres>(transaction)),
-                // A connection the pool kept through a restart: the pool drops it; try another.
-                Err(error) if Postgres::classify(&error) == Failure::ConnectionLost => {
-                    last = Some(error);
-                }
-                Err(error) => return Err(read_store_error(error)),
-            }
-        }
-        Err(last.map_or_else(
-            || ReadStoreError::Unavailable("no working Postgres connection".into()),
-            read_store_error,
-        ))
+        begin_read_only::<Postgres>(&self.pool, &self.sql.begin_read_only, "Postgres").await
     }
 
     async fn try_lead<'a>(

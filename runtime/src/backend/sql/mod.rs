@@ -103,6 +103,29 @@ pub struct SqlTransaction<'c, DB: sqlx::Database> {
     map_error: fn(sqlx::Error) -> ReadStoreError,
 }
 
+/// Begins a read-only transaction with `statement` on a pool of `D`'s database, passing over
+/// connections the pool kept through a server restart (the pool drops each one found broken, so
+/// one try per connection it may hold, and one more, reaches a working one if there is any).
+/// `engine` names the database in the error when none works.
+pub(crate) async fn begin_read_only<D: Dialect>(
+    pool: &sqlx::Pool<D::Database>,
+    statement: &str,
+    engine: &str,
+) -> Result<SqlTransaction<'static, D::Database>, ReadStoreError> {
+    let mut last = None;
+    for _ in 0..=pool.options().get_max_connections() {
+        match pool.begin_with(statement.to_owned()).await {
+            Ok(transaction) => return Ok(SqlTransaction::new::<D>(transaction)),
+            Err(error) if D::classify(&error) == Failure::ConnectionLost => last = Some(error),
+            Err(error) => return Err(D::read_store_error(error)),
+        }
+    }
+    Err(last.map_or_else(
+        || ReadStoreError::Unavailable(format!("no working {engine} connection").into()),
+        D::read_store_error,
+    ))
+}
+
 impl<'c, DB: sqlx::Database> SqlTransaction<'c, DB> {
     pub(crate) fn new<D: Dialect<Database = DB>>(transaction: sqlx::Transaction<'c, DB>) -> Self {
         Self {
