@@ -14,8 +14,8 @@ use crate::core::source::{Checkpoint, EventSource};
 
 /// The first pause between polls of a checkpoint when waiting for it; it doubles up to
 /// [`POLL_MAX`].
-const POLL_MIN: Duration = Duration::from_millis(1);
-const POLL_MAX: Duration = Duration::from_millis(20);
+pub(crate) const POLL_MIN: Duration = Duration::from_millis(1);
+pub(crate) const POLL_MAX: Duration = Duration::from_millis(20);
 
 /// Waits until the projection's stored checkpoint covers the event at `position`, polling it
 /// (and waking early on an in-process runner's `progress`).
@@ -49,19 +49,25 @@ pub(crate) async fn wait_for_checkpoint<R: ReadStore, S: EventSource>(
         }
         let nap = pause.min(deadline - now);
         pause = (pause * 2).min(POLL_MAX);
-        match &mut progress {
-            Some(receiver) => {
-                tokio::select! {
-                    changed = receiver.changed() => {
-                        if changed.is_err() {
-                            progress = None;
-                        }
+        nap_or_progress(nap, &mut progress).await;
+    }
+}
+
+/// Sleeps for `nap`, or until an in-process runner reports `progress`, whichever comes first;
+/// forgets `progress` once its runner is gone. The pause of a poll that waits for a read model.
+pub(crate) async fn nap_or_progress<T>(nap: Duration, progress: &mut Option<watch::Receiver<T>>) {
+    match progress {
+        Some(receiver) => {
+            tokio::select! {
+                changed = receiver.changed() => {
+                    if changed.is_err() {
+                        *progress = None;
                     }
-                    () = tokio::time::sleep(nap) => {}
                 }
+                () = tokio::time::sleep(nap) => {}
             }
-            None => tokio::time::sleep(nap).await,
         }
+        None => tokio::time::sleep(nap).await,
     }
 }
 

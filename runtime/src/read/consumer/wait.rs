@@ -15,10 +15,7 @@ use super::error::ConsumerError;
 use crate::core::error::error_chain;
 use crate::core::read_store::ReadStore;
 use crate::core::store::Receipt;
-
-/// The first pause between polls; it doubles up to [`POLL_MAX`].
-const POLL_MIN: Duration = Duration::from_millis(1);
-const POLL_MAX: Duration = Duration::from_millis(20);
+use crate::read::wait::{nap_or_progress, POLL_MAX, POLL_MIN};
 
 /// Polls the consumed version of the receipt's stream until it reaches the receipt's version,
 /// waking early on an in-process consumer's `progress`.
@@ -57,18 +54,6 @@ pub(super) async fn wait_for_stream<R: ReadStore>(
         }
         let nap = pause.min(deadline - now);
         pause = (pause * 2).min(POLL_MAX);
-        match &mut progress {
-            Some(receiver) => {
-                tokio::select! {
-                    changed = receiver.changed() => {
-                        if changed.is_err() {
-                            progress = None;
-                        }
-                    }
-                    () = tokio::time::sleep(nap) => {}
-                }
-            }
-            None => tokio::time::sleep(nap).await,
-        }
+        nap_or_progress(nap, &mut progress).await;
     }
 }
