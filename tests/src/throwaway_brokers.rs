@@ -40,33 +40,16 @@ impl ThrowawayNats {
     /// Starts it and waits until it accepts connections.
     pub async fn start(&mut self) {
         assert!(self.child.is_none(), "already started");
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        command
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server on the PATH");
-        self.child = Some(child);
-        let address = self.address();
-        eventually(
-            "the throwaway NATS server answering",
-            Duration::from_secs(10),
-            || {
-                let address = address.clone();
-                async move { tokio::net::TcpStream::connect(address).await.ok().map(|_| ()) }
-            },
-        )
-        .await;
+            .arg(&self.dir);
+        self.child = Some(start_listening(command, "the throwaway NATS server", self.address()).await);
     }
 
     /// Kills it (as a crash would) and waits for it to end.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
     }
 }
 
@@ -238,33 +221,17 @@ impl ThrowawayRedis {
     /// Starts it and waits until it accepts connections.
     pub async fn start(&mut self) {
         assert!(self.child.is_none(), "already started");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on the PATH");
-        self.child = Some(child);
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
         let address = format!("127.0.0.1:{}", self.port);
-        eventually(
-            "the throwaway Redis server answering",
-            Duration::from_secs(10),
-            || {
-                let address = address.clone();
-                async move { tokio::net::TcpStream::connect(address).await.ok().map(|_| ()) }
-            },
-        )
-        .await;
+        self.child = Some(start_listening(command, "the throwaway Redis server", address).await);
     }
 
     /// Kills it (as a crash would) and waits for it to end.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
     }
 }
 
@@ -277,5 +244,31 @@ impl Default for ThrowawayRedis {
 impl Drop for ThrowawayRedis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Starts `command` (its output discarded) and waits until `address` accepts connections;
+/// `what` names the server when it does not within 10 s.
+async fn start_listening(mut command: Command, what: &str, address: String) -> Child {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{program} on the PATH: {error}"));
+    eventually(&format!("{what} answering"), Duration::from_secs(10), || {
+        let address = address.clone();
+        async move { tokio::net::TcpStream::connect(address).await.ok().map(|_| ()) }
+    })
+    .await;
+    child
+}
+
+/// Kills the server (as a crash would), if it runs, and waits for it to end.
+fn kill(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
