@@ -24,6 +24,8 @@ mod evolving_events;
 mod harness;
 #[path = "../../book/listings/inline.rs"]
 mod inline;
+#[path = "../../book/listings/leaderboard.rs"]
+mod leaderboard;
 #[path = "../../book/listings/projection_test.rs"]
 mod projection_test;
 #[allow(dead_code)]
