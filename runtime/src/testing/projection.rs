@@ -117,7 +117,8 @@ impl<P: Projection> ProjectionTest<P> {
         *version += 1;
         let command_id = Uuid::new_v4();
         let recorded = RecordedEvent {
-            position: self.events.len() as u64 + 1,
+            // After every event given, those given as recorded included.
+            position: self.events.iter().map(|e| e.position).max().unwrap_or(0) + 1,
             transaction_id: 0,
             stream_id: stream_id.to_owned(),
             stream_version: *version,
