@@ -26,6 +26,8 @@ mod harness;
 mod inline;
 #[path = "../../book/listings/leaderboard.rs"]
 mod leaderboard;
+#[path = "../../book/listings/mariadb.rs"]
+mod mariadb;
 #[path = "../../book/listings/projection_test.rs"]
 mod projection_test;
 #[allow(dead_code)]
