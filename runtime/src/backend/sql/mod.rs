@@ -106,7 +106,9 @@ pub struct SqlTransaction<'c, DB: sqlx::Database> {
 /// Begins a read-only transaction with `statement` on a pool of `D`'s database, passing over
 /// connections the pool kept through a server restart (the pool drops each one found broken, so
 /// one try per connection it may hold, and one more, reaches a working one if there is any).
-/// `engine` names the database in the error when none works.
+/// `engine` names the database in the error when none works. (SQLite's pool has no server to
+/// restart.)
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) async fn begin_read_only<D: Dialect>(
     pool: &sqlx::Pool<D::Database>,
     statement: &str,
