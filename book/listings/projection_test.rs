@@ -2,16 +2,16 @@
 
 // ANCHOR: test
 use chronicle::testing::ProjectionTest;
-use chronicle::SqliteReadStore;
+use chronicle::SqlReadStore;
 
-// The bank's views for SQLite (the example's crate is called `bank`).
-use bank::views::sqlite::{AccountBalances, BalanceOf};
+// The bank's views, written once for every SQL engine (the example's crate is called `bank`).
+use bank::views::{AccountBalances, BalanceOf};
 use bank::{AccountOpened, MoneyDeposited};
 
 #[tokio::test]
 async fn a_deposit_shows_in_the_balance() -> Result<(), Box<dyn std::error::Error>> {
     // A migrated store in a file of its own, deleted when the test ends: no server needed.
-    let store = SqliteReadStore::temporary().await?;
+    let store = SqlReadStore::temporary().await?;
     let mut test = ProjectionTest::new(store, AccountBalances).await?;
 
     // Given: events recorded on their streams, applied through the view's handlers.

@@ -18,6 +18,10 @@ pub use crate::core::query::{Answer, Query, ReadOnly};
 pub use crate::core::read_store::{ReadConnection, ReadStore};
 pub use crate::core::store::RecordedEvent;
 pub use serde::{de::DeserializeOwned, Serialize};
+
+/// The per-engine row bounds [`FromSqlRow`](crate::FromSqlRow) is made of.
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+pub use crate::backend::portable::engines as sql_engines;
 pub use serde_json::value::RawValue;
 pub use serde_json::Error as JsonError;
 pub use std::{

@@ -102,6 +102,11 @@ pub use crate::backend::memory::MemoryStore;
 pub use crate::backend::mysql::MySqlReadStore;
 #[cfg(feature = "nats")]
 pub use crate::backend::nats::{NatsPublisher, NatsSubscriber, NatsSubscription};
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+pub use crate::backend::portable::{
+    sql, sql_as, FromSqlRow, NoRows, Sql, SqlEngine, SqlRead, SqlReadStore, SqlSession, SqlStatement,
+    SqlTuple, SqlValue, SqlWrite,
+};
 #[cfg(feature = "postgres")]
 pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
 #[cfg(feature = "rabbitmq")]
@@ -143,6 +148,8 @@ pub mod prelude {
         ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt, RecordedEvent,
         StoreError,
     };
+    #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+    pub use crate::{sql, sql_as, Sql, SqlReadStore};
     #[cfg(feature = "postgres")]
     pub use crate::{GroupCommit, PostgresReadStore, PostgresStore};
     #[cfg(feature = "redis")]

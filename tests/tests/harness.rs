@@ -106,11 +106,11 @@ mod projections {
     //! The given/then harness of projections: the bank's views on a temporary SQLite file,
     //! without an event store, a runner or a server.
 
-    use bank::views::sqlite::{AccountBalances, BalanceOf, Richest, TopAccounts};
+    use bank::views::{AccountBalances, BalanceOf, Richest, TopAccounts};
     use bank::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
     use chronicle::sqlx::{self, SqliteConnection};
     use chronicle::testing::{ProjectionTest, ProjectionTestError};
-    use chronicle::SqliteReadStore;
+    use chronicle::SqlReadStore;
 
     fn opened(id: &str, owner: &str) -> AccountOpened {
         AccountOpened {
@@ -122,7 +122,7 @@ mod projections {
 
     #[tokio::test]
     async fn events_given_to_a_view_show_in_its_answers() {
-        let store = SqliteReadStore::temporary().await.expect("a temporary store");
+        let store = SqlReadStore::temporary().await.expect("a temporary store");
         let mut test = ProjectionTest::new(store, AccountBalances).await.expect("reset");
         test.given("bank.Account-a", opened("a", "Ada"))
             .await
@@ -167,10 +167,10 @@ mod projections {
 
     #[tokio::test]
     async fn each_test_has_a_store_of_its_own() {
-        let mut first = ProjectionTest::new(SqliteReadStore::temporary().await.expect("store"), TopAccounts)
+        let mut first = ProjectionTest::new(SqlReadStore::temporary().await.expect("store"), TopAccounts)
             .await
             .expect("reset");
-        let second = ProjectionTest::new(SqliteReadStore::temporary().await.expect("store"), TopAccounts)
+        let second = ProjectionTest::new(SqlReadStore::temporary().await.expect("store"), TopAccounts)
             .await
             .expect("reset");
         first
@@ -207,7 +207,7 @@ mod projections {
 
     #[tokio::test]
     async fn a_failing_handler_is_reported_with_its_event() {
-        let store = SqliteReadStore::temporary().await.expect("store");
+        let store = chronicle::SqliteReadStore::temporary().await.expect("store");
         let mut test = ProjectionTest::new(store, Refusing).await.expect("reset");
         let error = test
             .given("bank.Account-x", opened("x", "Xavier"))

@@ -4,47 +4,15 @@
 //!
 //! Runs on an embedded SQLite file (`chronicle-bank.db` in the current folder) with no setup, or
 //! on Postgres when `DATABASE_URL` is set. Its two views (account balances, top accounts) live in
-//! the same database as the events.
+//! the same database as the events, and are written once for both engines.
 
 use std::error::Error;
 use std::time::Duration;
 
+use bank::views::{AccountBalances, BalanceOf, Richest, TopAccounts};
 use bank::{Account, Deposit, OpenAccount, Withdraw};
 use chronicle::prelude::*;
 use chronicle::{CommandError, PostgresReadStore, ReadSide, SqliteReadStore};
-
-/// Starts both views' runners, runs the commands, then reads the views: once consistent with the
-/// last command, once as they are.
-macro_rules! run_with_views {
-    ($store:expr, $views:expr, $module:path) => {{
-        use $module as views;
-        let read_side = ReadSide::new($store.clone(), $views);
-        let balances = read_side.runner(views::AccountBalances).spawn();
-        let top = read_side.runner(views::TopAccounts).spawn();
-        let (account_id, receipt) = run($store).await?;
-
-        let query = views::BalanceOf {
-            account_id: account_id.clone(),
-        };
-        let wait = Duration::from_secs(5);
-        let balance = read_side
-            .query_consistent(&views::AccountBalances, &query, &receipt, wait)
-            .await?;
-        println!("balance view, consistent with the last command: {balance:?}");
-        read_side
-            .wait_for::<views::TopAccounts>(receipt.position, wait)
-            .await?;
-        let richest = read_side
-            .query(&views::TopAccounts, &views::Richest { limit: 3 })
-            .await?;
-        println!("top accounts: {richest:?}");
-        let status = balances.status().await?;
-        println!("balance view lag: {} events, {:?}", status.lag_events, status.lag);
-        balances.stop().await.into_result()?;
-        top.stop().await.into_result()?;
-        Ok(())
-    }};
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -52,27 +20,57 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Ok(url) => {
             let (store, views) = postgres(&url).await?;
             println!("store: Postgres ({}), views in the same database", redact(&url));
-            run_with_views!(store, views, bank::views::postgres)
+            run_with_views(store, views).await
         }
         Err(_) => {
             let path = "chronicle-bank.db";
             let store = SqliteStore::open(path).await?;
             store.migrate().await?;
-            let views = SqliteReadStore::from_pool(store.pool().clone());
+            let views = SqlReadStore::from(SqliteReadStore::from_pool(store.pool().clone()));
             views.migrate().await?;
             println!("store: embedded SQLite file {path}, views in the same file (set DATABASE_URL to use Postgres)");
-            run_with_views!(store, views, bank::views::sqlite)
+            run_with_views(store, views).await
         }
     }
 }
 
+/// Starts both views' runners, runs the commands, then reads the views: once consistent with the
+/// last command, once as they are. The views are the same code on either engine.
+async fn run_with_views<S>(store: S, views: SqlReadStore) -> Result<(), Box<dyn Error>>
+where
+    S: EventStore + EventSource + Clone,
+{
+    let read_side = ReadSide::new(store.clone(), views);
+    let balances = read_side.runner(AccountBalances).spawn();
+    let top = read_side.runner(TopAccounts).spawn();
+    let (account_id, receipt) = run(store).await?;
+
+    let query = BalanceOf {
+        account_id: account_id.clone(),
+    };
+    let wait = Duration::from_secs(5);
+    let balance = read_side
+        .query_consistent(&AccountBalances, &query, &receipt, wait)
+        .await?;
+    println!("balance view, consistent with the last command: {balance:?}");
+    read_side.wait_for::<TopAccounts>(receipt.position, wait).await?;
+    let richest = read_side.query(&TopAccounts, &Richest { limit: 3 }).await?;
+    println!("top accounts: {richest:?}");
+    let status = balances.status().await?;
+    println!("balance view lag: {} events, {:?}", status.lag_events, status.lag);
+    balances.stop().await.into_result()?;
+    top.stop().await.into_result()?;
+    Ok(())
+}
+
 // ANCHOR: level1
 /// The event store and the views' read store, both in the Postgres database at `url`: level 1.
-async fn postgres(url: &str) -> Result<(PostgresStore, PostgresReadStore), Box<dyn std::error::Error>> {
+async fn postgres(url: &str) -> Result<(PostgresStore, SqlReadStore), Box<dyn std::error::Error>> {
     let store = PostgresStore::connect(url).await?;
-    store.migrate().await?; // chronicle_events, chronicle_snapshots, chronicle_inline_projections
-                            // The views' tables go beside chronicle_events: the same pool and schema.
-    let views = PostgresReadStore::beside(&store);
+    // chronicle_events, chronicle_snapshots, chronicle_inline_projections
+    store.migrate().await?;
+    // The views' tables go beside chronicle_events: the same pool and schema.
+    let views = SqlReadStore::from(PostgresReadStore::beside(&store));
     views.migrate().await?; // chronicle_checkpoints and chronicle_dead_letters
     Ok((store, views))
 }

@@ -7,6 +7,8 @@ pub mod memory;
 pub mod mysql;
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+pub mod portable;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "rabbitmq")]

@@ -104,6 +104,15 @@ pub enum ReadStoreError {
         /// The checkpoint.
         checkpoint: Checkpoint,
     },
+    /// A URL names an engine this build has no read store for (its scheme unknown, or its cargo
+    /// feature off).
+    #[error("no SQL read store for `{scheme}:` URLs (this build opens {enabled:?})")]
+    UnsupportedUrl {
+        /// The URL's scheme (never the rest: it may hold a password).
+        scheme: String,
+        /// Which schemes this build opens.
+        enabled: &'static [&'static str],
+    },
     /// A name Chronicle puts into SQL (a schema) that is not a plain identifier.
     #[error("invalid {kind} name `{name}`: {rule}")]
     InvalidName {

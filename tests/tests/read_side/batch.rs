@@ -1,7 +1,8 @@
 //! Batch handlers (`#[on]` methods taking `&[E]`) against real databases: runs of consecutive
 //! events of one type reach them together and in order, a failing run is narrowed down to the one
 //! event that fails, an undecodable event in a run is named exactly, and the bank's batch views
-//! agree with the events on Postgres and SQLite.
+//! agree with the events: written once, on Postgres, SQLite and MariaDB, and written for
+//! Postgres alone.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use chronicle::sqlx::{self, PgConnection};
 use chronicle::BoxFuture;
 use chronicle::{
     OnPoison, PostgresReadStore, ProjectionError, ReadSide, Receipt, RecordedEvent, RetryPolicy,
-    SqliteReadStore,
+    SqlReadStore, SqliteReadStore,
 };
 use chronicle_tests::support;
 
@@ -377,16 +378,32 @@ macro_rules! bank_views_agree {
 }
 
 #[tokio::test]
-async fn the_bank_views_agree_with_the_events_on_postgres() {
+async fn the_postgres_only_bank_views_agree_with_the_events() {
     let store = support::postgres_store().await;
     let read = support::postgres_read_store_beside(&store).await;
     bank_views_agree!(store, read, bank::views::postgres);
 }
 
 #[tokio::test]
-async fn the_bank_views_agree_with_the_events_on_sqlite() {
+async fn the_bank_views_written_once_agree_with_the_events_on_postgres() {
+    let store = support::postgres_store().await;
+    let read = SqlReadStore::from(support::postgres_read_store_beside(&store).await);
+    bank_views_agree!(store, read, bank::views);
+}
+
+#[tokio::test]
+async fn the_bank_views_written_once_agree_with_the_events_on_sqlite() {
     let store = support::sqlite_store().await;
-    let read = SqliteReadStore::from_pool(store.pool().clone());
+    let read = SqlReadStore::from(SqliteReadStore::from_pool(store.pool().clone()));
     read.migrate().await.unwrap();
-    bank_views_agree!(store, read, bank::views::sqlite);
+    bank_views_agree!(store, read, bank::views);
+}
+
+#[tokio::test]
+async fn the_bank_views_written_once_agree_with_the_events_on_mariadb() {
+    let store = support::postgres_store().await;
+    let mysql = support::mysql_read_store().await;
+    let read = SqlReadStore::from(mysql.clone());
+    bank_views_agree!(store, read, bank::views);
+    support::drop_mysql_database(&mysql).await;
 }

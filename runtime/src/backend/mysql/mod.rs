@@ -6,7 +6,7 @@
 //! `sql/` every statement (`read_store.sql`) and the tables (`read_store_migrate.sql`). The
 //! checkpoint, dead-letter and consumer methods are the shared ones of `backend/sql`.
 
-mod errors;
+pub(crate) mod errors;
 mod read_store;
 
 pub use self::read_store::MySqlReadStore;

@@ -10,6 +10,13 @@ impl Dialect for Postgres {
     type Database = sqlx::Postgres;
 
     fn classify_database(error: &dyn sqlx::error::DatabaseError) -> Failure {
+        // Another engine's error (a portable store's handler) is not Postgres's to sort.
+        if error
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_none()
+        {
+            return Failure::Refused;
+        }
         let Some(code) = error.code() else {
             return Failure::Refused;
         };

@@ -12,7 +12,7 @@
 mod append;
 mod connections;
 mod database;
-mod errors;
+pub(crate) mod errors;
 mod group_commit;
 mod inline;
 mod listen;

@@ -135,6 +135,14 @@ impl<'c, DB: sqlx::Database> SqlTransaction<'c, DB> {
             map_error: D::read_store_error,
         }
     }
+
+    /// The sqlx transaction inside (for the portable store, which holds it in its [`Sql`]).
+    ///
+    /// [`Sql`]: crate::backend::portable::Sql
+    #[allow(dead_code)] // used by the portable store, of any SQL feature but SQLite's alone
+    pub(crate) fn into_inner(self) -> sqlx::Transaction<'c, DB> {
+        self.transaction
+    }
 }
 
 impl<DB: sqlx::Database> std::fmt::Debug for SqlTransaction<'_, DB> {

@@ -10,6 +10,10 @@ impl Dialect for Sqlite {
     type Database = sqlx::Sqlite;
 
     fn classify_database(error: &dyn sqlx::error::DatabaseError) -> Failure {
+        // Another engine's error (a portable store's handler) is not SQLite's to sort.
+        if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_none() {
+            return Failure::Refused;
+        }
         // SQLite reports extended result codes; the primary code is the low byte.
         let primary = error
             .code()

@@ -5,7 +5,7 @@
 //! subscription side; `read_store.rs` the read store; `pool.rs` opening a database file; `errors.rs` the one sorting of
 //! SQLite's result codes; `sql/` every statement.
 
-mod errors;
+pub(crate) mod errors;
 mod pool;
 mod read_store;
 mod reads;
