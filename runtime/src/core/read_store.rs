@@ -328,7 +328,7 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
 /// store follows from the signature alone.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a read-model connection",
-    note = "projection handlers take `&mut chronicle::sqlx::PgConnection`, `&mut chronicle::sqlx::SqliteConnection`, `&mut chronicle::sqlx::MySqlConnection` or `&mut chronicle::RedisWrites`"
+    note = "projection handlers take `&mut chronicle::Sql` (every SQL engine), `&mut chronicle::sqlx::PgConnection`, `&mut chronicle::sqlx::SqliteConnection`, `&mut chronicle::sqlx::MySqlConnection` or `&mut chronicle::RedisWrites`"
 )]
 pub trait ReadConnection: Send + 'static {
     /// The read store whose transactions hand out this connection.

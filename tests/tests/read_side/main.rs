@@ -24,6 +24,7 @@ mod consumer_tables;
 mod dead_letters;
 mod mysql;
 mod poison;
+mod portable;
 mod redis;
 mod replay;
 mod runner;

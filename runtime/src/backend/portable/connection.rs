@@ -104,6 +104,14 @@ macro_rules! prepared {
         let SqlStatement { text, values, .. } = $statement;
         (Cow::Owned(text), arguments::<$db>(values))
     }};
+    // SQLite would read a placeholder without a value as NULL: refuse it, as Postgres does.
+    (checked, $db:ty, $statement:expr) => {{
+        let SqlStatement { text, values, .. } = $statement;
+        match super::statement::placeholders(&text, values.len(), super::statement::Quoting::Standard) {
+            Ok(_) => (Cow::Owned(text), arguments::<$db>(values)),
+            Err(problem) => (Cow::Owned(text), Err(sqlx::Error::Encode(problem.into()))),
+        }
+    }};
     (question_marks, $db:ty, $statement:expr) => {{
         let SqlStatement { text, values, .. } = $statement;
         match super::statement::question_marks(&text, values.len()) {
@@ -130,7 +138,7 @@ macro_rules! on_engine {
             #[cfg(feature = "sqlite")]
             Link::Sqlite(held) => {
                 let $connection = held.connection();
-                let ($text, $args) = prepared!(numbered, sqlx::Sqlite, $statement);
+                let ($text, $args) = prepared!(checked, sqlx::Sqlite, $statement);
                 $run
             }
             #[cfg(feature = "mysql")]

@@ -205,21 +205,32 @@ impl<O> SqlTuple<'_, O> {
     }
 }
 
-/// A statement whose placeholders are numbered (`$n`) rewritten for MariaDB, which knows only
-/// `?`: the text, and the index into the bound values of each `?` in order. `$n` inside quoted
-/// strings, quoted names and comments is left alone.
-#[cfg_attr(not(any(test, feature = "mysql")), allow(dead_code))]
-pub(super) fn question_marks(text: &str, bound: usize) -> Result<(String, Vec<usize>), String> {
+/// How an engine reads quoted strings and comments, which placeholders inside are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Quoting {
+    /// Standard SQL (Postgres, SQLite): a quote inside a string is doubled.
+    Standard,
+    /// MariaDB: a backslash escapes too, and `#` opens a comment.
+    MySql,
+}
+
+/// The numbered placeholders (`$n`) of `text` where they stand, in order: their byte ranges and
+/// the index into the bound values each names. `$n` inside quoted strings, quoted names and
+/// comments is text. A number without a bound value is an error: MariaDB needs each one's value,
+/// and SQLite would quietly read NULL.
+pub(super) fn placeholders(
+    text: &str,
+    bound: usize,
+    quoting: Quoting,
+) -> Result<Vec<(std::ops::Range<usize>, usize)>, String> {
     let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut order = Vec::new();
+    let mut found = Vec::new();
     let mut at = 0;
-    let mut copied = 0;
     while at < bytes.len() {
         match bytes[at] {
-            quote @ (b'\'' | b'"' | b'`') => at = after_quoted(bytes, at, quote),
+            quote @ (b'\'' | b'"' | b'`') => at = after_quoted(bytes, at, quote, quoting),
             b'-' if bytes.get(at + 1) == Some(&b'-') => at = after_line(bytes, at),
-            b'#' => at = after_line(bytes, at),
+            b'#' if quoting == Quoting::MySql => at = after_line(bytes, at),
             b'/' if bytes.get(at + 1) == Some(&b'*') => {
                 at = text[at + 2..]
                     .find("*/")
@@ -227,22 +238,37 @@ pub(super) fn question_marks(text: &str, bound: usize) -> Result<(String, Vec<us
             }
             b'$' if bytes.get(at + 1).is_some_and(u8::is_ascii_digit) => {
                 let digits = bytes[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-                let number: usize = text[at + 1..at + 1 + digits]
+                let name = &text[at..at + 1 + digits];
+                let number: usize = name[1..]
                     .parse()
-                    .map_err(|_| format!("placeholder `{}` is out of range", &text[at..at + 1 + digits]))?;
+                    .map_err(|_| format!("placeholder `{name}` is out of range"))?;
                 if number == 0 || number > bound {
                     return Err(format!(
-                        "the statement names `${number}` but {bound} value(s) are bound"
+                        "the statement names `{name}` but {bound} value(s) are bound"
                     ));
                 }
-                out.push_str(&text[copied..at]);
-                out.push('?');
-                order.push(number - 1);
+                found.push((at..at + 1 + digits, number - 1));
                 at += 1 + digits;
-                copied = at;
             }
             _ => at += 1,
         }
+    }
+    Ok(found)
+}
+
+/// `text` with its numbered placeholders rewritten for MariaDB, which knows only `?`, and the
+/// index into the bound values of each `?` in order.
+#[cfg_attr(not(any(test, feature = "mysql")), allow(dead_code))]
+pub(super) fn question_marks(text: &str, bound: usize) -> Result<(String, Vec<usize>), String> {
+    let found = placeholders(text, bound, Quoting::MySql)?;
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut order = Vec::with_capacity(found.len());
+    for (range, index) in found {
+        out.push_str(&text[copied..range.start]);
+        out.push('?');
+        copied = range.end;
+        order.push(index);
     }
     out.push_str(&text[copied..]);
     Ok((out, order))
@@ -250,11 +276,10 @@ pub(super) fn question_marks(text: &str, bound: usize) -> Result<(String, Vec<us
 
 /// The index just past the quoted string, name or identifier opening at `start` (a doubled
 /// quote and, in strings, a backslash escape stay inside it).
-#[cfg_attr(not(any(test, feature = "mysql")), allow(dead_code))]
-fn after_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
+fn after_quoted(bytes: &[u8], start: usize, quote: u8, quoting: Quoting) -> usize {
     let mut at = start + 1;
     while at < bytes.len() {
-        if bytes[at] == b'\\' && quote != b'`' {
+        if bytes[at] == b'\\' && quote != b'`' && quoting == Quoting::MySql {
             at += 2;
         } else if bytes[at] == quote {
             if bytes.get(at + 1) == Some(&quote) {
@@ -270,7 +295,6 @@ fn after_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
 }
 
 /// The index of the end of the line a comment opens at `start`.
-#[cfg_attr(not(any(test, feature = "mysql")), allow(dead_code))]
 fn after_line(bytes: &[u8], start: usize) -> usize {
     bytes[start..]
         .iter()
@@ -298,6 +322,16 @@ mod tests {
             "SELECT '$1', 'it''s $2', \"$3\", `$4` -- $5\n, ? /* $6 */ # $7"
         );
         assert_eq!(order, vec![0]);
+    }
+
+    #[test]
+    fn a_backslash_escapes_only_on_mariadb() {
+        // Standard SQL: the string is `a\`, then a placeholder.
+        let standard = placeholders("SELECT 'a\\', $1", 1, Quoting::Standard).unwrap();
+        assert_eq!(standard.len(), 1);
+        // MariaDB: the quote is escaped, and the string runs to the end.
+        let mysql = placeholders("SELECT 'a\\', $1", 1, Quoting::MySql).unwrap();
+        assert!(mysql.is_empty());
     }
 
     #[test]
