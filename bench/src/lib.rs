@@ -11,9 +11,11 @@ mod brokers;
 pub mod counting;
 mod db;
 mod end_to_end;
+mod polyglot;
 mod report;
 mod scenarios;
 
+pub use crate::polyglot::{DEFAULT_MYSQL_URL, DEFAULT_REDIS_URL};
 pub use crate::report::{median, number, percentile, Compare, Machine, Report, Row, Sample, Section};
 
 /// Any failure of the harness (a wrong count is one too).
@@ -28,6 +30,9 @@ pub const SCENARIOS: &[&str] = &[
     "contention",
     "load",
     "catchup",
+    "portability",
+    "redis",
+    "mariadb",
     "ryw",
     "relay",
     "e2e",
@@ -41,6 +46,12 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/chron
 pub struct Config {
     /// The benchmark database (created if missing).
     pub database_url: String,
+    /// The MariaDB server of the `mariadb` scenario (`MYSQL_URL`); it works in scratch databases
+    /// of its own there, dropped after each measurement.
+    pub mysql_url: String,
+    /// The Redis server of the `redis` scenario (`REDIS_URL`); it works under key prefixes of its
+    /// own there, deleted after each measurement.
+    pub redis_url: String,
     /// How many times every measurement is made; the table shows medians.
     pub runs: usize,
     /// The scenarios to run ([`SCENARIOS`]); all when empty.
@@ -81,6 +92,10 @@ pub struct Config {
     /// Projection catch-up: how long one catch-up may take. One that does not finish in time is
     /// reported with the events it applied by then, and not run again.
     pub catchup_budget: std::time::Duration,
+    /// Redis catch-up: event counts, one measurement each (batches of `catchup_batch`).
+    pub redis_events: Vec<usize>,
+    /// MariaDB catch-up: event counts, one measurement each (batches of `catchup_batch`).
+    pub mariadb_events: Vec<usize>,
     /// Read-your-writes: commands per run (and per waiting method).
     pub ryw_commands: usize,
     /// Relays: events published per run, to each broker.
@@ -98,6 +113,8 @@ impl Config {
     pub fn full(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
+            mysql_url: DEFAULT_MYSQL_URL.to_owned(),
+            redis_url: DEFAULT_REDIS_URL.to_owned(),
             runs: 3,
             only: Vec::new(),
             raw_single: 20_000,
@@ -119,6 +136,8 @@ impl Config {
             // statement and commit.
             catchup_batch: 5_000,
             catchup_budget: std::time::Duration::from_secs(300),
+            redis_events: vec![100_000, 1_000_000],
+            mariadb_events: vec![100_000, 1_000_000],
             ryw_commands: 500,
             relay_events: 20_000,
             relay_batch: 500,
@@ -142,6 +161,8 @@ impl Config {
             catchup_accounts: 100,
             catchup_batch: 1_000,
             catchup_budget: std::time::Duration::from_secs(60),
+            redis_events: vec![2_000, 10_000],
+            mariadb_events: vec![2_000, 10_000],
             ryw_commands: 30,
             relay_events: 300,
             relay_batch: 100,
@@ -160,6 +181,12 @@ impl Config {
         } else {
             Self::full(url)
         };
+        if let Ok(url) = std::env::var("MYSQL_URL") {
+            config.mysql_url = url;
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            config.redis_url = url;
+        }
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -179,6 +206,8 @@ impl Config {
                 "--catchup-budget" => {
                     config.catchup_budget = std::time::Duration::from_secs(value()?.parse()?);
                 }
+                "--redis-events" => config.redis_events = numbers(&value()?)?,
+                "--mariadb-events" => config.mariadb_events = numbers(&value()?)?,
                 "--clients" => config.clients = numbers(&value()?)?,
                 "--accounts" => config.accounts = value()?.parse()?,
                 "--deposits" => config.deposits = value()?.parse()?,
@@ -189,6 +218,9 @@ impl Config {
                 "--e2e-commands" => config.e2e_commands = value()?.parse::<usize>()?.max(1),
                 _ => return Err(format!("unknown argument `{arg}` (try --help)").into()),
             }
+        }
+        if config.redis_events.contains(&0) || config.mariadb_events.contains(&0) {
+            return Err("event counts must be positive".into());
         }
         if config.clients.contains(&0) || config.accounts == 0 || config.load_events == 0 {
             return Err("client counts, accounts and load events must be positive".into());
@@ -204,8 +236,10 @@ impl Config {
 
 /// The usage text of the binary.
 pub const USAGE: &str = "\
-harness [--runs N] [--quick] [--only raw,commands,contention,load,catchup,ryw,relay,e2e]
-        [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS] [--clients N[,N...]]
+harness [--runs N] [--quick]
+        [--only raw,commands,contention,load,catchup,portability,redis,mariadb,ryw,relay,e2e]
+        [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS]
+        [--redis-events N[,N...]] [--mariadb-events N[,N...]] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
         [--relay-events N] [--relay-batch N] [--e2e-commands N]
 
@@ -214,6 +248,13 @@ table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chron
 the database; it is created if missing, and everything happens in fresh schemas dropped at the end.
 The relay and end-to-end (e2e) scenarios publish to RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
 and NATS JetStream (NATS_URL, default 127.0.0.1:4222), on exchanges, queues and streams it deletes.
+The portability scenario catches up the portable `bank::views::AccountBalances` (`&mut Sql`) on a
+`SqlReadStore` over Postgres next to the direct `bank::views::postgres` one, over the catch-up's
+data sets and batch size. The redis and mariadb scenarios catch up a balance view from the
+Postgres event table into Redis (REDIS_URL, default redis://127.0.0.1:6379; keys under a prefix
+`chb_*` it deletes) and the portable view into MariaDB (MYSQL_URL, default
+mysql://root@127.0.0.1:3306/test; scratch databases `chb_*` it drops), each next to a raw writer of
+the same keys or rows with the target's own client.
 Run it in release: cargo run --release -p chronicle-bench --bin harness";
 
 fn list(value: &str) -> Vec<String> {

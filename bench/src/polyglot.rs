@@ -163,9 +163,9 @@ pub(crate) async fn run_projection<P: Projection>(
     let memory = probe.finish();
     let applied = match outcome {
         Ok(()) => target.events,
-        Err(ProjectionError::Timeout { ready, held_back, .. }) => target
-            .events
-            .saturating_sub(usize::try_from(ready + held_back)?),
+        Err(ProjectionError::Timeout { ready, held_back, .. }) => {
+            target.events.saturating_sub(usize::try_from(ready + held_back)?)
+        }
         Err(other) => return Err(other.into()),
     };
     handle.stop().await.into_result()?;
@@ -283,12 +283,19 @@ impl RawReader {
     }
 }
 
-/// Reads every event of `source` in batches and hands each batch's runs to `write`, until the
+/// What a raw baseline writes a batch's runs with.
+trait RawWriter {
+    /// Writes the runs of one batch, in order.
+    async fn write(&mut self, runs: &[Run]) -> Result<()>;
+}
+
+/// Reads every event of `source` in batches and hands each batch's runs to `writer`, until the
 /// log ends or the budget runs out.
-async fn raw_catch_up<W>(source: &PostgresStore, target: &Target, mut write: W) -> Result<CatchUp>
-where
-    W: for<'r> FnMut(&'r [Run]) -> chronicle::BoxFuture<'r, Result<()>>,
-{
+async fn raw_catch_up(
+    source: &PostgresStore,
+    target: &Target,
+    writer: &mut impl RawWriter,
+) -> Result<CatchUp> {
     let mut reader = RawReader::open(source, target.batch).await?;
     let probe = MemoryProbe::start();
     let started = Instant::now();
@@ -298,7 +305,7 @@ where
         if read == 0 {
             break;
         }
-        write(&runs).await?;
+        writer.write(&runs).await?;
         applied += read;
         if started.elapsed() > target.budget {
             break;
@@ -440,25 +447,34 @@ pub(crate) async fn raw_redis(
         .arg(&keys.owners)
         .query_async(&mut connection)
         .await?;
-    raw_catch_up(source, target, |runs| {
-        let mut connection = connection.clone();
-        Box::pin(async move {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for run in runs {
-                for command in run_commands(keys, run) {
-                    pipe.add_command(command).ignore();
-                }
+    raw_catch_up(source, target, &mut RawRedis { connection, keys }).await
+}
+
+/// The raw Redis writer.
+struct RawRedis<'k> {
+    connection: MultiplexedConnection,
+    keys: &'k RedisKeys,
+}
+
+impl RawWriter for RawRedis<'_> {
+    async fn write(&mut self, runs: &[Run]) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for run in runs {
+            for command in run_commands(self.keys, run) {
+                pipe.add_command(command).ignore();
             }
-            let _: () = pipe.query_async(&mut connection).await?;
-            Ok(())
-        })
-    })
-    .await
+        }
+        let _: () = pipe.query_async(&mut self.connection).await?;
+        Ok(())
+    }
 }
 
 /// The number of accounts and the sum of the balances in a Redis view, and the number of owners.
-pub(crate) async fn redis_view(connection: &MultiplexedConnection, keys: &RedisKeys) -> Result<(i64, i64, i64)> {
+pub(crate) async fn redis_view(
+    connection: &MultiplexedConnection,
+    keys: &RedisKeys,
+) -> Result<(i64, i64, i64)> {
     let mut connection = connection.clone();
     let balances: Vec<i64> = redis::cmd("HVALS")
         .arg(&keys.balances)
@@ -595,7 +611,11 @@ pub(crate) const RAW_MYSQL_TABLE: &str = "raw_account_balances";
 /// The raw MariaDB baseline: the rows of `bank::views::AccountBalances`, written with plain sqlx
 /// in one transaction per batch (a multi-row `INSERT` per run of openings, an `UPDATE ... CASE`
 /// per run of deposits, 1,000 rows per statement at most, as the view does).
-pub(crate) async fn raw_mariadb(source: &PostgresStore, target: &Target, database: &ScratchDatabase) -> Result<CatchUp> {
+pub(crate) async fn raw_mariadb(
+    source: &PostgresStore,
+    target: &Target,
+    database: &ScratchDatabase,
+) -> Result<CatchUp> {
     sqlx::raw_sql(&format!(
         "DROP TABLE IF EXISTS {RAW_MYSQL_TABLE}; \
          CREATE TABLE {RAW_MYSQL_TABLE} (account_id VARCHAR(200) PRIMARY KEY, \
@@ -603,43 +623,50 @@ pub(crate) async fn raw_mariadb(source: &PostgresStore, target: &Target, databas
     ))
     .execute(&database.pool)
     .await?;
-    let mut connection = database.pool.acquire().await?.detach();
-    let connection = &mut connection;
-    let outcome = raw_catch_up(source, target, |runs| {
-        Box::pin(async move {
-            let mut transaction = connection.begin().await?;
-            for run in runs {
-                match run {
-                    Run::Opened(events) => {
-                        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-                            let mut insert = QueryBuilder::<MySql>::new(format!(
-                                "INSERT INTO {RAW_MYSQL_TABLE} (account_id, owner, balance, overdraft_limit) "
-                            ));
-                            insert.push_values(chunk, |mut row, e| {
-                                row.push_bind(&e.account_id)
-                                    .push_bind(&e.owner)
-                                    .push("0")
-                                    .push_bind(e.overdraft_limit);
-                            });
-                            insert.build().execute(&mut *transaction).await?;
-                        }
-                    }
-                    Run::Deposited(events) => {
-                        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
-                        add_to_balances(&mut transaction, &changes).await?;
-                    }
-                    Run::Withdrawn(events) => {
-                        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), -e.amount)));
-                        add_to_balances(&mut transaction, &changes).await?;
+    let connection = database.pool.acquire().await?.detach();
+    let mut writer = RawMariaDb { connection };
+    let outcome = raw_catch_up(source, target, &mut writer).await;
+    writer.connection.close().await?;
+    outcome
+}
+
+/// The raw MariaDB writer, on a connection of its own.
+struct RawMariaDb {
+    connection: sqlx::MySqlConnection,
+}
+
+impl RawWriter for RawMariaDb {
+    async fn write(&mut self, runs: &[Run]) -> Result<()> {
+        let mut transaction = self.connection.begin().await?;
+        for run in runs {
+            match run {
+                Run::Opened(events) => {
+                    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+                        let mut insert = QueryBuilder::<MySql>::new(format!(
+                            "INSERT INTO {RAW_MYSQL_TABLE} (account_id, owner, balance, overdraft_limit) "
+                        ));
+                        insert.push_values(chunk, |mut row, e| {
+                            row.push_bind(&e.account_id)
+                                .push_bind(&e.owner)
+                                .push("0")
+                                .push_bind(e.overdraft_limit);
+                        });
+                        insert.build().execute(&mut *transaction).await?;
                     }
                 }
+                Run::Deposited(events) => {
+                    let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
+                    add_to_balances(&mut transaction, &changes).await?;
+                }
+                Run::Withdrawn(events) => {
+                    let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), -e.amount)));
+                    add_to_balances(&mut transaction, &changes).await?;
+                }
             }
-            transaction.commit().await?;
-            Ok(())
-        })
-    })
-    .await;
-    outcome
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
 }
 
 /// Adds each account's net change to its balance: one `UPDATE ... CASE` per 1,000 accounts.

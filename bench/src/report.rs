@@ -17,6 +17,12 @@ pub enum Section {
     Load,
     /// A projection runner from empty to caught up.
     CatchUp,
+    /// The portable view (`&mut Sql` on a `SqlReadStore`) next to the direct Postgres one.
+    Portability,
+    /// A projection runner into Redis, beside a raw Redis writer.
+    Redis,
+    /// The portable view on MariaDB, beside a raw MariaDB writer.
+    MariaDb,
     /// A command's receipt to a consistent query answer.
     ReadYourWrites,
     /// A relay publishing the log to a broker, beside a raw publisher on it.
@@ -26,7 +32,7 @@ pub enum Section {
 }
 
 /// What a row is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Compare {
     /// The row is a baseline, called by this tag in other rows' ratios.
     Baseline(&'static str),
@@ -34,6 +40,9 @@ pub enum Compare {
     Throughput(&'static str),
     /// p50 latency as a multiple of the baseline row's p50 (key of that row).
     Latency(&'static str),
+    /// Rate as a share of each of these rows' rates, in order (keys of those rows, which may be
+    /// made at run time: a baseline per event count).
+    ThroughputOf(Vec<String>),
 }
 
 /// One run of one measurement.
@@ -205,18 +214,21 @@ impl Report {
 
     /// The ratio text of `row` against its baseline.
     fn ratio(&self, row: &Row) -> String {
-        let tag_of = |key: &'static str| match self.row(key).map(|r| r.compare) {
-            Some(Compare::Baseline(tag)) => tag,
-            _ => key,
+        let tag_of = |key: &str| match self.row(key).map(|r| &r.compare) {
+            Some(Compare::Baseline(tag)) => (*tag).to_owned(),
+            Some(_) => format!("`{key}`"),
+            None => key.to_owned(),
         };
-        match row.compare {
+        let share = |key: &str| match (row.rate(), self.row(key).and_then(Row::rate)) {
+            (Some(rate), Some(base)) if base > 0.0 => {
+                format!("{:.0} % of {}", 100.0 * rate / base, tag_of(key))
+            }
+            _ => format!("n/a ({key} not run)"),
+        };
+        match &row.compare {
             Compare::Baseline(tag) => format!("baseline {tag}"),
-            Compare::Throughput(key) => match (row.rate(), self.row(key).and_then(Row::rate)) {
-                (Some(rate), Some(base)) if base > 0.0 => {
-                    format!("{:.0} % of {}", 100.0 * rate / base, tag_of(key))
-                }
-                _ => format!("n/a ({key} not run)"),
-            },
+            Compare::Throughput(key) => share(key),
+            Compare::ThroughputOf(keys) => keys.iter().map(|key| share(key)).collect::<Vec<_>>().join("; "),
             Compare::Latency(key) => match (row.p50_ms(), self.row(key).and_then(Row::p50_ms)) {
                 (Some(p50), Some(base)) if base > 0.0 => {
                     let ratio = p50 / base;

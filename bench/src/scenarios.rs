@@ -2,7 +2,7 @@
 //! each checks its counts (events appended, view contents) and fails the harness when they are
 //! wrong, so that a fast but wrong figure is never printed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use chronicle::sqlx::types::Json;
 use chronicle::sqlx::{self, Row as _};
 use chronicle::{
     Chronicle, CommandError, EventSource, EventStore, GroupCommit, PostgresReadStore, PostgresStore,
-    ProjectionError, ProjectionRunner, ReadSide, Receipt,
+    MySqlReadStore, ProjectionError, ProjectionRunner, ReadSide, Receipt, RedisReadStore, SqlReadStore,
 };
 use futures_util::TryStreamExt;
 use serde_json::value::RawValue;
@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::counting::CountingStore;
 use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim_heap, Db, EventRows, Rng};
+use crate::polyglot::{self, CatchUp, RedisBalances, RedisKeys, ScratchDatabase, Target};
 use crate::report::{number, Compare, Report, Sample, Section};
 use crate::{brokers, end_to_end};
 use crate::{Config, Result};
@@ -57,6 +58,8 @@ pub(crate) struct Bench {
     /// A schema with a migrated `chronicle_events`, which the raw tables copy.
     template: Option<String>,
     datasets: BTreeMap<usize, Dataset>,
+    /// Measurements (`<scenario>.<events>`) that did not finish within the budget: not run again.
+    gave_up: BTreeSet<String>,
     started: Instant,
 }
 
@@ -133,6 +136,7 @@ impl Bench {
             db,
             template: None,
             datasets: BTreeMap::new(),
+            gave_up: BTreeSet::new(),
             started: Instant::now(),
         }
     }
@@ -161,6 +165,21 @@ impl Bench {
             if cfg.wants("catchup") {
                 for &events in &cfg.catchup_events {
                     self.catch_up(events, report).await?;
+                }
+            }
+            if cfg.wants("portability") {
+                for &events in &cfg.catchup_events {
+                    self.portability(events, run, report).await?;
+                }
+            }
+            if cfg.wants("redis") {
+                for &events in &cfg.redis_events {
+                    self.redis(events, run, report).await?;
+                }
+            }
+            if cfg.wants("mariadb") {
+                for &events in &cfg.mariadb_events {
+                    self.mariadb(events, run, report).await?;
                 }
             }
             if cfg.wants("ryw") {
@@ -961,6 +980,331 @@ impl Bench {
             Compare::Throughput("raw.read"),
             sample,
         );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // portability, Redis, MariaDB: catch-ups into other read stores
+
+    /// The data set of `events` events as a catch-up target, or `None` when the measurement
+    /// `key` ran out of budget before.
+    async fn target(&mut self, events: usize, key: &str) -> Result<Option<(PostgresStore, Target)>> {
+        if self.gave_up.contains(key) {
+            progress!(self, "{key}: not run again, it did not catch up in time before");
+            return Ok(None);
+        }
+        self.dataset(events).await?;
+        let d = &self.datasets[&events];
+        let target = Target {
+            events,
+            accounts: d.accounts,
+            deposited: d.deposited,
+            batch: self.cfg.catchup_batch,
+            budget: self.cfg.catchup_budget,
+        };
+        Ok(Some((d.store.clone(), target)))
+    }
+
+    /// Checks a caught-up view's rows and total balance against the data set; a catch-up that ran
+    /// out of budget instead marks `key` as not to be run again.
+    fn check_view(
+        &mut self,
+        key: &str,
+        what: &str,
+        catch_up: &CatchUp,
+        target: &Target,
+        (rows, sum): (i64, i64),
+    ) -> Result<()> {
+        if catch_up.finished(target) {
+            expect_eq(&format!("{what}: rows"), rows, target.accounts as i64)?;
+            return expect_eq(&format!("{what}: total balance"), sum, target.deposited);
+        }
+        progress!(
+            self,
+            "{what} over {} events: NOT caught up within {} s ({} applied)",
+            number(target.events as f64),
+            target.budget.as_secs(),
+            number(catch_up.applied as f64)
+        );
+        self.gave_up.insert(key.to_owned());
+        Ok(())
+    }
+
+    /// The rows and the total balance of the bank's balance view in a Postgres schema.
+    async fn view_totals(&self, schema: &str) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT count(*), COALESCE(sum(balance), 0)::bigint FROM \"{schema}\".bank_account_balances"
+        ))
+        .fetch_one(&self.db.admin)
+        .await?)
+    }
+
+    /// The portable `bank::views::AccountBalances` (`&mut Sql`) on a `SqlReadStore` over
+    /// Postgres next to the direct `bank::views::postgres::AccountBalances`, each from empty to
+    /// caught up over the same data set in the same batches: twice each per run, in the order
+    /// direct, portable, portable, direct (the reverse in even runs), each one's better catch-up
+    /// being the run's sample, so that neither has the warmer caches.
+    async fn portability(&mut self, events: usize, run: usize, report: &mut Report) -> Result<()> {
+        let key = format!("portability.{events}");
+        let Some((store, target)) = self.target(events, &key).await? else {
+            return Ok(());
+        };
+        let order = if run % 2 == 1 {
+            [false, true, true, false]
+        } else {
+            [true, false, false, true]
+        };
+        // [direct, portable]
+        let mut best: [Option<CatchUp>; 2] = [None, None];
+        for portable in order {
+            let what = if portable {
+                "portable AccountBalances on SqlReadStore(Postgres)"
+            } else {
+                "direct AccountBalances on PostgresReadStore"
+            };
+            let pool = self.db.pool(2).await?;
+            let schema = self.db.schema("view");
+            let read = PostgresReadStore::from_pool(pool.clone()).with_schema(&schema)?;
+            let catch_up = if portable {
+                let read = SqlReadStore::from(read);
+                read.migrate().await?;
+                self.db.checkpoint().await?;
+                progress!(self, "portability: {what}, from empty over {} events", number(events as f64));
+                polyglot::run_projection(&store, read, bank::views::AccountBalances, &target).await?
+            } else {
+                read.migrate().await?;
+                self.db.checkpoint().await?;
+                progress!(self, "portability: {what}, from empty over {} events", number(events as f64));
+                polyglot::run_projection(&store, read, AccountBalances, &target).await?
+            };
+            let totals = self.view_totals(&schema).await?;
+            pool.close().await;
+            self.db.drop_schema(&schema).await?;
+            self.check_view(&key, what, &catch_up, &target, totals)?;
+            let slot = &mut best[usize::from(portable)];
+            if slot.is_none_or(|b| catch_up.rate() > b.rate()) {
+                *slot = Some(catch_up);
+            }
+            if !catch_up.finished(&target) {
+                break;
+            }
+        }
+        let shape = format!(
+            "{} events over {} accounts, batches of {}; better of 2 catch-ups per run, the order alternating",
+            number(events as f64),
+            number(target.accounts as f64),
+            number(target.batch as f64)
+        );
+        let direct_key = format!("portability.direct.{events}");
+        let [direct, portable] = best;
+        if let Some(direct) = direct {
+            report.add(
+                &direct_key,
+                Section::Portability,
+                format!(
+                    "portability: the direct view (`bank::views::postgres::AccountBalances`: `PgConnection`, arrays + `UNNEST`) on `PostgresReadStore`, from empty to caught up, {shape}"
+                ),
+                "events/s",
+                Compare::ThroughputOf(vec!["raw.read".to_owned()]),
+                direct.sample(&target),
+            );
+            if let Some(portable) = portable {
+                let sample = portable
+                    .sample(&target)
+                    .with("portable ÷ direct, same run", portable.rate() / direct.rate());
+                report.add(
+                    &format!("portability.sql.{events}"),
+                    Section::Portability,
+                    format!(
+                        "portability: the portable view (`bank::views::AccountBalances`: `&mut Sql`, multi-row `VALUES` + `UPDATE ... CASE`) on `SqlReadStore` over Postgres, same data set and batches (target ≥ 90 % of the direct view)"
+                    ),
+                    "events/s",
+                    Compare::ThroughputOf(vec![direct_key, "raw.read".to_owned()]),
+                    sample,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A balance view in Redis ([`RedisBalances`] on `RedisReadStore`) from empty to caught up
+    /// over the data set, next to a raw writer of the same keys (raw first in odd runs).
+    async fn redis(&mut self, events: usize, run: usize, report: &mut Report) -> Result<()> {
+        let key = format!("redis.{events}");
+        let Some((store, target)) = self.target(events, &key).await? else {
+            return Ok(());
+        };
+        let url = self.cfg.redis_url.clone();
+        let connection = polyglot::redis_connection(&url).await?;
+        let prefix = format!("chb_{}", &Uuid::new_v4().simple().to_string()[..10]);
+        let outcome: Result<_> = async {
+            let settings = polyglot::redis_settings(&connection).await?;
+            let (mut raw, mut chronicle) = (None, None);
+            let raw_first = run % 2 == 1;
+            for is_raw in [raw_first, !raw_first] {
+                self.db.checkpoint().await?;
+                if is_raw {
+                    let keys = RedisKeys::under(&prefix, "raw");
+                    progress!(
+                        self,
+                        "redis: raw sqlx reads + redis MULTI/EXEC pipelines, {} events",
+                        number(events as f64)
+                    );
+                    let catch_up = polyglot::raw_redis(&store, &target, &connection, &keys).await?;
+                    let (accounts, sum, owners) = polyglot::redis_view(&connection, &keys).await?;
+                    self.check_view(&key, "raw Redis writer", &catch_up, &target, (accounts, sum))?;
+                    if catch_up.finished(&target) {
+                        expect_eq("raw Redis writer: owners", owners, target.accounts as i64)?;
+                    }
+                    raw = Some(catch_up);
+                } else {
+                    let read = RedisReadStore::open(&url)?.prefix(&prefix);
+                    read.migrate().await?;
+                    let keys = RedisKeys::under(&prefix, "view");
+                    progress!(
+                        self,
+                        "redis: RedisBalances on RedisReadStore from empty over {} events",
+                        number(events as f64)
+                    );
+                    let projection = RedisBalances { keys: keys.clone() };
+                    let catch_up = polyglot::run_projection(&store, read, projection, &target).await?;
+                    let (accounts, sum, owners) = polyglot::redis_view(&connection, &keys).await?;
+                    self.check_view(&key, "RedisBalances", &catch_up, &target, (accounts, sum))?;
+                    if catch_up.finished(&target) {
+                        expect_eq("RedisBalances: owners", owners, target.accounts as i64)?;
+                    }
+                    chronicle = Some(catch_up);
+                }
+                if self.gave_up.contains(&key) {
+                    break;
+                }
+            }
+            Ok((settings, raw, chronicle))
+        }
+        .await;
+        let cleanup = polyglot::delete_redis_keys(&connection, &prefix).await;
+        let (settings, raw, chronicle) = outcome?;
+        cleanup?;
+        let shape = format!(
+            "{} events over {} accounts from the Postgres event table, batches of {}",
+            number(events as f64),
+            number(target.accounts as f64),
+            number(target.batch as f64)
+        );
+        let raw_key = format!("redis.raw.{events}");
+        if let Some(raw) = raw {
+            report.add(
+                &raw_key,
+                Section::Redis,
+                format!(
+                    "Redis, raw: sqlx reads of a batch, then its commands (`HSET` per run of openings, `HINCRBY` per net change) in one redis `MULTI`/`EXEC` pipeline; {shape}"
+                ),
+                "events/s",
+                Compare::Baseline("raw Redis"),
+                raw.sample(&target).remark(settings),
+            );
+            if let Some(chronicle) = chronicle {
+                let sample = chronicle
+                    .sample(&target)
+                    .with("÷ raw, same run", chronicle.rate() / raw.rate());
+                report.add(
+                    &key,
+                    Section::Redis,
+                    format!(
+                        "Redis: a balance view (hash fields, batch handlers on `RedisWrites`) on `RedisReadStore` from empty to caught up, one `MULTI`/`EXEC` per batch with the checkpoint; {shape} (target ≥ 50 % of raw)"
+                    ),
+                    "events/s",
+                    Compare::ThroughputOf(vec![raw_key]),
+                    sample,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The portable `bank::views::AccountBalances` on `SqlReadStore::from(MySqlReadStore)` from
+    /// empty to caught up over the data set, next to a raw sqlx writer of the same rows (raw first
+    /// in odd runs), in a scratch database of its own.
+    async fn mariadb(&mut self, events: usize, run: usize, report: &mut Report) -> Result<()> {
+        let key = format!("mariadb.{events}");
+        let Some((store, target)) = self.target(events, &key).await? else {
+            return Ok(());
+        };
+        let database = ScratchDatabase::create(&self.cfg.mysql_url, 4).await?;
+        let outcome: Result<_> = async {
+            let settings = database.settings().await?;
+            let (mut raw, mut chronicle) = (None, None);
+            let raw_first = run % 2 == 1;
+            for is_raw in [raw_first, !raw_first] {
+                self.db.checkpoint().await?;
+                if is_raw {
+                    progress!(
+                        self,
+                        "mariadb: raw sqlx reads + MySQL batches, {} events",
+                        number(events as f64)
+                    );
+                    let catch_up = polyglot::raw_mariadb(&store, &target, &database).await?;
+                    let totals = database.balances(polyglot::RAW_MYSQL_TABLE).await?;
+                    self.check_view(&key, "raw MariaDB writer", &catch_up, &target, totals)?;
+                    raw = Some(catch_up);
+                } else {
+                    let read = SqlReadStore::from(MySqlReadStore::from_pool(database.pool.clone()));
+                    read.migrate().await?;
+                    progress!(
+                        self,
+                        "mariadb: portable AccountBalances on SqlReadStore(MySqlReadStore) from empty over {} events",
+                        number(events as f64)
+                    );
+                    let catch_up =
+                        polyglot::run_projection(&store, read, bank::views::AccountBalances, &target).await?;
+                    let totals = database.balances("bank_account_balances").await?;
+                    self.check_view(&key, "AccountBalances on MariaDB", &catch_up, &target, totals)?;
+                    chronicle = Some(catch_up);
+                }
+                if self.gave_up.contains(&key) {
+                    break;
+                }
+            }
+            Ok((settings, raw, chronicle))
+        }
+        .await;
+        let cleanup = database.drop().await;
+        let (settings, raw, chronicle) = outcome?;
+        cleanup?;
+        let shape = format!(
+            "{} events over {} accounts from the Postgres event table, batches of {}",
+            number(events as f64),
+            number(target.accounts as f64),
+            number(target.batch as f64)
+        );
+        let raw_key = format!("mariadb.raw.{events}");
+        if let Some(raw) = raw {
+            report.add(
+                &raw_key,
+                Section::MariaDb,
+                format!(
+                    "MariaDB, raw: sqlx reads of a batch from Postgres, then one MySQL transaction of a multi-row `INSERT` per run of openings and one `UPDATE ... CASE` per run of deposits (≤ 1,000 rows a statement); {shape}"
+                ),
+                "events/s",
+                Compare::Baseline("raw MariaDB"),
+                raw.sample(&target).remark(settings),
+            );
+            if let Some(chronicle) = chronicle {
+                let sample = chronicle
+                    .sample(&target)
+                    .with("÷ raw, same run", chronicle.rate() / raw.rate());
+                report.add(
+                    &key,
+                    Section::MariaDb,
+                    format!(
+                        "MariaDB: the portable view (`bank::views::AccountBalances`) on `SqlReadStore::from(MySqlReadStore)` from empty to caught up, the checkpoint in each batch's transaction; {shape} (target ≥ 50 % of raw)"
+                    ),
+                    "events/s",
+                    Compare::ThroughputOf(vec![raw_key]),
+                    sample,
+                );
+            }
+        }
         Ok(())
     }
 

@@ -58,6 +58,20 @@ async fn quick_run_has_every_row_and_right_counts() {
     for events in &config.catchup_events {
         keys.push(format!("catchup.{events}"));
     }
+    let mut read_store_rows = Vec::new();
+    for events in &config.catchup_events {
+        read_store_rows.push(format!("portability.direct.{events}"));
+        read_store_rows.push(format!("portability.sql.{events}"));
+    }
+    for events in &config.redis_events {
+        read_store_rows.push(format!("redis.raw.{events}"));
+        read_store_rows.push(format!("redis.{events}"));
+    }
+    for events in &config.mariadb_events {
+        read_store_rows.push(format!("mariadb.raw.{events}"));
+        read_store_rows.push(format!("mariadb.{events}"));
+    }
+    keys.extend(read_store_rows.iter().cloned());
     for key in &keys {
         let row = report.row(key).unwrap_or_else(|| panic!("row {key} is missing"));
         if row.not_available.is_none() {
@@ -105,6 +119,14 @@ async fn quick_run_has_every_row_and_right_counts() {
             "view caught up"
         );
         assert!(extra(&report, &key, "peak RSS (MiB)") > 0.0);
+    }
+    for key in &read_store_rows {
+        assert_eq!(
+            extra(&report, key, "_applied"),
+            extra(&report, key, "_events"),
+            "{key} caught up within the budget"
+        );
+        assert!(extra(&report, key, "peak RSS (MiB)") > 0.0);
     }
     assert_eq!(extra(&report, "load.plain", "_events"), config.load_events as f64);
 

@@ -2,8 +2,9 @@
 //! in a physically separate store (level 2), and queries that choose their consistency.
 //!
 //! Events go to an embedded SQLite file (`chronicle-orders.db`), or to Postgres when
-//! `DATABASE_URL` is set; the summaries always live in another SQLite file
-//! (`chronicle-orders-read.db`): a different database, and with Postgres a different engine.
+//! `DATABASE_URL` is set; the summaries live in another database: the SQLite file
+//! `chronicle-orders-read.db`, or the one `READ_DATABASE_URL` names (`postgres://...`,
+//! `mysql://...` for MariaDB, `sqlite:...`), with the same projection code on each.
 
 use std::error::Error;
 use std::time::Duration;
@@ -17,23 +18,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Ok(url) => {
             let events = PostgresStore::connect(&url).await?;
             events.migrate().await?;
-            println!("events: Postgres; order summaries: SQLite file chronicle-orders-read.db");
+            println!("events: Postgres; order summaries: {:?}", views.engine());
             run(events, views).await
         }
         Err(_) => {
             let events = SqliteStore::open("chronicle-orders.db").await?;
             events.migrate().await?;
-            println!("events: SQLite file chronicle-orders.db; order summaries: SQLite file chronicle-orders-read.db");
+            println!(
+                "events: SQLite file chronicle-orders.db; order summaries: {:?}",
+                views.engine()
+            );
             run(events, views).await
         }
     }
 }
 
 // ANCHOR: level2
-/// The summaries live in a store of their own, whatever holds the events: level 2.
-async fn summaries() -> Result<SqliteReadStore, Box<dyn std::error::Error>> {
-    let views = SqliteReadStore::open("chronicle-orders-read.db").await?;
-    views.migrate().await?; // chronicle_checkpoints, chronicle_dead_letters, chronicle_leases
+/// The summaries live in a store of their own, whatever holds the events: level 2. Which engine
+/// is the operator's choice, made by a URL; the projection is the same on each.
+async fn summaries() -> Result<SqlReadStore, Box<dyn std::error::Error>> {
+    let url = std::env::var("READ_DATABASE_URL").unwrap_or_else(|_| "sqlite:chronicle-orders-read.db".into());
+    let views = SqlReadStore::connect(&url).await?;
+    views.migrate().await?; // chronicle_checkpoints, chronicle_dead_letters, and the rest
     Ok(views)
 }
 // ANCHOR_END: level2
@@ -42,11 +48,13 @@ async fn summaries() -> Result<SqliteReadStore, Box<dyn std::error::Error>> {
 use orders::domain::{AddItem, CreateOrder, ShipOrder};
 use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
 
-async fn run<S: EventSource>(events: S, views: SqliteReadStore) -> Result<(), Box<dyn std::error::Error>> {
+async fn run<S: EventSource>(events: S, views: SqlReadStore) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Chronicle::new(events.clone());
     let read_side = ReadSide::new(events, views);
     // The runner catches up from its checkpoint, then follows new events as they are appended.
     let runner = read_side.runner(OrderSummaries).spawn();
+    // A new store's table is made by the projection's reset, on its first build: wait for it.
+    runner.wait_until_caught_up(Duration::from_secs(30)).await?;
 
     let order_id = format!("order-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     shop.execute(CreateOrder {

@@ -1,9 +1,10 @@
 //! The read side of the order example: one denormalized row per order, kept in a store of its
-//! own (level 2) and answered by queries that cannot write.
+//! own (level 2) and answered by queries that cannot write. Written once, on `Sql`: the store
+//! is a SQLite file, a Postgres database or a MariaDB database, as the application is started.
 
 // ANCHOR: projection
 use chronicle::prelude::*;
-use chronicle::sqlx::{self, SqliteConnection};
+use chronicle::sqlx;
 
 // The order example's events (`examples/orders/src/domain.rs`).
 use crate::domain::{ItemAdded, OrderCreated, OrderShipped};
@@ -46,18 +47,15 @@ impl OrderSummaries {
     /// Leaves the table empty, creating it if missing: before the first build and before every
     /// rebuild. Safe to run any number of times, on a new store or an existing one.
     #[reset]
-    async fn reset(&self, db: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    async fn reset(&self, db: &mut Sql) -> Result<(), sqlx::Error> {
+        db.execute(sql(
             "CREATE TABLE IF NOT EXISTS order_summaries (
-                 order_id TEXT PRIMARY KEY, customer TEXT NOT NULL,
-                 item_count INTEGER NOT NULL, total_cents INTEGER NOT NULL,
-                 status TEXT NOT NULL, carrier TEXT, last_position INTEGER NOT NULL)",
-        )
-        .execute(&mut *db)
+                 order_id VARCHAR(200) PRIMARY KEY, customer TEXT NOT NULL,
+                 item_count BIGINT NOT NULL, total_cents BIGINT NOT NULL,
+                 status VARCHAR(16) NOT NULL, carrier TEXT, last_position BIGINT NOT NULL)",
+        ))
         .await?;
-        sqlx::query("DELETE FROM order_summaries")
-            .execute(&mut *db)
-            .await?;
+        db.execute(sql("DELETE FROM order_summaries")).await?;
         Ok(())
     }
 
@@ -66,14 +64,15 @@ impl OrderSummaries {
         &self,
         event: &OrderCreated,
         meta: &RecordedEvent,
-        db: &mut SqliteConnection,
+        db: &mut Sql,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO order_summaries VALUES ($1, $2, 0, 0, 'open', NULL, $3)")
-            .bind(&event.order_id)
-            .bind(&event.customer)
-            .bind(meta.position as i64)
-            .execute(&mut *db)
-            .await?;
+        db.execute(
+            sql("INSERT INTO order_summaries VALUES ($1, $2, 0, 0, 'open', NULL, $3)")
+                .bind(&event.order_id)
+                .bind(&event.customer)
+                .bind(meta.position as i64),
+        )
+        .await?;
         Ok(())
     }
 
@@ -82,17 +81,18 @@ impl OrderSummaries {
         &self,
         event: &ItemAdded,
         meta: &RecordedEvent,
-        db: &mut SqliteConnection,
+        db: &mut Sql,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE order_summaries SET item_count = item_count + $2, total_cents = total_cents + $3,
-                 last_position = $4 WHERE order_id = $1",
+        db.execute(
+            sql(
+                "UPDATE order_summaries SET item_count = item_count + $2, total_cents = total_cents + $3,
+                     last_position = $4 WHERE order_id = $1",
+            )
+            .bind(&event.order_id)
+            .bind(i64::from(event.quantity))
+            .bind(i64::from(event.quantity) * event.unit_price_cents)
+            .bind(meta.position as i64),
         )
-        .bind(&event.order_id)
-        .bind(i64::from(event.quantity))
-        .bind(i64::from(event.quantity) * event.unit_price_cents)
-        .bind(meta.position as i64)
-        .execute(&mut *db)
         .await?;
         Ok(())
     }
@@ -102,14 +102,15 @@ impl OrderSummaries {
         &self,
         event: &OrderShipped,
         meta: &RecordedEvent,
-        db: &mut SqliteConnection,
+        db: &mut Sql,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE order_summaries SET status = 'shipped', carrier = $2, last_position = $3 WHERE order_id = $1")
-            .bind(&event.order_id)
-            .bind(&event.carrier)
-            .bind(meta.position as i64)
-            .execute(&mut *db)
-            .await?;
+        db.execute(
+            sql("UPDATE order_summaries SET status = 'shipped', carrier = $2, last_position = $3 WHERE order_id = $1")
+                .bind(&event.order_id)
+                .bind(&event.carrier)
+                .bind(meta.position as i64),
+        )
+        .await?;
         Ok(())
     }
 
@@ -117,12 +118,10 @@ impl OrderSummaries {
     async fn summary(
         &self,
         query: &OrderSummary,
-        db: &mut ReadOnly<'_, SqliteConnection>,
+        db: &mut ReadOnly<'_, Sql>,
     ) -> Result<Option<OrderSummaryRow>, sqlx::Error> {
-        let sql = format!("{SUMMARY_COLUMNS} WHERE order_id = $1");
-        let row: Option<Row> = db
-            .fetch_optional(sqlx::query_as(&sql).bind(&query.order_id))
-            .await?;
+        let statement = sql_as(format!("{SUMMARY_COLUMNS} WHERE order_id = $1")).bind(&query.order_id);
+        let row: Option<Row> = db.fetch_optional(statement).await?;
         Ok(row.map(OrderSummaryRow::from))
     }
 
@@ -130,10 +129,12 @@ impl OrderSummaries {
     async fn open_orders(
         &self,
         _query: &OpenOrders,
-        db: &mut ReadOnly<'_, SqliteConnection>,
+        db: &mut ReadOnly<'_, Sql>,
     ) -> Result<Vec<OrderSummaryRow>, sqlx::Error> {
-        let sql = format!("{SUMMARY_COLUMNS} WHERE status = 'open' ORDER BY order_id");
-        let rows: Vec<Row> = db.fetch_all(sqlx::query_as(&sql)).await?;
+        let statement = sql_as(format!(
+            "{SUMMARY_COLUMNS} WHERE status = 'open' ORDER BY order_id"
+        ));
+        let rows: Vec<Row> = db.fetch_all(statement).await?;
         Ok(rows.into_iter().map(OrderSummaryRow::from).collect())
     }
 }

@@ -641,3 +641,68 @@ async fn a_store_opens_from_the_url_of_each_engine() {
     );
     assert!(SqlReadStore::connect("no scheme at all").await.is_err());
 }
+
+/// The order example's summaries (`examples/orders/src/views.rs`, written once) build and answer
+/// the same on every engine, from the same commands.
+async fn the_order_summaries_answer_the_same(engine: Engine) -> Vec<orders::views::OrderSummaryRow> {
+    use orders::domain::{AddItem, CreateOrder, ShipOrder};
+    use orders::views::{OpenOrders, OrderSummaries, OrderSummary};
+
+    let bank = PgBank::new().await;
+    let shop = Chronicle::new(bank.store.clone());
+    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
+    let runner = quick(side.runner(OrderSummaries)).spawn();
+    for (order, customer) in [("o-1", "Grace"), ("o-2", "Alan")] {
+        shop.execute(CreateOrder {
+            order_id: order.into(),
+            customer: customer.into(),
+        })
+        .await
+        .unwrap();
+        shop.execute(AddItem {
+            order_id: order.into(),
+            sku: "book".into(),
+            quantity: 2,
+            unit_price_cents: 1_500,
+        })
+        .await
+        .unwrap();
+    }
+    let receipt = shop
+        .execute(ShipOrder {
+            order_id: "o-1".into(),
+            carrier: "DHL".into(),
+        })
+        .await
+        .unwrap();
+    let shipped = side
+        .query_consistent(
+            &OrderSummaries,
+            &OrderSummary {
+                order_id: "o-1".into(),
+            },
+            &receipt,
+            CATCH_UP,
+        )
+        .await
+        .unwrap()
+        .expect("the shipped order");
+    assert_eq!(shipped.status, "shipped");
+    assert_eq!(shipped.carrier.as_deref(), Some("DHL"));
+    assert_eq!((shipped.item_count, shipped.total_cents), (2, 3_000));
+    let open = side.query(&OrderSummaries, &OpenOrders).await.unwrap();
+    stop(runner).await;
+    engine.clean_up(side).await;
+    open
+}
+
+#[tokio::test]
+async fn the_order_summaries_written_once_answer_the_same_on_every_engine() {
+    let on_postgres = the_order_summaries_answer_the_same(Engine::postgres().await).await;
+    let on_sqlite = the_order_summaries_answer_the_same(Engine::sqlite().await).await;
+    let on_mariadb = the_order_summaries_answer_the_same(Engine::mariadb().await).await;
+    assert_eq!(on_postgres.len(), 1);
+    assert_eq!(on_postgres[0].order_id, "o-2");
+    assert_eq!(on_postgres, on_sqlite);
+    assert_eq!(on_postgres, on_mariadb);
+}
