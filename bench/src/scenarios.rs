@@ -13,8 +13,8 @@ use chronicle::sqlx::types::chrono::{DateTime, Utc};
 use chronicle::sqlx::types::Json;
 use chronicle::sqlx::{self, Row as _};
 use chronicle::{
-    Chronicle, CommandError, EventSource, EventStore, GroupCommit, PostgresReadStore, PostgresStore,
-    MySqlReadStore, ProjectionError, ProjectionRunner, ReadSide, Receipt, RedisReadStore, SqlReadStore,
+    Chronicle, CommandError, EventSource, EventStore, GroupCommit, MySqlReadStore, PostgresReadStore,
+    PostgresStore, ProjectionError, ProjectionRunner, ReadSide, Receipt, RedisReadStore, SqlReadStore,
 };
 use futures_util::TryStreamExt;
 use serde_json::value::RawValue;
@@ -489,7 +489,7 @@ impl Bench {
                 number(cfg.accounts as f64)
             ),
             "cmds/s",
-            compare,
+            compare.clone(),
             opened.with("_commands", cfg.accounts as f64),
         );
 
@@ -1069,12 +1069,20 @@ impl Bench {
                 let read = SqlReadStore::from(read);
                 read.migrate().await?;
                 self.db.checkpoint().await?;
-                progress!(self, "portability: {what}, from empty over {} events", number(events as f64));
+                progress!(
+                    self,
+                    "portability: {what}, from empty over {} events",
+                    number(events as f64)
+                );
                 polyglot::run_projection(&store, read, bank::views::AccountBalances, &target).await?
             } else {
                 read.migrate().await?;
                 self.db.checkpoint().await?;
-                progress!(self, "portability: {what}, from empty over {} events", number(events as f64));
+                progress!(
+                    self,
+                    "portability: {what}, from empty over {} events",
+                    number(events as f64)
+                );
                 polyglot::run_projection(&store, read, AccountBalances, &target).await?
             };
             let totals = self.view_totals(&schema).await?;

@@ -28,6 +28,8 @@ mod inline;
 mod leaderboard;
 #[path = "../../book/listings/mariadb.rs"]
 mod mariadb;
+#[path = "../../book/listings/portable.rs"]
+mod portable;
 #[path = "../../book/listings/projection_test.rs"]
 mod projection_test;
 #[allow(dead_code)]
