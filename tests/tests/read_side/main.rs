@@ -15,6 +15,8 @@
 //! - `redis.rs`: read models in Redis fed from Postgres (a leaderboard `#[projection]` on
 //!   `RedisWrites`): runners, standbys, crashes, rebuilds, dead letters, read-only queries, leases,
 //!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
+//! - `portable.rs`: one projection written once on `Sql`, the same scenarios on a
+//!   `SqlReadStore` over Postgres, SQLite and MariaDB, and the order example's view on all three;
 //! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
