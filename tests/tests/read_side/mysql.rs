@@ -759,7 +759,13 @@ async fn the_shared_counting_view_counts_each_event_once() {
     let (bank, side, read) = setup().await;
     bank.open("c").await;
     let last = bank.deposit("c", 3).await;
-    let handle = quick(side.runner(chronicle_tests::counts::MySqlCounts)).spawn();
+    let counts = chronicle::SqlReadStore::from(read.clone());
+    let handle = quick(ProjectionRunner::new(
+        bank.store.clone(),
+        counts,
+        chronicle_tests::counts::PortableCounts,
+    ))
+    .spawn();
     handle.wait_for(last.position, CATCH_UP).await.unwrap();
     let n: Option<i64> = sqlx::query_scalar("SELECT n FROM robust_counts WHERE stream_id = ?")
         .bind("bank.Account-c")

@@ -9,7 +9,7 @@ use chronicle::sqlx::{self, Row as _};
 use chronicle::{RetryPolicy, StoreError};
 
 use chronicle_tests::conformance::write::open;
-use chronicle_tests::counts::{counted, good_metadata, insert_raw, Counts, SqliteCounts};
+use chronicle_tests::counts::{counted, good_metadata, insert_raw, Counts, PortableCounts};
 use chronicle_tests::support;
 
 /// A runner whose retries would take seconds, so that a poison policy applied "at once" shows.
@@ -236,9 +236,13 @@ async fn sqlite_rows_that_are_not_json_are_poison_too() {
         .await
         .expect("open b");
 
-    let runner = ProjectionRunner::new(store.clone(), read.clone(), SqliteCounts)
-        .on_poison(OnPoison::DeadLetter)
-        .spawn();
+    let runner = ProjectionRunner::new(
+        store.clone(),
+        chronicle::SqlReadStore::from(read.clone()),
+        PortableCounts,
+    )
+    .on_poison(OnPoison::DeadLetter)
+    .spawn();
     runner
         .wait_for(last.position, Duration::from_secs(10))
         .await

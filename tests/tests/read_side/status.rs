@@ -11,7 +11,7 @@ use chronicle::sqlx::{self, Connection as _};
 use chronicle_tests::wait::{eventually, DEADLINE};
 
 use chronicle_tests::conformance::write::{deposit, open};
-use chronicle_tests::counts::{Counts, SqliteCounts};
+use chronicle_tests::counts::{Counts, PortableCounts};
 use chronicle_tests::support;
 
 #[tokio::test]
@@ -67,7 +67,8 @@ async fn a_caught_up_sqlite_runner_reports_the_heads_position() {
     let bank = Chronicle::new(store.clone());
     bank.execute(open("a")).await.expect("open");
     let last = bank.execute(deposit("a", 1)).await.expect("deposit");
-    let runner = ProjectionRunner::new(store.clone(), read, SqliteCounts).spawn();
+    let runner =
+        ProjectionRunner::new(store.clone(), chronicle::SqlReadStore::from(read), PortableCounts).spawn();
     runner
         .wait_for(last.position, Duration::from_secs(10))
         .await
