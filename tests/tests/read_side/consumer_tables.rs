@@ -11,7 +11,7 @@ use chronicle_tests::support::{self, TempFile};
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A read store of one engine, fresh for one test, with raw SQL on its tables.
-trait Fixture: ReadStore {
+pub(crate) trait Fixture: ReadStore {
     /// Chronicle's table `name`, as raw SQL names it.
     fn table(&self, name: &str) -> String;
 

@@ -17,12 +17,15 @@
 //!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
 //! - `portable.rs`: one projection written once on `Sql`, the same scenarios on a
 //!   `SqlReadStore` over Postgres, SQLite and MariaDB, and the order example's view on all three;
+//! - `contract.rs`: the read-store contract through the `ReadStore` API on every store (and
+//!   behind a `SqlReadStore`): fenced, transactional checkpoints, dead letters, one leader;
 //! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
 
 mod batch;
 mod consumer_tables;
+mod contract;
 mod dead_letters;
 mod mysql;
 mod poison;
