@@ -65,6 +65,7 @@ pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, Even
 pub use crate::core::future::BoxFuture;
 pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
 pub use crate::core::metadata::{CommandContext, Metadata};
+pub use crate::core::partition::{partition_key, Partition, MAX_PARTITIONS};
 pub use crate::core::projection::{BatchFailure, Identity, Projection};
 pub use crate::core::publish::{PublishError, Publisher};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
@@ -88,6 +89,9 @@ pub use crate::read::consumer::{
     OnPoisonMessage, PoisonMessage, DEFAULT_CONSUMER_BATCH,
 };
 pub use crate::read::error::{PoisonEvent, ProjectionError};
+pub use crate::read::partitioned::{
+    PartitionStatus, PartitionedHandle, PartitionedRunner, PartitionedStatus,
+};
 pub use crate::read::read_side::{QueryError, ReadSide};
 pub use crate::read::relay::Relay;
 pub use crate::read::replay::{replay_until, ReplayError, Replayed, Until};
@@ -144,9 +148,9 @@ pub mod prelude {
     pub use crate::MySqlReadStore;
     pub use crate::{
         aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
-        EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, Projection, ProjectionError,
-        ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt, RecordedEvent,
-        StoreError,
+        EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, PartitionedRunner, Projection,
+        ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt,
+        RecordedEvent, StoreError,
     };
     #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
     pub use crate::{sql, sql_as, Sql, SqlReadStore};

@@ -3,7 +3,7 @@
 //!
 //! From the bottom up: [`error`], [`future`] and [`metadata`]; the input [`limits`] every store
 //! keeps; the [`store`] trait and its rows; [`event`]s, their upcasting and envelope;
-//! [`aggregate`]s (and their stream ids) and [`command`]s; the [`source`] a subscriber follows;
+//! [`aggregate`]s (and their stream ids) and [`command`]s; the [`source`] a subscriber follows, and its [`partition`]s;
 //! [`projection`]s, the [`read_store`] they write to, and the [`query`]s answered from it; the
 //! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes.
 //!
@@ -17,6 +17,7 @@ pub mod future;
 pub mod limits;
 pub mod message;
 pub mod metadata;
+pub mod partition;
 pub mod projection;
 pub mod publish;
 pub mod query;

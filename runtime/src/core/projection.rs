@@ -7,6 +7,7 @@
 
 use super::error::HandlerError;
 use super::future::BoxFuture;
+use super::partition::Partition;
 use super::read_store::ReadStore;
 use super::store::RecordedEvent;
 
@@ -70,6 +71,9 @@ pub struct Identity<'p> {
     pub version: u32,
     /// The stored names of the events it reads; every event when empty.
     pub event_types: &'p [&'static str],
+    /// The partition of the log it reads, when it is one partition of a partitioned projection
+    /// (see [`PartitionedRunner`](crate::PartitionedRunner)); the whole log when `None`.
+    pub partition: Option<Partition>,
 }
 
 impl Identity<'static> {
@@ -79,6 +83,7 @@ impl Identity<'static> {
             name: P::NAME,
             version: P::VERSION,
             event_types: P::EVENT_TYPES,
+            partition: None,
         }
     }
 }

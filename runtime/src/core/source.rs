@@ -25,6 +25,8 @@ use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::future::BoxFuture;
+use super::partition::Partition;
+use super::projection::Identity;
 use super::store::{EventStore, RecordedEvent};
 
 /// A place in the subscription order of the global log: everything at or before it is consumed.
@@ -167,6 +169,104 @@ pub trait EventSource: EventStore {
     /// A listener that is woken when events are appended (Postgres `LISTEN/NOTIFY`, an
     /// in-process signal elsewhere). Wake-ups may be lost or spurious; subscribers also poll.
     fn listen(&self) -> impl Future<Output = Result<AppendListener, StoreError>> + Send;
+
+    /// [`read_batch`](Self::read_batch) restricted to the streams `partition` owns: up to
+    /// `limit` of their events, the horizon passing every event examined (of any partition).
+    ///
+    /// This default reads the whole log and keeps the partition's events, reading on while a
+    /// full read held none of them; Postgres reads only the partition's rows, through an index
+    /// [`prepare_partitions`](Self::prepare_partitions) creates.
+    fn read_partition(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        limit: usize,
+        partition: Partition,
+    ) -> impl Future<Output = Result<Batch, StoreError>> + Send {
+        async move {
+            let mut from = after;
+            loop {
+                let batch = self.read_batch(from, event_types, limit).await?;
+                let full = batch.events.len() >= limit;
+                let stopped_at_another = batch
+                    .unreadable
+                    .as_ref()
+                    .is_some_and(|row| !partition.owns(&row.stream_id));
+                let kept = only_partition(batch, partition);
+                if kept.events.is_empty() && kept.unreadable.is_none() && (full || stopped_at_another) {
+                    from = kept.horizon;
+                    continue;
+                }
+                return Ok(kept);
+            }
+        }
+    }
+
+    /// [`progress`](Self::progress) counting only the events of the streams `partition` owns.
+    /// This default counts every partition's (an upper bound); Postgres counts the partition's.
+    fn partition_progress(
+        &self,
+        after: Checkpoint,
+        event_types: &[&str],
+        _partition: Partition,
+    ) -> impl Future<Output = Result<Progress, StoreError>> + Send {
+        self.progress(after, event_types)
+    }
+
+    /// Gets the store ready for partitioned reads into `count` partitions (Postgres: an index on
+    /// the partition of each row). Safe to call from every worker at every start. This default
+    /// has nothing to prepare.
+    fn prepare_partitions(&self, _count: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A batch of every partition's events cut down to `partition`'s. An unreadable row of another
+/// partition is not this one's to name: the batch passes it when nothing comes before it, and
+/// ends before it otherwise (the next read then passes it).
+fn only_partition(mut batch: Batch, partition: Partition) -> Batch {
+    batch.events.retain(|event| partition.owns(&event.stream_id));
+    if let Some(row) = batch.unreadable.take() {
+        if partition.owns(&row.stream_id) {
+            batch.unreadable = Some(row);
+        } else if batch.events.is_empty() {
+            batch.horizon = row.checkpoint;
+        }
+    }
+    batch
+}
+
+/// Reads the next batch for a subscriber of `identity`: its partition's, or the whole log's.
+pub(crate) async fn read_for<S: EventSource>(
+    source: &S,
+    after: Checkpoint,
+    identity: Identity<'_>,
+    limit: usize,
+) -> Result<Batch, StoreError> {
+    match identity.partition {
+        Some(partition) => {
+            source
+                .read_partition(after, identity.event_types, limit, partition)
+                .await
+        }
+        None => source.read_batch(after, identity.event_types, limit).await,
+    }
+}
+
+/// [`EventSource::progress`] for a subscriber of `identity`.
+pub(crate) async fn progress_for<S: EventSource>(
+    source: &S,
+    after: Checkpoint,
+    identity: Identity<'_>,
+) -> Result<Progress, StoreError> {
+    match identity.partition {
+        Some(partition) => {
+            source
+                .partition_progress(after, identity.event_types, partition)
+                .await
+        }
+        None => source.progress(after, identity.event_types).await,
+    }
 }
 
 /// Wakes a subscriber when events may have been appended.

@@ -54,6 +54,26 @@ pub enum ProjectionError {
         #[source]
         source: HandlerError,
     },
+    /// An unpartitioned runner was started for a projection whose read model is built in
+    /// partitions (by [`PartitionedRunner`](crate::PartitionedRunner) workers), or the other
+    /// way round would have mixed the two: applying its events twice.
+    #[error(
+        "projection `{projection}` is built in {partitions} partitions: run it with a          `PartitionedRunner` of {partitions} partitions (a different count rebuilds it)"
+    )]
+    Partitioned {
+        /// The projection.
+        projection: &'static str,
+        /// How many partitions its read model is built with.
+        partitions: u32,
+    },
+    /// Every worker slot of a partitioned projection is taken.
+    #[error("projection `{projection}` already has {workers} workers, the most it can have")]
+    TooManyWorkers {
+        /// The projection.
+        projection: &'static str,
+        /// The most workers it can have.
+        workers: u32,
+    },
     /// The read model did not reach the awaited event in time.
     #[error("{}", timeout_message(self))]
     Timeout {

@@ -5,6 +5,7 @@
 
 pub mod consumer;
 pub mod error;
+pub mod partitioned;
 pub mod read_side;
 pub mod relay;
 pub mod replay;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::error::ProjectionError;
+use super::partitioned::PartitionedRunner;
 use super::runner::ProjectionRunner;
 use super::status::{status_of, ProjectionStatus};
 use super::wait::wait_for_checkpoint;
@@ -59,6 +60,16 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         ProjectionRunner::new(self.source.clone(), self.store.clone(), projection)
     }
 
+    /// A worker of `projection` split into `partitions`, on this read side's stores (see
+    /// [`PartitionedRunner`]).
+    pub fn partitioned<P: Projection<Store = R>>(
+        &self,
+        projection: P,
+        partitions: u32,
+    ) -> PartitionedRunner<P, S> {
+        PartitionedRunner::new(self.source.clone(), self.store.clone(), projection, partitions)
+    }
+
     /// Answers `query` from `read_model` as it is now, in a read-only transaction that is
     /// rolled back afterwards.
     pub async fn query<Q>(&self, read_model: &Q::ReadModel, query: &Q) -> Result<Q::Output, QueryError>
@@ -84,7 +95,16 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         Q: Query,
         Q::ReadModel: Projection<Store = R>,
     {
-        self.wait_for::<Q::ReadModel>(receipt.position, timeout).await?;
+        wait_for_checkpoint(
+            &self.source,
+            &self.store,
+            Identity::of::<Q::ReadModel>(),
+            receipt.position,
+            Some(&receipt.stream_id),
+            timeout,
+            None,
+        )
+        .await?;
         self.query(read_model, query).await
     }
 
@@ -101,6 +121,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             &self.store,
             Identity::of::<P>(),
             position,
+            None,
             timeout,
             None,
         )

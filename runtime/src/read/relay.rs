@@ -153,6 +153,7 @@ impl<B: Publisher, R: ReadStore> Projection for Relay<B, R> {
             name: self.name,
             version: Self::VERSION,
             event_types: &self.event_types,
+            partition: None,
         }
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::error::ProjectionError;
 use crate::core::projection::Identity;
 use crate::core::read_store::{CheckpointRow, ReadStore};
-use crate::core::source::{Checkpoint, EventSource};
+use crate::core::source::{progress_for, Checkpoint, EventSource};
 
 /// What a runner is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub(crate) async fn status_of<R: ReadStore, S: EventSource>(
     let row = store.read_checkpoint(identity.name).await?;
     let checkpoint = current(row, identity.version);
     let head = source.head().await?;
-    let progress = source.progress(checkpoint, identity.event_types).await?;
+    let progress = progress_for(source, checkpoint, identity).await?;
     Ok(ProjectionStatus {
         projection: identity.name,
         version: identity.version,

@@ -8,9 +8,11 @@ use tokio::time::Instant;
 use super::error::ProjectionError;
 use super::status::current;
 use crate::core::error::error_chain;
+use crate::core::partition::Partition;
 use crate::core::projection::Identity;
-use crate::core::read_store::ReadStore;
+use crate::core::read_store::{CheckpointRow, ReadStore};
 use crate::core::source::{Checkpoint, EventSource};
+use crate::read::partitioned::layout::{partition_name, partitions_of};
 
 /// The first pause between polls of a checkpoint when waiting for it; it doubles up to
 /// [`POLL_MAX`].
@@ -18,7 +20,9 @@ pub(crate) const POLL_MIN: Duration = Duration::from_millis(1);
 pub(crate) const POLL_MAX: Duration = Duration::from_millis(20);
 
 /// Waits until the projection's stored checkpoint covers the event at `position`, polling it
-/// (and waking early on an in-process runner's `progress`).
+/// (and waking early on an in-process runner's `progress`). A partitioned projection has no
+/// checkpoint of its own: then the partition owning `stream` (every partition, without one)
+/// must cover it.
 ///
 /// A store that cannot be reached for a while (a restart shorter than `timeout`) only delays the
 /// answer: transient errors are retried until the deadline, and reported in the timeout.
@@ -27,6 +31,7 @@ pub(crate) async fn wait_for_checkpoint<R: ReadStore, S: EventSource>(
     store: &R,
     identity: Identity<'_>,
     position: Option<u64>,
+    stream: Option<&str>,
     timeout: Duration,
     mut progress: Option<watch::Receiver<Checkpoint>>,
 ) -> Result<(), ProjectionError> {
@@ -37,7 +42,7 @@ pub(crate) async fn wait_for_checkpoint<R: ReadStore, S: EventSource>(
     let mut target = None;
     let mut last_error = None;
     loop {
-        match reached(source, store, identity, position, &mut target).await {
+        match reached(source, store, identity, position, stream, &mut target).await {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(error) if error.is_transient() => last_error = Some(error_chain(&error)),
@@ -71,13 +76,14 @@ pub(crate) async fn nap_or_progress<T>(nap: Duration, progress: &mut Option<watc
     }
 }
 
-/// Whether the stored checkpoint covers the event at `position`; looks the event's checkpoint up
-/// once, into `target`.
+/// Whether the stored checkpoint covers the event at `position` (a partitioned projection's: the
+/// partitions' that may hold it); looks the event's checkpoint up once, into `target`.
 async fn reached<R: ReadStore, S: EventSource>(
     source: &S,
     store: &R,
     identity: Identity<'_>,
     position: u64,
+    stream: Option<&str>,
     target: &mut Option<Checkpoint>,
 ) -> Result<bool, ProjectionError> {
     let target = match target {
@@ -89,8 +95,24 @@ async fn reached<R: ReadStore, S: EventSource>(
             },
         )?),
     };
+    let covers = |row: Option<CheckpointRow>| row.is_some() && current(row, identity.version) >= target;
     let row = store.read_checkpoint(identity.name).await?;
-    Ok(row.is_some() && current(row, identity.version) >= target)
+    if row.is_some() || identity.partition.is_some() {
+        return Ok(covers(row));
+    }
+    let Some(count) = partitions_of(store, identity).await? else {
+        return Ok(false);
+    };
+    for partition in Partition::all(count).filter(|p| stream.is_none_or(|stream| p.owns(stream))) {
+        if !covers(
+            store
+                .read_checkpoint(partition_name(identity.name, partition))
+                .await?,
+        ) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The timeout, with what the read model had and had not reached (as far as the stores answer).

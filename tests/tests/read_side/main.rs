@@ -15,6 +15,8 @@
 //! - `redis.rs`: read models in Redis fed from Postgres (a leaderboard `#[projection]` on
 //!   `RedisWrites`): runners, standbys, crashes, rebuilds, dead letters, read-only queries, leases,
 //!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
+//! - `partitioned.rs`: partitioned projections, workers sharing partitions, joining, stopping,
+//!   crashing, read-your-writes per partition, re-partitioning, partition reads by index;
 //! - `portable.rs`: one projection written once on `Sql`, the same scenarios on a
 //!   `SqlReadStore` over Postgres, SQLite and MariaDB, and the order example's view on all three;
 //! - `contract.rs`: the read-store contract through the `ReadStore` API on every store (and
@@ -28,6 +30,7 @@ mod consumer_tables;
 mod contract;
 mod dead_letters;
 mod mysql;
+mod partitioned;
 mod poison;
 mod portable;
 mod redis;

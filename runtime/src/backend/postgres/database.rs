@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use super::connections::DirectConnections;
 use super::errors::store_error;
 use super::inline::InlineProjections;
-use super::statements::Statements;
+use super::statements::{PartitionStatements, Statements};
 use super::wake_up::WakeUps;
 use crate::core::error::StoreError;
 
@@ -24,6 +24,8 @@ pub(super) struct Database {
     pub(super) direct: Arc<DirectConnections>,
     pub(super) wake_ups: Arc<WakeUps>,
     pub(super) inline: InlineProjections,
+    /// The partitioned reads' statements, per partition count, built on first use.
+    pub(super) partitions: Arc<std::sync::Mutex<std::collections::HashMap<u32, Arc<PartitionStatements>>>>,
 }
 
 impl Database {
@@ -54,7 +56,20 @@ impl Database {
             direct,
             inline,
             pool,
+            partitions: Arc::default(),
         }
+    }
+
+    /// The statements of partitioned reads into `count` partitions.
+    pub(super) fn partition_statements(&self, count: u32) -> Arc<PartitionStatements> {
+        let mut built = self
+            .partitions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        built
+            .entry(count)
+            .or_insert_with(|| Arc::new(PartitionStatements::new(&self.sql.schema, count)))
+            .clone()
     }
 
     /// Wakes the schema's subscribers after an append has committed.

@@ -7,7 +7,7 @@ use crate::backend::sql::section;
 /// The event table's layout, as the last statement of the migration marks it. Finding the mark
 /// means there is nothing to do, which lets an application whose role may not run DDL (`CREATE
 /// ... IF NOT EXISTS` checks privileges before existence) call `migrate` at every start.
-pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 5.";
+pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 6.";
 
 const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
 const EVENTS_SQL: &str = include_str!("sql/events.sql");
@@ -16,6 +16,38 @@ const EVENTS_SQL: &str = include_str!("sql/events.sql");
 const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, event_version, \
      payload::text AS payload, metadata::text AS metadata, recorded_at, \
      transaction_id::text::bigint AS transaction_id";
+
+/// The SQL of the reads of one partition count's partitions, built once per count.
+pub(super) struct PartitionStatements {
+    /// `read_batch` with the partition as `$5`.
+    pub(super) read: String,
+    /// `progress` with the partition as `$4`.
+    pub(super) progress: String,
+    /// The index the two read by.
+    pub(super) index: String,
+}
+
+impl PartitionStatements {
+    pub(super) fn new(schema: &str, count: u32) -> Self {
+        let statement = |name, parameter| {
+            let filter = if name == "read_batch" {
+                format!("\n      AND partition_key % {count} = ${parameter}")
+            } else {
+                format!(" AND e.partition_key % {count} = ${parameter}")
+            };
+            section(EVENTS_SQL, name)
+                .replace("{schema}", schema)
+                .replace("{event}", EVENT_COLUMNS)
+                .replace("{partition}", &filter)
+                .replace("{count}", &count.to_string())
+        };
+        Self {
+            read: statement("read_batch", 5),
+            progress: statement("progress", 4),
+            index: statement("partition_index", 0),
+        }
+    }
+}
 
 /// The store's SQL, built once per schema so that no call formats SQL.
 pub(super) struct Statements {
@@ -50,6 +82,7 @@ impl Statements {
             section(EVENTS_SQL, name)
                 .replace("{schema}", schema)
                 .replace("{event}", EVENT_COLUMNS)
+                .replace("{partition}", "")
         };
         Self {
             migrate: MIGRATE_SQL.replace("{schema}", schema),
@@ -113,5 +146,17 @@ mod tests {
             );
         }
         assert!(sql.migrate.ends_with(&format!("IS '{LAYOUT_MARKER}';\n")));
+    }
+
+    #[test]
+    fn partition_statements_filter_on_the_count_they_index() {
+        let sql = PartitionStatements::new("public", 4);
+        for statement in [&sql.read, &sql.progress, &sql.index] {
+            assert!(!statement.contains('{'), "{statement}");
+            assert!(statement.contains("partition_key % 4"), "{statement}");
+        }
+        assert!(sql.read.contains("partition_key % 4 = $5"), "{}", sql.read);
+        assert_eq!(sql.progress.matches("e.partition_key % 4 = $4").count(), 3);
+        assert!(sql.index.contains("chronicle_events_partitions_4_idx"));
     }
 }

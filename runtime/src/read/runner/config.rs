@@ -14,4 +14,10 @@ pub(super) struct Config {
     pub(super) on_poison: OnPoison,
     pub(super) lease: Duration,
     pub(super) crash_before_commit: Option<CrashHook>,
+    /// Asked before each attempt to lead: `false` keeps the runner on standby (a partition's
+    /// worker that holds its share already).
+    pub(super) may_lead: Option<LeadGate>,
 }
+
+/// Whether a standby runner may try to lead now.
+pub(crate) type LeadGate = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;

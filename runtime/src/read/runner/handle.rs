@@ -52,6 +52,17 @@ impl Shared {
     }
 }
 
+/// Whether a runner leads now, for whoever must count the runners of a process that lead (a
+/// partitioned projection's worker).
+#[derive(Clone)]
+pub(crate) struct LeaderFlag(Arc<Shared>);
+
+impl LeaderFlag {
+    pub(crate) fn is_leader(&self) -> bool {
+        self.0.observed().leader
+    }
+}
+
 /// How a runner ended, as [`ProjectionHandle::stop`] reports it.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -100,6 +111,11 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
         self.projection.identity().name
     }
 
+    /// This runner's leadership, to be read where the handle is not.
+    pub(crate) fn leader_flag(&self) -> LeaderFlag {
+        LeaderFlag(self.shared.clone())
+    }
+
     /// Whether this runner is the projection's active one.
     pub fn is_leader(&self) -> bool {
         self.shared.observed().leader
@@ -132,6 +148,7 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
             &self.store,
             self.projection.identity(),
             position,
+            None,
             timeout,
             Some(self.shared.progress.subscribe()),
         )

@@ -11,6 +11,7 @@ use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::EventSource;
 use crate::read::error::ProjectionError;
+use crate::read::partitioned::layout::{count_of, marker_name};
 use crate::read::status::RunnerState;
 
 impl<P: Projection, S: EventSource> Worker<P, S> {
@@ -24,10 +25,12 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             Some(connection) => connection,
             None => self.store.connect().await?,
         };
-        if !self
-            .store
-            .try_lead(&mut connection, self.name(), self.owner, self.config.lease)
-            .await?
+        let allowed = self.config.may_lead.as_ref().is_none_or(|may_lead| may_lead());
+        if !allowed
+            || !self
+                .store
+                .try_lead(&mut connection, self.name(), self.owner, self.config.lease)
+                .await?
         {
             *spare = Some(connection);
             let mut observed = self.shared.observed();
@@ -37,6 +40,23 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             observed.state = RunnerState::Standby;
             observed.leader = false;
             return Ok(None);
+        }
+        if self.projection.identity().partition.is_none() {
+            // A read model built in partitions must not be written by an unpartitioned runner too.
+            if let Some(marker) = self
+                .store
+                .load_checkpoint(&mut connection, marker_name(self.name()))
+                .await?
+            {
+                let _ = self
+                    .store
+                    .release_lead(&mut connection, self.name(), self.owner)
+                    .await;
+                return Err(ProjectionError::Partitioned {
+                    projection: self.name(),
+                    partitions: count_of(marker).unwrap_or_default(),
+                });
+            }
         }
         let row = self.store.load_checkpoint(&mut connection, self.name()).await?;
         let mut session = Session {

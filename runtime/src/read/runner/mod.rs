@@ -23,8 +23,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use self::config::Config;
-pub(crate) use self::handle::panic_message;
+pub(crate) use self::config::LeadGate;
 use self::handle::Shared;
+pub(crate) use self::handle::{panic_message, LeaderFlag};
 pub use self::handle::{ProjectionHandle, RunnerExit};
 pub use self::policy::{OnPoison, RetryPolicy};
 use self::worker::Worker;
@@ -104,6 +105,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
                 on_poison: OnPoison::default(),
                 lease: DEFAULT_LEASE,
                 crash_before_commit: None,
+                may_lead: None,
             },
         }
     }
@@ -154,6 +156,13 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         hook: impl Fn(&[RecordedEvent]) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.config.crash_before_commit = Some(Arc::new(hook));
+        self
+    }
+
+    /// Keeps the runner on standby while `gate` says no (a partitioned projection's worker that
+    /// holds its share of the partitions).
+    pub(crate) fn may_lead(mut self, gate: LeadGate) -> Self {
+        self.config.may_lead = Some(gate);
         self
     }
 

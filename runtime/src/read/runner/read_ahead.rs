@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::core::error::StoreError;
 use crate::core::projection::Projection;
-use crate::core::source::{Batch, Checkpoint, EventSource};
+use crate::core::source::{read_for, Batch, Checkpoint, EventSource};
 
 /// A batch being read from `after` on. Used only if the checkpoint ends exactly there; dropping
 /// it stops the read.
@@ -23,11 +23,7 @@ impl ReadAhead {
         projection: Arc<P>,
         limit: usize,
     ) -> Self {
-        let task = tokio::spawn(async move {
-            source
-                .read_batch(after, projection.identity().event_types, limit)
-                .await
-        });
+        let task = tokio::spawn(async move { read_for(&source, after, projection.identity(), limit).await });
         Self { after, task }
     }
 

@@ -17,7 +17,7 @@ use super::session::Session;
 use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
-use crate::core::source::{AppendListener, EventSource};
+use crate::core::source::{read_for, AppendListener, EventSource};
 use crate::read::error::ProjectionError;
 use crate::read::status::RunnerState;
 
@@ -267,13 +267,13 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         let batch = match read_ahead {
             Some(batch) => batch?,
             None => {
-                self.source
-                    .read_batch(
-                        checkpoint,
-                        self.projection.identity().event_types,
-                        self.config.batch_size,
-                    )
-                    .await?
+                read_for(
+                    &self.source,
+                    checkpoint,
+                    self.projection.identity(),
+                    self.config.batch_size,
+                )
+                .await?
             }
         };
         if batch.events.is_empty() {

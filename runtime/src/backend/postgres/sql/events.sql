@@ -69,13 +69,16 @@ ORDER BY position
 -- would name the `bigint` output column, which no index serves, and every batch would sort the
 -- rest of the log. The join keeps the index order, so no outer `ORDER BY` makes the server sort
 -- the batch again before sending its first row; the reader checks the order.
+-- The partition placeholder after `h.xmin` is empty, or (one partition of a partitioned
+-- projection) the condition on the row's partition, `partition_key % <count> = $5`, which the
+-- index of that count serves.
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
 SELECT h.xmin::text::bigint AS horizon, e.*
 FROM h LEFT JOIN LATERAL (
     SELECT {event}, transaction_id AS xid FROM "{schema}".chronicle_events
     WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2::bigint)
       AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))
-      AND transaction_id < h.xmin
+      AND transaction_id < h.xmin{partition}
     ORDER BY xid, position
     LIMIT $4
 ) e ON true
@@ -90,7 +93,8 @@ FROM (SELECT) AS one LEFT JOIN LATERAL (
 -- Where a subscriber at a checkpoint stands, in one snapshot: the highest position at or before
 -- it (scanning down from the newest event: few rows when it is caught up), the events of its
 -- types it can read and has not, and those committed but held back by an older open
--- transaction, with what that transaction is when there are any.
+-- transaction, with what that transaction is when there are any. The partition placeholders as
+-- in `read_batch` (with the partition as $4).
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
      c AS (SELECT $1::bigint::text::xid8 AS xid, $2::bigint AS position)
 SELECT
@@ -99,10 +103,10 @@ SELECT
      ORDER BY e.position DESC LIMIT 1) AS position,
     (SELECT count(*) FROM "{schema}".chronicle_events e, c
      WHERE (e.transaction_id, e.position) > (c.xid, c.position) AND e.transaction_id < h.xmin
-       AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[]))) AS readable,
+       AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[])){partition}) AS readable,
     (SELECT e.recorded_at FROM "{schema}".chronicle_events e, c
      WHERE (e.transaction_id, e.position) > (c.xid, c.position) AND e.transaction_id < h.xmin
-       AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[]))
+       AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[])){partition}
      ORDER BY e.transaction_id, e.position LIMIT 1) AS oldest_readable_at,
     held.count AS held_back,
     CASE WHEN held.count > 0 THEN COALESCE(
@@ -120,8 +124,13 @@ SELECT
 FROM h, LATERAL (
     SELECT count(*) AS count FROM "{schema}".chronicle_events e, c
     WHERE (e.transaction_id, e.position) > (c.xid, c.position) AND e.transaction_id >= h.xmin
-      AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[]))
+      AND (cardinality($3::text[]) = 0 OR e.event_type = ANY($3::text[])){partition}
 ) held
+
+-- name: partition_index
+-- What one partition of `{count}` reads by: its rows in subscription order.
+CREATE INDEX IF NOT EXISTS chronicle_events_partitions_{count}_idx
+    ON "{schema}".chronicle_events ((partition_key % {count}), transaction_id, position)
 
 -- name: any_between
 SELECT EXISTS (

@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS "{schema}".chronicle_events (
     CONSTRAINT chronicle_events_stream_version_key UNIQUE (stream_id, stream_version)
 );
 
+-- Layout 6: each row's partition key, a stable hash of its stream (Rust's `partition_key`), so that
+-- one partition of a partitioned projection reads its rows through an index of its own.
+ALTER TABLE "{schema}".chronicle_events ADD COLUMN IF NOT EXISTS partition_key integer
+    GENERATED ALWAYS AS (('x' || substr(md5(stream_id), 1, 7))::bit(28)::integer) STORED;
+
 CREATE INDEX IF NOT EXISTS chronicle_events_command_id_idx
     ON "{schema}".chronicle_events (command_id);
 CREATE INDEX IF NOT EXISTS chronicle_events_transaction_id_idx
@@ -90,4 +95,4 @@ $do$;
 DROP FUNCTION IF EXISTS "{schema}".chronicle_events_notify();
 
 -- The marker `PostgresStore::migrate` looks for; change it whenever this file changes.
-COMMENT ON TABLE "{schema}".chronicle_events IS 'Chronicle event log, append-only. Table layout 5.';
+COMMENT ON TABLE "{schema}".chronicle_events IS 'Chronicle event log, append-only. Table layout 6.';

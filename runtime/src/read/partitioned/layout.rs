@@ -1,0 +1,80 @@
+//! The names a partitioned projection keeps in its read store, and its layout marker: how many
+//! partitions, of which version, the read model was built with.
+//!
+//! Partition `i` of `n` of projection `p` keeps its checkpoint, lease and dead letters under
+//! `p/i-of-n`; the marker is the checkpoint row `p/partitions` (its position holds `n`); the
+//! one worker rebuilding the read model holds `p/setup`; worker slots are `p/worker-k`.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use crate::core::partition::Partition;
+use crate::core::projection::Identity;
+use crate::core::read_store::{CheckpointRow, ReadStore, ReadStoreError};
+use crate::core::source::Checkpoint;
+
+/// A name made at run time, kept for the life of the process (identities name projections with
+/// `&'static str`); each distinct name is allocated once.
+pub(crate) fn intern(name: String) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = names.get(name.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+/// The name partition `partition` of `projection` is stored under.
+pub(crate) fn partition_name(projection: &str, partition: Partition) -> &'static str {
+    intern(format!("{projection}/{}-of-{}", partition.index, partition.count))
+}
+
+/// The name of the layout marker's row.
+pub(crate) fn marker_name(projection: &str) -> &'static str {
+    intern(format!("{projection}/partitions"))
+}
+
+/// The claim a worker holds while it rebuilds the read model for a new layout.
+pub(crate) fn setup_name(projection: &str) -> &'static str {
+    intern(format!("{projection}/setup"))
+}
+
+/// Worker slot `slot` of `projection`'s workers.
+pub(crate) fn worker_name(projection: &str, slot: u32) -> &'static str {
+    intern(format!("{projection}/worker-{slot}"))
+}
+
+/// The marker row of `count` partitions of `version`.
+pub(crate) fn marker(version: u32, count: u32) -> CheckpointRow {
+    CheckpointRow {
+        version,
+        checkpoint: Checkpoint {
+            transaction_id: 0,
+            position: u64::from(count),
+        },
+    }
+}
+
+/// The partition count a marker row holds, if it is one Chronicle could have written.
+pub(crate) fn count_of(marker: CheckpointRow) -> Option<u32> {
+    u32::try_from(marker.checkpoint.position)
+        .ok()
+        .and_then(|count| Partition::new(0, count).map(|_| count))
+}
+
+/// How many partitions the read model of `identity` is built with, when it is partitioned (by
+/// its current version).
+pub(crate) async fn partitions_of<R: ReadStore>(
+    store: &R,
+    identity: Identity<'_>,
+) -> Result<Option<u32>, ReadStoreError> {
+    let row = store.read_checkpoint(marker_name(identity.name)).await?;
+    Ok(row
+        .filter(|row| row.version == identity.version)
+        .and_then(count_of))
+}

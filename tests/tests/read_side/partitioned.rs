@@ -1,0 +1,272 @@
+//! Partitioned projections against a real Postgres event store: several workers (each with its
+//! own sessions, as separate processes would have) share the partitions of one projection,
+//! apply each event exactly once (the ledger counts applications per event), rebalance when a
+//! worker joins, take over when one stops or crashes, wait for a receipt's own partition, and
+//! rebuild when the partition count changes. A partition reads its own rows through its index.
+//! Worker processes killed at random and paused past their lease are in
+//! `partition_processes.rs`.
+
+use std::time::Duration;
+
+use chronicle::prelude::*;
+use chronicle::sqlx;
+use chronicle::{Checkpoint, EventSource, Partition, PartitionedHandle, ProjectionError, RetryPolicy};
+use chronicle_tests::ledger::{assert_ledger_is_replay, Ledger};
+use chronicle_tests::support::{self, PgBank};
+use chronicle_tests::wait::until;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+type Worker = PartitionedHandle<Ledger, PostgresStore>;
+
+/// A worker of the ledger in `count` partitions, with quick polls.
+fn worker(bank: &PgBank, read: &PostgresReadStore, count: u32) -> Worker {
+    PartitionedRunner::new(bank.store.clone(), read.clone(), Ledger::default(), count)
+        .batch_size(7)
+        .poll_interval(Duration::from_millis(50))
+        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
+        .spawn()
+}
+
+/// Opens `count` accounts named `<prefix><n>` and deposits 1, 2, ... `deposits` on each.
+async fn accounts(bank: &PgBank, prefix: &str, count: usize, deposits: i64) {
+    for n in 0..count {
+        let account = format!("{prefix}{n}");
+        bank.open(&account).await;
+        for amount in 1..=deposits {
+            bank.deposit(&account, amount).await;
+        }
+    }
+}
+
+async fn log(bank: &PgBank) -> Vec<RecordedEvent> {
+    bank.store.read_all(0, 100_000).await.expect("the log")
+}
+
+/// Waits until the workers lead `shares` partitions each (in the order given) and every
+/// partition is led.
+async fn until_shared(workers: &[&Worker], shares: &[usize]) {
+    until("the partitions shared out", DEADLINE, || {
+        let led: Vec<usize> = workers.iter().map(|w| w.led().len()).collect();
+        led == shares
+    })
+    .await;
+}
+
+async fn stop(worker: Worker) {
+    worker
+        .stop()
+        .await
+        .into_result()
+        .expect("the worker stops cleanly");
+}
+
+#[tokio::test]
+async fn three_workers_share_four_partitions_and_apply_each_event_once() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 24, 3).await;
+    let workers = [
+        worker(&bank, &read, 4),
+        worker(&bank, &read, 4),
+        worker(&bank, &read, 4),
+    ];
+    // Shares by slot: 2, 1 and 1.
+    until("every partition led", DEADLINE, || {
+        workers.iter().map(|w| w.led().len()).sum::<usize>() == 4
+            && workers.iter().all(|w| !w.led().is_empty())
+    })
+    .await;
+    for w in &workers {
+        w.wait_until_caught_up(DEADLINE).await.unwrap();
+    }
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+
+    // Live appends reach the partition that owns their stream; a receipt waits for that one.
+    let receipt = bank.deposit("p3", 100).await;
+    workers[1].wait_for(&receipt, DEADLINE).await.unwrap();
+    let side = ReadSide::new(bank.store.clone(), read.clone());
+    side.wait_for::<Ledger>(receipt.position, DEADLINE).await.unwrap();
+    for w in &workers {
+        w.wait_until_caught_up(DEADLINE).await.unwrap();
+    }
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+
+    let status = workers[0].status().await.unwrap();
+    assert_eq!(status.partitions, 4);
+    assert_eq!(status.workers, 3);
+    assert_eq!(status.each.len(), 4);
+    assert_eq!(status.lag_events(), 0);
+    assert_eq!(
+        status.each.iter().filter(|p| p.held_here).count(),
+        workers[0].led().len()
+    );
+    assert!(status.each.iter().all(|p| p.status.position == receipt.position));
+    for w in workers {
+        stop(w).await;
+    }
+}
+
+#[tokio::test]
+async fn a_joining_worker_gets_its_share_and_a_stopped_one_hands_over() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 16, 2).await;
+    let first = worker(&bank, &read, 4);
+    until_shared(&[&first], &[4]).await;
+    first.wait_until_caught_up(DEADLINE).await.unwrap();
+
+    let second = worker(&bank, &read, 4);
+    until_shared(&[&first, &second], &[2, 2]).await;
+    accounts(&bank, "q", 4, 2).await;
+    second.wait_until_caught_up(DEADLINE).await.unwrap();
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+
+    // A worker that stops releases its partitions at once.
+    stop(first).await;
+    until_shared(&[&second], &[4]).await;
+    let receipt = bank.deposit("p1", 7).await;
+    second.wait_for(&receipt, DEADLINE).await.unwrap();
+    second.wait_until_caught_up(DEADLINE).await.unwrap();
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+    stop(second).await;
+}
+
+#[tokio::test]
+async fn a_crashed_worker_is_taken_over_and_nothing_is_applied_twice() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 12, 2).await;
+    let doomed = worker(&bank, &read, 3);
+    until_shared(&[&doomed], &[3]).await;
+    let survivor = worker(&bank, &read, 3);
+    until_shared(&[&doomed, &survivor], &[2, 1]).await;
+    accounts(&bank, "q", 12, 3).await;
+    // As if the process died mid-batch: its transactions and sessions are dropped uncommitted.
+    doomed.abort();
+    until_shared(&[&survivor], &[3]).await;
+    survivor.wait_until_caught_up(DEADLINE).await.unwrap();
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+    stop(survivor).await;
+}
+
+#[tokio::test]
+async fn read_your_writes_waits_only_for_the_partition_of_the_stream() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 8, 1).await;
+    let only = worker(&bank, &read, 2);
+    only.wait_until_caught_up(DEADLINE).await.unwrap();
+    stop(only).await;
+    // With no worker running, a receipt's own partition is behind, the other one is not.
+    let receipt = bank.deposit("p0", 5).await;
+    let owner = Partition::of(&receipt.stream_id, 2);
+    let side = ReadSide::new(bank.store.clone(), read.clone());
+    let error = side
+        .wait_for::<Ledger>(receipt.position, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProjectionError::Timeout { .. }), "{error}");
+    let restarted = worker(&bank, &read, 2);
+    restarted.wait_for(&receipt, DEADLINE).await.unwrap();
+    let status = restarted.status().await.unwrap();
+    assert_eq!(
+        status.each[owner.index as usize].status.position,
+        receipt.position
+    );
+    stop(restarted).await;
+}
+
+#[tokio::test]
+async fn a_new_partition_count_rebuilds_the_read_model_once_the_old_workers_are_gone() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 10, 2).await;
+    let old = worker(&bank, &read, 2);
+    old.wait_until_caught_up(DEADLINE).await.unwrap();
+
+    // Started while a worker of two partitions runs: it waits, writing nothing.
+    let new = worker(&bank, &read, 5);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(new.led().is_empty());
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+
+    stop(old).await;
+    until_shared(&[&new], &[5]).await;
+    new.wait_until_caught_up(DEADLINE).await.unwrap();
+    // Rebuilt: every event applied once since the reset, not on top of the old rows.
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+    stop(new).await;
+}
+
+#[tokio::test]
+async fn an_unpartitioned_runner_is_refused_once_the_read_model_is_partitioned() {
+    let bank = PgBank::new().await;
+    let read = support::postgres_read_store_elsewhere().await;
+    accounts(&bank, "p", 2, 1).await;
+    let partitioned = worker(&bank, &read, 2);
+    partitioned.wait_until_caught_up(DEADLINE).await.unwrap();
+    let plain = ProjectionRunner::new(bank.store.clone(), read.clone(), Ledger::default())
+        .poll_interval(Duration::from_millis(50))
+        .spawn();
+    until("the plain runner refused", DEADLINE, || plain.is_finished()).await;
+    let error = plain.join().await.unwrap_err();
+    assert!(
+        matches!(error, ProjectionError::Partitioned { partitions: 2, .. }),
+        "{error}"
+    );
+    assert_ledger_is_replay(&read, &log(&bank).await).await;
+    stop(partitioned).await;
+}
+
+#[tokio::test]
+async fn a_partition_reads_only_its_own_rows_through_its_index() {
+    let bank = PgBank::new().await;
+    accounts(&bank, "p", 20, 4).await;
+    let store = &bank.store;
+    store.prepare_partitions(4).await.unwrap();
+    let all = log(&bank).await;
+    let mut seen = 0;
+    for partition in Partition::all(4) {
+        let batch = store
+            .read_partition(Checkpoint::START, &[], 1_000, partition)
+            .await
+            .unwrap();
+        assert!(batch.events.iter().all(|e| partition.owns(&e.stream_id)));
+        let expected = all.iter().filter(|e| partition.owns(&e.stream_id)).count();
+        assert_eq!(batch.events.len(), expected, "{partition}");
+        seen += batch.events.len();
+        // Same rows as the generated column says, key by key.
+        let keys: Vec<i32> = sqlx::query_scalar(&format!(
+            "SELECT partition_key FROM \"{}\".chronicle_events ORDER BY position",
+            store.schema()
+        ))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        for (event, key) in all.iter().zip(&keys) {
+            assert_eq!(chronicle::partition_key(&event.stream_id) as i32, *key);
+        }
+    }
+    assert_eq!(seen, all.len());
+
+    // The plan reads the partition's index range, not the log (a table this small would be
+    // scanned whole otherwise, so the scan is ruled out).
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN SELECT position FROM \"{}\".chronicle_events \
+         WHERE partition_key % 4 = 1 AND (transaction_id, position) > ('0'::xid8, 0) \
+         ORDER BY transaction_id, position LIMIT 10",
+        store.schema()
+    ))
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("chronicle_events_partitions_4_idx"), "{plan}");
+}
