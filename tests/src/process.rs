@@ -1,5 +1,5 @@
-//! Processes of the tests' own binaries (a relay, a consumer) that the fault tests kill with
-//! `kill -9` at random moments, and the reproducible "random" moments themselves.
+//! Processes of the tests' own binaries (a relay, a consumer, a partition worker) that the fault
+//! tests kill with `kill -9` (or pause with `SIGSTOP`) at random moments, and the reproducible "random" moments themselves.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -29,6 +29,16 @@ impl Killable {
             .expect("its first line");
         assert_eq!(line.trim(), "ready", "the process said {line:?}");
         child
+    }
+
+    /// Sends the signal `name` (`STOP`, `CONT`) with `kill -<name>`.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// `kill -9`, and reap it.

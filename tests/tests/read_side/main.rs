@@ -15,6 +15,7 @@
 //! - `redis.rs`: read models in Redis fed from Postgres (a leaderboard `#[projection]` on
 //!   `RedisWrites`): runners, standbys, crashes, rebuilds, dead letters, read-only queries, leases,
 //!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
+//! - `partition_processes.rs`: worker processes killed at random and paused past their lease;
 //! - `partitioned.rs`: partitioned projections, workers sharing partitions, joining, stopping,
 //!   crashing, read-your-writes per partition, re-partitioning, partition reads by index;
 //! - `portable.rs`: one projection written once on `Sql`, the same scenarios on a
@@ -30,6 +31,7 @@ mod consumer_tables;
 mod contract;
 mod dead_letters;
 mod mysql;
+mod partition_processes;
 mod partitioned;
 mod poison;
 mod portable;

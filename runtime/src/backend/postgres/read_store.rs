@@ -243,10 +243,11 @@ impl ReadStore for PostgresReadStore {
         session: &'a mut PgConnection,
         projection: &'a str,
         _owner: Uuid,
-        _lease: Duration,
+        lease: Duration,
     ) -> Result<bool, ReadStoreError> {
         let row = sqlx::query(&self.sql.try_lead)
             .bind(self.lock_key(projection))
+            .bind(format!("{}ms", lease.as_millis().max(1)))
             .fetch_one(&mut *session)
             .await
             .map_err(read_store_error)?;

@@ -44,9 +44,10 @@ use crate::read::runner::{
 /// projection's workers, leads its share of the partitions (`partitions / workers`, the first
 /// ones one more) and stands by for the others. A worker that joins gets partitions handed over
 /// by the others within a poll interval or two; a worker that stops hands its partitions over at
-/// once, and one that dies loses them when its read-store claim goes (a Postgres session ends at
-/// once; SQLite and Redis leases after [`lease`](Self::lease)). No partition is applied by two
-/// workers at once: each batch's checkpoint update is fenced on the previous one.
+/// once, and one that dies loses them when its read-store claims go (with its Postgres sessions,
+/// at once; SQLite and Redis leases after [`lease`](Self::lease)); one that stops answering
+/// (a paused process) loses them after the lease too. No partition is applied by two workers at
+/// once: each batch's checkpoint update is fenced on the previous one.
 ///
 /// The first worker of a new layout (another partition count, or a new projection version)
 /// rebuilds the read model once, when no worker of the old layout runs any more, and every
@@ -123,8 +124,9 @@ impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
         self
     }
 
-    /// How long the worker's claims last without renewal on read stores that lease (SQLite,
-    /// Redis): how long after a worker died its partitions are taken over. Default 15 s.
+    /// How long the worker's claims last without renewal (see [`ProjectionRunner::lease`]): how
+    /// long after a worker died (SQLite, Redis) or stopped answering (Postgres: its sessions are
+    /// ended by the server) its partitions are taken over. Default 15 s.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.settings.lease = lease.max(Duration::from_millis(30));
         self

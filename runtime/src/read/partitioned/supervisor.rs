@@ -34,6 +34,9 @@ pub(crate) const MAX_WORKERS: u32 = 64;
 /// free slot, so the live ones sit at the bottom, with holes only where one left.
 const FREE_SLOTS_PROBED: u32 = 3;
 
+/// How long after finding a slot held it is probed again (see `is_held`).
+const PROBE_AGAIN: Duration = Duration::from_millis(5);
+
 pub(crate) struct Supervisor<P: Projection, S> {
     pub(super) source: S,
     pub(super) store: P::Store,
@@ -291,19 +294,12 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
         let mut slot = 0;
         while slot < MAX_WORKERS && (slot <= own || free_in_a_row < FREE_SLOTS_PROBED) {
             if slot != own {
-                let name = worker_name(self.name(), slot);
-                if self
-                    .store
-                    .try_lead(session, name, self.owner, self.settings.lease)
-                    .await?
-                {
-                    // Free: the probe took it; give it back at once.
-                    self.store.release_lead(session, name, self.owner).await?;
-                    free_in_a_row += 1;
-                } else {
+                if self.is_held(session, slot).await? {
                     workers += 1;
                     rank += u32::from(slot < own);
                     free_in_a_row = 0;
+                } else {
+                    free_in_a_row += 1;
                 }
             } else {
                 free_in_a_row = 0;
@@ -311,6 +307,31 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
             slot += 1;
         }
         Ok((workers, rank))
+    }
+
+    /// Whether another worker holds `slot`. A probe takes a free slot for a moment (and gives it
+    /// back at once), so a peer's probe can make a free slot look held: only a slot found held
+    /// twice, a little apart, counts.
+    async fn is_held(
+        &self,
+        session: &mut <P::Store as ReadStore>::Session,
+        slot: u32,
+    ) -> Result<bool, ProjectionError> {
+        let name = worker_name(self.name(), slot);
+        for attempt in 0..2 {
+            if self
+                .store
+                .try_lead(session, name, self.owner, self.settings.lease)
+                .await?
+            {
+                self.store.release_lead(session, name, self.owner).await?;
+                return Ok(false);
+            }
+            if attempt == 0 {
+                tokio::time::sleep(PROBE_AGAIN).await;
+            }
+        }
+        Ok(true)
     }
 
     /// Makes sure the read model is built in this layout (this many partitions, this version):

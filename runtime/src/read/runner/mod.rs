@@ -138,9 +138,13 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         self
     }
 
-    /// How long a lease on the projection lasts without renewal, on read stores that lease
-    /// ([`SqliteReadStore`](crate::SqliteReadStore)): a standby runner takes over that long after
-    /// the active one died. The active runner renews it every third of that. Default 15 s.
+    /// How long the active runner's claim lasts without renewal: on SQLite and Redis, a standby
+    /// runner takes over that long after the active one died; on Postgres and MariaDB a dead
+    /// runner's claim goes with its session at once, and on Postgres a runner whose session stays
+    /// idle that long (a paused process) has it ended by the server
+    /// (`idle_session_timeout`, `idle_in_transaction_session_timeout`). The active runner renews
+    /// it every third of that; keep it longer than any pause of a handler between two of its
+    /// statements. Default 15 s.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.config.lease = lease.max(Duration::from_millis(30));
         self

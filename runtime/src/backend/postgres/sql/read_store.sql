@@ -12,7 +12,13 @@ SET search_path TO "{schema}"
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path TO "{schema}"
 
 -- name: try_lead
-SELECT pg_try_advisory_lock(hashtextextended($1, 0))
+-- The claim is an advisory lock of the runner's session. Its lease ($2) is how long the session
+-- may stay idle, in a transaction or not, before the server ends it, and the lock with it: a
+-- runner that stops answering while its connection stays open (a paused process) loses its
+-- claim after that, as a dead one does at once. A live runner touches its session more often.
+SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS led,
+       set_config('idle_session_timeout', $2, false) AS idle_timeout,
+       set_config('idle_in_transaction_session_timeout', $2, false) AS idle_in_transaction_timeout
 
 -- name: release_lead
 SELECT pg_advisory_unlock(hashtextextended($1, 0))
