@@ -97,7 +97,24 @@ impl PortableCounts {
     ) -> Result<(), sqlx::Error> {
         count_portably(db, &meta.stream_id).await
     }
+
+    #[query]
+    async fn count_of(
+        &self,
+        query: &CountOf,
+        db: &mut ReadOnly<'_, Sql>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let row: Option<(i64,)> = db
+            .fetch_optional(sql_as("SELECT n FROM robust_counts WHERE stream_id = $1").bind(&query.0))
+            .await?;
+        Ok(row.map(|(n,)| n))
+    }
 }
+
+/// How many events of a stream the portable counting view has seen.
+#[derive(Query)]
+#[query(output = Option<i64>, read_model = PortableCounts)]
+pub struct CountOf(pub String);
 
 /// Counts one more event of `stream_id`: an update, or the first row (one runner writes at a
 /// time, so the two statements cannot race).

@@ -53,7 +53,7 @@ async fn until_shared(workers: &[&Worker], shares: &[usize]) {
     .await;
 }
 
-async fn stop(worker: Worker) {
+async fn stop<P: Projection>(worker: PartitionedHandle<P, PostgresStore>) {
     worker
         .stop()
         .await
@@ -330,4 +330,46 @@ async fn a_worker_joining_during_catch_up_takes_partitions_without_a_stall() {
     for w in [first, second, third] {
         stop(w).await;
     }
+}
+
+/// Two workers of a view written once, in three partitions, on a `SqlReadStore`: each stream's
+/// events counted once.
+async fn partitioned_on(read: chronicle::SqlReadStore) {
+    use chronicle_tests::counts::{CountOf, PortableCounts};
+    let bank = PgBank::new().await;
+    accounts(&bank, "s", 9, 3).await;
+    let start = || {
+        PartitionedRunner::new(bank.store.clone(), read.clone(), PortableCounts, 3)
+            .batch_size(4)
+            .poll_interval(Duration::from_millis(50))
+            .lease(Duration::from_secs(2))
+            .spawn()
+    };
+    let (one, two) = (start(), start());
+    until("both workers lead", DEADLINE, || {
+        one.led().len() + two.led().len() == 3 && !one.led().is_empty() && !two.led().is_empty()
+    })
+    .await;
+    let receipt = bank.deposit("s4", 10).await;
+    one.wait_for(&receipt, DEADLINE).await.unwrap();
+    one.wait_until_caught_up(DEADLINE).await.unwrap();
+    let side = ReadSide::new(bank.store.clone(), read.clone());
+    for n in 0..9 {
+        let expected = if n == 4 { 5 } else { 4 };
+        let counted = side
+            .query(&PortableCounts, &CountOf(format!("bank.Account-s{n}")))
+            .await
+            .unwrap();
+        assert_eq!(counted, Some(expected), "s{n}");
+    }
+    stop(one).await;
+    stop(two).await;
+}
+
+#[tokio::test]
+async fn partitioned_workers_run_on_sqlite_and_mariadb_read_stores() {
+    partitioned_on(support::sqlite_read_store().await.into()).await;
+    let mariadb = support::mysql_read_store().await;
+    partitioned_on(mariadb.clone().into()).await;
+    support::drop_mysql_database(&mariadb).await;
 }

@@ -706,3 +706,39 @@ async fn client_errors_are_sorted_into_transient_and_not() {
     RedisReadStore::close(session).await;
     support::delete_redis_keys(&read).await;
 }
+
+/// Two workers of the leaderboard in three partitions, on Redis: leases per partition and per
+/// worker slot, each event applied once, read-your-writes on the receipt's partition.
+#[tokio::test]
+async fn a_partitioned_leaderboard_applies_each_event_once() {
+    let (bank, side, read) = setup().await;
+    for n in 0..9 {
+        let account = format!("r{n}");
+        bank.open(&account).await;
+        for amount in 1..=3 {
+            bank.deposit(&account, amount).await;
+        }
+    }
+    let start = || {
+        PartitionedRunner::new(bank.store.clone(), read.clone(), BoardV1::new(&read), 3)
+            .batch_size(4)
+            .poll_interval(Duration::from_millis(50))
+            .lease(Duration::from_secs(2))
+            .spawn()
+    };
+    let (one, two) = (start(), start());
+    until("both workers lead", CATCH_UP, || {
+        one.led().len() + two.led().len() == 3 && !one.led().is_empty() && !two.led().is_empty()
+    })
+    .await;
+    let receipt = bank.deposit("r4", 10).await;
+    two.wait_for(&receipt, CATCH_UP).await.unwrap();
+    one.wait_until_caught_up(CATCH_UP).await.unwrap();
+    assert_eq!(applied(&side, &read).await, (37, 37));
+    assert_eq!(balance(&side, &read, "r4").await, Some(16));
+    assert_eq!(top(&side, &read, 1).await, vec![("r4".to_owned(), 16)]);
+    for worker in [one, two] {
+        worker.stop().await.into_result().unwrap();
+    }
+    clean_up(side, read).await;
+}
