@@ -56,7 +56,7 @@ async fn workers_killed_at_random_moments_leave_each_event_applied_once() {
         bank.open(&format!("k{account}")).await;
     }
     let lease = Duration::from_secs(2);
-    let mut workers = vec![
+    let mut workers = [
         start(&bank, &read, lease).await,
         start(&bank, &read, lease).await,
         start(&bank, &read, lease).await,
