@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::counting::CountingStore;
 use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim_heap, Db, EventRows, Rng};
-use crate::polyglot::{self, CatchUp, RedisBalances, RedisKeys, ScratchDatabase, Target};
+use crate::polyglot::{self, CatchUp, Reading, RedisBalances, RedisKeys, ScratchDatabase, Target};
 use crate::report::{number, Compare, Report, Sample, Section};
 use crate::{brokers, end_to_end};
 use crate::{Config, Result};
@@ -1134,8 +1134,19 @@ impl Bench {
         Ok(())
     }
 
+    /// The order of a run's measurements next to a raw writer: the sequential raw writer, the
+    /// read-ahead one and the runner (`None`) in odd runs, the reverse in even runs.
+    fn raw_order(run: usize) -> [Option<Reading>; 3] {
+        let order = [Some(Reading::Sequential), Some(Reading::Ahead), None];
+        if run % 2 == 1 {
+            order
+        } else {
+            [order[2], order[1], order[0]]
+        }
+    }
+
     /// A balance view in Redis ([`RedisBalances`] on `RedisReadStore`) from empty to caught up
-    /// over the data set, next to a raw writer of the same keys (raw first in odd runs).
+    /// over the data set, next to raw writers of the same keys (see [`Self::raw_order`]).
     async fn redis(&mut self, events: usize, run: usize, report: &mut Report) -> Result<()> {
         let key = format!("redis.{events}");
         let Some((store, target)) = self.target(events, &key).await? else {
@@ -1146,51 +1157,48 @@ impl Bench {
         let prefix = format!("chb_{}", &Uuid::new_v4().simple().to_string()[..10]);
         let outcome: Result<_> = async {
             let settings = polyglot::redis_settings(&connection).await?;
-            let (mut raw, mut chronicle) = (None, None);
-            let raw_first = run % 2 == 1;
-            for is_raw in [raw_first, !raw_first] {
+            let mut measured = Measured::default();
+            for reading in Self::raw_order(run) {
                 self.db.checkpoint().await?;
-                if is_raw {
-                    let keys = RedisKeys::under(&prefix, "raw");
-                    progress!(
-                        self,
-                        "redis: raw sqlx reads + redis MULTI/EXEC pipelines, {} events",
-                        number(events as f64)
-                    );
-                    let catch_up = polyglot::raw_redis(&store, &target, &connection, &keys).await?;
-                    let (accounts, sum, owners) = polyglot::redis_view(&connection, &keys).await?;
-                    self.check_view(&key, "raw Redis writer", &catch_up, &target, (accounts, sum))?;
-                    if catch_up.finished(&target) {
-                        expect_eq("raw Redis writer: owners", owners, target.accounts as i64)?;
+                let (what, keys, catch_up) = match reading {
+                    Some(reading) => {
+                        let keys = RedisKeys::under(&prefix, "raw");
+                        let what = raw_what("Redis", reading);
+                        progress!(self, "redis: {what}, {} events", number(events as f64));
+                        let catch_up =
+                            polyglot::raw_redis(&store, &target, reading, &connection, &keys).await?;
+                        (what, keys, catch_up)
                     }
-                    raw = Some(catch_up);
-                } else {
-                    let read = RedisReadStore::open(&url)?.prefix(&prefix);
-                    read.migrate().await?;
-                    let keys = RedisKeys::under(&prefix, "view");
-                    progress!(
-                        self,
-                        "redis: RedisBalances on RedisReadStore from empty over {} events",
-                        number(events as f64)
-                    );
-                    let projection = RedisBalances { keys: keys.clone() };
-                    let catch_up = polyglot::run_projection(&store, read, projection, &target).await?;
-                    let (accounts, sum, owners) = polyglot::redis_view(&connection, &keys).await?;
-                    self.check_view(&key, "RedisBalances", &catch_up, &target, (accounts, sum))?;
-                    if catch_up.finished(&target) {
-                        expect_eq("RedisBalances: owners", owners, target.accounts as i64)?;
+                    None => {
+                        let read = RedisReadStore::open(&url)?.prefix(&prefix);
+                        read.migrate().await?;
+                        let keys = RedisKeys::under(&prefix, "view");
+                        let what = "RedisBalances on RedisReadStore".to_owned();
+                        progress!(
+                            self,
+                            "redis: {what} from empty over {} events",
+                            number(events as f64)
+                        );
+                        let projection = RedisBalances { keys: keys.clone() };
+                        let catch_up = polyglot::run_projection(&store, read, projection, &target).await?;
+                        (what, keys, catch_up)
                     }
-                    chronicle = Some(catch_up);
+                };
+                let (accounts, sum, owners) = polyglot::redis_view(&connection, &keys).await?;
+                self.check_view(&key, &what, &catch_up, &target, (accounts, sum))?;
+                if catch_up.finished(&target) {
+                    expect_eq(&format!("{what}: owners"), owners, target.accounts as i64)?;
                 }
+                measured.record(reading, catch_up);
                 if self.gave_up.contains(&key) {
                     break;
                 }
             }
-            Ok((settings, raw, chronicle))
+            Ok((settings, measured))
         }
         .await;
         let cleanup = polyglot::delete_redis_keys(&connection, &prefix).await;
-        let (settings, raw, chronicle) = outcome?;
+        let (settings, measured) = outcome?;
         cleanup?;
         let shape = format!(
             "{} events over {} accounts from the Postgres event table, batches of {}",
@@ -1198,40 +1206,29 @@ impl Bench {
             number(target.accounts as f64),
             number(target.batch as f64)
         );
-        let raw_key = format!("redis.raw.{events}");
-        if let Some(raw) = raw {
-            report.add(
-                &raw_key,
-                Section::Redis,
+        measured.report(
+            report,
+            &target,
+            Section::Redis,
+            [&key, &format!("redis.raw.{events}"), &format!("redis.raw_ahead.{events}")],
+            [
                 format!(
-                    "Redis, raw: sqlx reads of a batch, then its commands (`HSET` per run of openings, `HINCRBY` per net change) in one redis `MULTI`/`EXEC` pipeline; {shape}"
+                    "Redis: a balance view (hash fields, batch handlers on `RedisWrites`) on `RedisReadStore` from empty to caught up, one `MULTI`/`EXEC` per batch with the checkpoint; {shape} (target ≥ 50 % of raw)"
                 ),
-                "events/s",
-                Compare::Baseline("raw Redis"),
-                raw.sample(&target).remark(settings),
-            );
-            if let Some(chronicle) = chronicle {
-                let sample = chronicle
-                    .sample(&target)
-                    .with("÷ raw, same run", chronicle.rate() / raw.rate());
-                report.add(
-                    &key,
-                    Section::Redis,
-                    format!(
-                        "Redis: a balance view (hash fields, batch handlers on `RedisWrites`) on `RedisReadStore` from empty to caught up, one `MULTI`/`EXEC` per batch with the checkpoint; {shape} (target ≥ 50 % of raw)"
-                    ),
-                    "events/s",
-                    Compare::ThroughputOf(vec![raw_key]),
-                    sample,
-                );
-            }
-        }
+                format!(
+                    "Redis, raw: sqlx reads a batch, then its commands (`HSET` per run of openings, `HINCRBY` per net change) go in one redis `MULTI`/`EXEC` pipeline; {shape}"
+                ),
+                format!("Redis, raw with read-ahead: as raw, the next batch read while one is written (as the runner does); {shape}"),
+            ],
+            ["raw Redis", "raw Redis, read-ahead"],
+            settings,
+        );
         Ok(())
     }
 
     /// The portable `bank::views::AccountBalances` on `SqlReadStore::from(MySqlReadStore)` from
-    /// empty to caught up over the data set, next to a raw sqlx writer of the same rows (raw first
-    /// in odd runs), in a scratch database of its own.
+    /// empty to caught up over the data set, next to raw sqlx writers of the same rows (see
+    /// [`Self::raw_order`]), in a scratch database of its own.
     async fn mariadb(&mut self, events: usize, run: usize, report: &mut Report) -> Result<()> {
         let key = format!("mariadb.{events}");
         let Some((store, target)) = self.target(events, &key).await? else {
@@ -1240,43 +1237,43 @@ impl Bench {
         let database = ScratchDatabase::create(&self.cfg.mysql_url, 4).await?;
         let outcome: Result<_> = async {
             let settings = database.settings().await?;
-            let (mut raw, mut chronicle) = (None, None);
-            let raw_first = run % 2 == 1;
-            for is_raw in [raw_first, !raw_first] {
+            let mut measured = Measured::default();
+            for reading in Self::raw_order(run) {
                 self.db.checkpoint().await?;
-                if is_raw {
-                    progress!(
-                        self,
-                        "mariadb: raw sqlx reads + MySQL batches, {} events",
-                        number(events as f64)
-                    );
-                    let catch_up = polyglot::raw_mariadb(&store, &target, &database).await?;
-                    let totals = database.balances(polyglot::RAW_MYSQL_TABLE).await?;
-                    self.check_view(&key, "raw MariaDB writer", &catch_up, &target, totals)?;
-                    raw = Some(catch_up);
-                } else {
-                    let read = SqlReadStore::from(MySqlReadStore::from_pool(database.pool.clone()));
-                    read.migrate().await?;
-                    progress!(
-                        self,
-                        "mariadb: portable AccountBalances on SqlReadStore(MySqlReadStore) from empty over {} events",
-                        number(events as f64)
-                    );
-                    let catch_up =
-                        polyglot::run_projection(&store, read, bank::views::AccountBalances, &target).await?;
-                    let totals = database.balances("bank_account_balances").await?;
-                    self.check_view(&key, "AccountBalances on MariaDB", &catch_up, &target, totals)?;
-                    chronicle = Some(catch_up);
-                }
+                let (what, table, catch_up) = match reading {
+                    Some(reading) => {
+                        let what = raw_what("MariaDB", reading);
+                        progress!(self, "mariadb: {what}, {} events", number(events as f64));
+                        let catch_up = polyglot::raw_mariadb(&store, &target, reading, &database).await?;
+                        (what, polyglot::RAW_MYSQL_TABLE, catch_up)
+                    }
+                    None => {
+                        let read = SqlReadStore::from(MySqlReadStore::from_pool(database.pool.clone()));
+                        read.migrate().await?;
+                        let what = "portable AccountBalances on SqlReadStore(MySqlReadStore)".to_owned();
+                        progress!(
+                            self,
+                            "mariadb: {what} from empty over {} events",
+                            number(events as f64)
+                        );
+                        let catch_up =
+                            polyglot::run_projection(&store, read, bank::views::AccountBalances, &target)
+                                .await?;
+                        (what, "bank_account_balances", catch_up)
+                    }
+                };
+                let totals = database.balances(table).await?;
+                self.check_view(&key, &what, &catch_up, &target, totals)?;
+                measured.record(reading, catch_up);
                 if self.gave_up.contains(&key) {
                     break;
                 }
             }
-            Ok((settings, raw, chronicle))
+            Ok((settings, measured))
         }
         .await;
         let cleanup = database.drop().await;
-        let (settings, raw, chronicle) = outcome?;
+        let (settings, measured) = outcome?;
         cleanup?;
         let shape = format!(
             "{} events over {} accounts from the Postgres event table, batches of {}",
@@ -1284,34 +1281,23 @@ impl Bench {
             number(target.accounts as f64),
             number(target.batch as f64)
         );
-        let raw_key = format!("mariadb.raw.{events}");
-        if let Some(raw) = raw {
-            report.add(
-                &raw_key,
-                Section::MariaDb,
+        measured.report(
+            report,
+            &target,
+            Section::MariaDb,
+            [&key, &format!("mariadb.raw.{events}"), &format!("mariadb.raw_ahead.{events}")],
+            [
                 format!(
-                    "MariaDB, raw: sqlx reads of a batch from Postgres, then one MySQL transaction of a multi-row `INSERT` per run of openings and one `UPDATE ... CASE` per run of deposits (≤ 1,000 rows a statement); {shape}"
+                    "MariaDB: the portable view (`bank::views::AccountBalances`) on `SqlReadStore::from(MySqlReadStore)` from empty to caught up, the checkpoint in each batch's transaction; {shape} (target ≥ 50 % of raw)"
                 ),
-                "events/s",
-                Compare::Baseline("raw MariaDB"),
-                raw.sample(&target).remark(settings),
-            );
-            if let Some(chronicle) = chronicle {
-                let sample = chronicle
-                    .sample(&target)
-                    .with("÷ raw, same run", chronicle.rate() / raw.rate());
-                report.add(
-                    &key,
-                    Section::MariaDb,
-                    format!(
-                        "MariaDB: the portable view (`bank::views::AccountBalances`) on `SqlReadStore::from(MySqlReadStore)` from empty to caught up, the checkpoint in each batch's transaction; {shape} (target ≥ 50 % of raw)"
-                    ),
-                    "events/s",
-                    Compare::ThroughputOf(vec![raw_key]),
-                    sample,
-                );
-            }
-        }
+                format!(
+                    "MariaDB, raw: sqlx reads a batch from Postgres, then one MySQL transaction writes it: a multi-row `INSERT` per run of openings, an `UPDATE ... CASE` per run of deposits (≤ 1,000 rows a statement); {shape}"
+                ),
+                format!("MariaDB, raw with read-ahead: as raw, the next batch read while one is written (as the runner does); {shape}"),
+            ],
+            ["raw MariaDB", "raw MariaDB, read-ahead"],
+            settings,
+        );
         Ok(())
     }
 
@@ -1652,4 +1638,89 @@ async fn warm_up(sql: &str, conn: &mut sqlx::PgConnection, tag: &str) -> Result<
         rows.insert_one(sql, i, conn).await?;
     }
     Ok(())
+}
+
+/// What a measurement next to raw writers is called in the progress lines.
+fn raw_what(target: &str, reading: Reading) -> String {
+    match reading {
+        Reading::Sequential => format!("raw sqlx reads + raw {target} writes"),
+        Reading::Ahead => format!("raw sqlx reads ahead + raw {target} writes"),
+    }
+}
+
+/// One run's catch-ups of a view next to raw writers of the same keys or rows.
+#[derive(Default)]
+struct Measured {
+    runner: Option<CatchUp>,
+    sequential: Option<CatchUp>,
+    ahead: Option<CatchUp>,
+}
+
+impl Measured {
+    fn record(&mut self, reading: Option<Reading>, catch_up: CatchUp) {
+        let slot = match reading {
+            None => &mut self.runner,
+            Some(Reading::Sequential) => &mut self.sequential,
+            Some(Reading::Ahead) => &mut self.ahead,
+        };
+        *slot = Some(catch_up);
+    }
+
+    /// Adds the rows: the sequential raw writer (a baseline), the read-ahead one (a baseline,
+    /// compared with the first too) and the runner (compared with both), under `keys` (runner,
+    /// sequential, read-ahead) with `labels` in the same order and the baselines' `tags`;
+    /// `settings` (the target server's) go in the sequential baseline's notes.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        report: &mut Report,
+        target: &Target,
+        section: Section,
+        keys: [&str; 3],
+        labels: [String; 3],
+        tags: [&'static str; 2],
+        settings: String,
+    ) {
+        let [runner_key, raw_key, ahead_key] = keys;
+        let [runner_label, raw_label, ahead_label] = labels;
+        let Some(raw) = self.sequential else {
+            return;
+        };
+        report.add(
+            raw_key,
+            section,
+            raw_label,
+            "events/s",
+            Compare::Baseline(tags[0]),
+            raw.sample(target).remark(settings),
+        );
+        if let Some(ahead) = self.ahead {
+            report.add(
+                ahead_key,
+                section,
+                ahead_label,
+                "events/s",
+                Compare::ThroughputOf(vec![raw_key.to_owned()]),
+                ahead.sample(target),
+            );
+        }
+        if let Some(runner) = self.runner {
+            let mut sample = runner
+                .sample(target)
+                .with("÷ raw, same run", runner.rate() / raw.rate());
+            let mut compare = vec![raw_key.to_owned()];
+            if let Some(ahead) = self.ahead {
+                sample = sample.with("÷ raw read-ahead, same run", runner.rate() / ahead.rate());
+                compare.push(ahead_key.to_owned());
+            }
+            report.add(
+                runner_key,
+                section,
+                runner_label,
+                "events/s",
+                Compare::ThroughputOf(compare),
+                sample,
+            );
+        }
+    }
 }

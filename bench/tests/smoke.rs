@@ -65,10 +65,12 @@ async fn quick_run_has_every_row_and_right_counts() {
     }
     for events in &config.redis_events {
         read_store_rows.push(format!("redis.raw.{events}"));
+        read_store_rows.push(format!("redis.raw_ahead.{events}"));
         read_store_rows.push(format!("redis.{events}"));
     }
     for events in &config.mariadb_events {
         read_store_rows.push(format!("mariadb.raw.{events}"));
+        read_store_rows.push(format!("mariadb.raw_ahead.{events}"));
         read_store_rows.push(format!("mariadb.{events}"));
     }
     keys.extend(read_store_rows.iter().cloned());
