@@ -81,3 +81,11 @@ pub mod book_other_services {}
 /// The performance chapter.
 #[doc = include_str!("../../book/src/performance.md")]
 pub mod book_performance {}
+
+/// The polyglot chapter.
+#[doc = include_str!("../../book/src/polyglot.md")]
+pub mod book_polyglot {}
+
+/// The scaling chapter.
+#[doc = include_str!("../../book/src/scaling.md")]
+pub mod book_scaling {}

@@ -37,6 +37,8 @@ mod projection_test;
 mod reference;
 #[path = "../../book/listings/relay.rs"]
 mod relay;
+#[path = "../../book/listings/scaling.rs"]
+mod scaling;
 #[path = "../../book/listings/services.rs"]
 mod services;
 #[path = "../../book/listings/time_travel.rs"]

@@ -17,7 +17,7 @@ pub mod postgres;
 use std::collections::BTreeMap;
 
 use chronicle::prelude::*;
-use chronicle::{sqlx, SqlStatement};
+use chronicle::{sqlx, SqlEngine, SqlStatement};
 
 use crate::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
 
@@ -84,22 +84,35 @@ async fn insert_accounts(
     Ok(())
 }
 
-/// Adds each account's net change to its balance in `table`: one `UPDATE ... CASE` per run.
+/// Adds each account's net change to its balance in `table`: one `UPDATE` per run. Postgres and
+/// SQLite join a `VALUES` list (whose columns both call `column1`, `column2`); MariaDB has no
+/// `UPDATE ... FROM`, so there the change comes from a `CASE` (slower per row, same result).
 async fn add_to_balances(db: &mut Sql, table: &str, changes: &[(&str, i64)]) -> Result<(), sqlx::Error> {
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
-        let mut update: SqlStatement = sql(format!("UPDATE {table} SET balance = balance + CASE account_id"));
-        for (account_id, change) in chunk {
-            update
-                .push(" WHEN ")
-                .push_bind(*account_id)
-                .push(" THEN ")
-                .push_bind(*change);
+        let mut update: SqlStatement;
+        if db.engine() == SqlEngine::MySql {
+            update = sql(format!("UPDATE {table} SET balance = balance + CASE account_id"));
+            for (account_id, change) in chunk {
+                update
+                    .push(" WHEN ")
+                    .push_bind(*account_id)
+                    .push(" THEN ")
+                    .push_bind(*change);
+            }
+            update.push(" END WHERE account_id IN (");
+            update.push_tuples(chunk, |row, (account_id, _)| {
+                row.push_bind(*account_id);
+            });
+            update.push(")");
+        } else {
+            update = sql(format!(
+                "UPDATE {table} SET balance = {table}.balance + c.column2 FROM (VALUES "
+            ));
+            update.push_tuples(chunk, |row, (account_id, change)| {
+                row.push_bind(*account_id).push_bind(*change);
+            });
+            update.push(format!(") AS c WHERE {table}.account_id = c.column1").as_str());
         }
-        update.push(" END WHERE account_id IN (");
-        update.push_tuples(chunk, |row, (account_id, _)| {
-            row.push_bind(*account_id);
-        });
-        update.push(")");
         db.execute(update).await?;
     }
     Ok(())
