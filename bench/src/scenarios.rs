@@ -1123,7 +1123,7 @@ impl Bench {
                 report.add(
                     &format!("portability.sql.{events}"),
                     Section::Portability,
-                    "portability: the portable view (`bank::views::AccountBalances`: `&mut Sql`, multi-row `VALUES` + `UPDATE ... CASE`) on `SqlReadStore` over Postgres, same data set and batches (target ≥ 90 % of the direct view)"
+                    "portability: the portable view (`bank::views::AccountBalances`: `&mut Sql`, multi-row `VALUES` inserts, `UPDATE ... FROM (VALUES ...)`) on `SqlReadStore` over Postgres, same data set and batches (target ≥ 90 % of the direct view)"
                         .to_owned(),
                     "events/s",
                     Compare::ThroughputOf(vec![direct_key, "raw.read".to_owned()]),

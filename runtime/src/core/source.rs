@@ -26,7 +26,6 @@ use chrono::{DateTime, Utc};
 use super::error::StoreError;
 use super::future::BoxFuture;
 use super::partition::Partition;
-use super::projection::Identity;
 use super::store::{EventStore, RecordedEvent};
 
 /// A place in the subscription order of the global log: everything at or before it is consumed.
@@ -234,39 +233,6 @@ fn only_partition(mut batch: Batch, partition: Partition) -> Batch {
         }
     }
     batch
-}
-
-/// Reads the next batch for a subscriber of `identity`: its partition's, or the whole log's.
-pub(crate) async fn read_for<S: EventSource>(
-    source: &S,
-    after: Checkpoint,
-    identity: Identity<'_>,
-    limit: usize,
-) -> Result<Batch, StoreError> {
-    match identity.partition {
-        Some(partition) => {
-            source
-                .read_partition(after, identity.event_types, limit, partition)
-                .await
-        }
-        None => source.read_batch(after, identity.event_types, limit).await,
-    }
-}
-
-/// [`EventSource::progress`] for a subscriber of `identity`.
-pub(crate) async fn progress_for<S: EventSource>(
-    source: &S,
-    after: Checkpoint,
-    identity: Identity<'_>,
-) -> Result<Progress, StoreError> {
-    match identity.partition {
-        Some(partition) => {
-            source
-                .partition_progress(after, identity.event_types, partition)
-                .await
-        }
-        None => source.progress(after, identity.event_types).await,
-    }
 }
 
 /// Wakes a subscriber when events may have been appended.

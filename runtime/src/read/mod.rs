@@ -5,8 +5,10 @@
 
 pub mod consumer;
 pub mod error;
+pub(crate) mod layout;
 pub mod partitioned;
 pub mod read_side;
+pub(crate) mod reads;
 pub mod relay;
 pub mod replay;
 pub mod runner;

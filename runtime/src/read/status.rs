@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use super::error::ProjectionError;
 use crate::core::projection::Identity;
 use crate::core::read_store::{CheckpointRow, ReadStore};
-use crate::core::source::{progress_for, Checkpoint, EventSource};
+use crate::core::source::{Checkpoint, EventSource};
+use crate::read::reads::progress_for;
 
 /// What a runner is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::core::partition::Partition;
 use crate::core::projection::Identity;
 use crate::core::read_store::{CheckpointRow, ReadStore};
 use crate::core::source::{Checkpoint, EventSource};
-use crate::read::partitioned::layout::{partition_name, partitions_of};
+use crate::read::layout::{partition_name, partitions_of};
 
 /// The first pause between polls of a checkpoint when waiting for it; it doubles up to
 /// [`POLL_MAX`].

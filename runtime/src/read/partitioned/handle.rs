@@ -9,13 +9,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::layout::partition_name;
 use crate::core::partition::Partition;
 use crate::core::projection::{Identity, Projection};
 use crate::core::read_store::{DeadLetter, ReadStore};
 use crate::core::source::EventSource;
 use crate::core::store::Receipt;
 use crate::read::error::ProjectionError;
+use crate::read::layout::partition_name;
 use crate::read::runner::{panic_message, LeaderFlag, RunnerExit};
 use crate::read::status::{status_of, ProjectionStatus};
 use crate::read::wait::wait_for_checkpoint;

@@ -5,10 +5,10 @@
 //! starts its supervisor (`supervisor.rs`: a worker slot, the layout, the share of partitions it
 //! leads) and returns a [`PartitionedHandle`] (`handle.rs`). Each partition is run by an
 //! ordinary runner of the projection wrapped as [`PartitionOf`], which reads only its streams;
-//! `layout.rs` names what the read store keeps.
+//! `read/layout.rs` names what the read store keeps.
 
 mod handle;
-pub(crate) mod layout;
+mod partition_of;
 mod supervisor;
 
 use std::fmt;
@@ -19,22 +19,17 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use self::handle::{PartitionStatus, PartitionedHandle, PartitionedStatus};
+use self::partition_of::Settings;
 use self::supervisor::Supervisor;
-use crate::core::error::HandlerError;
-use crate::core::future::BoxFuture;
-use crate::core::partition::{Partition, MAX_PARTITIONS};
-use crate::core::projection::{BatchFailure, Identity, Projection};
-use crate::core::read_store::ReadStore;
+use crate::core::partition::MAX_PARTITIONS;
+use crate::core::projection::Projection;
 use crate::core::source::EventSource;
-use crate::core::store::RecordedEvent;
-use crate::read::runner::{
-    OnPoison, ProjectionRunner, RetryPolicy, DEFAULT_BATCH_SIZE, DEFAULT_LEASE, DEFAULT_POLL_INTERVAL,
-};
+use crate::read::runner::{OnPoison, RetryPolicy, DEFAULT_BATCH_SIZE, DEFAULT_LEASE, DEFAULT_POLL_INTERVAL};
 
 /// One worker of a partitioned projection: a builder, then [`spawn`](Self::spawn).
 ///
 /// The projection's streams are split into `partitions` by a stable hash of the stream id
-/// ([`Partition::of`]); each partition has its own checkpoint, lease and dead letters, and its
+/// ([`Partition::of`](crate::Partition::of)); each partition has its own checkpoint, lease and dead letters, and its
 /// events are applied in stream order, exactly once, like an unpartitioned projection's. Events
 /// of different partitions are applied in no particular order with each other: partition a
 /// projection only when its handlers touch one stream's rows per event (a balance per account),
@@ -58,16 +53,6 @@ pub struct PartitionedRunner<P: Projection, S> {
     projection: Arc<P>,
     partitions: u32,
     settings: Settings,
-}
-
-/// What every partition's runner is built with.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) batch_size: usize,
-    pub(crate) poll_interval: Duration,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) on_poison: OnPoison,
-    pub(crate) lease: Duration,
 }
 
 impl<P: Projection, S> fmt::Debug for PartitionedRunner<P, S> {
@@ -163,78 +148,5 @@ impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
             stop: stop_tx,
             task,
         }
-    }
-}
-
-impl<P: Projection, S: EventSource> Supervisor<P, S> {
-    /// A standby runner of `partition`, kept from leading while this worker holds its share.
-    fn runner(&self, partition: Partition) -> ProjectionRunner<PartitionOf<P>, S> {
-        let shared = self.shared.clone();
-        let settings = &self.settings;
-        ProjectionRunner::new(
-            self.source.clone(),
-            self.store.clone(),
-            PartitionOf {
-                inner: self.projection.clone(),
-                name: layout::partition_name(self.projection.identity().name, partition),
-                partition,
-            },
-        )
-        .batch_size(settings.batch_size)
-        .poll_interval(settings.poll_interval)
-        .retry(settings.retry)
-        .on_poison(settings.on_poison)
-        .lease(settings.lease)
-        .may_lead(Arc::new(move || shared.may_lead_one_more()))
-    }
-}
-
-/// One partition of a projection, as its runner sees it: the projection's handlers, its own
-/// name and the partition of the log it reads. Its reset does nothing: the read model is reset
-/// once, for all partitions, by the worker that sets a new layout up.
-pub(crate) struct PartitionOf<P> {
-    pub(crate) inner: Arc<P>,
-    pub(crate) name: &'static str,
-    pub(crate) partition: Partition,
-}
-
-impl<P: Projection> Projection for PartitionOf<P> {
-    const NAME: &'static str = P::NAME;
-    const VERSION: u32 = P::VERSION;
-    const EVENT_TYPES: &'static [&'static str] = P::EVENT_TYPES;
-    // A partition whose checkpoint has another version was not set up by this layout: fail
-    // loudly rather than replay one partition over the others' rows.
-    const HAS_RESET: bool = false;
-    type Store = P::Store;
-
-    fn identity(&self) -> Identity<'_> {
-        Identity {
-            name: self.name,
-            partition: Some(self.partition),
-            ..self.inner.identity()
-        }
-    }
-
-    fn apply<'a>(
-        &'a self,
-        event: &'a RecordedEvent,
-        connection: &'a mut <P::Store as ReadStore>::Connection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        self.inner.apply(event, connection)
-    }
-
-    fn apply_batch<'a>(
-        &'a self,
-        events: &'a [RecordedEvent],
-        connection: &'a mut <P::Store as ReadStore>::Connection,
-    ) -> BoxFuture<'a, Result<(), BatchFailure>> {
-        self.inner.apply_batch(events, connection)
-    }
-
-    fn reset<'a>(
-        &'a self,
-        _connection: &'a mut <P::Store as ReadStore>::Connection,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(std::future::ready(Ok(())))
     }
 }

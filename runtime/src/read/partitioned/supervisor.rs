@@ -17,15 +17,15 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::handle::Shared;
-use super::layout::{count_of, marker, marker_name, partition_name, setup_name, worker_name};
-use super::{PartitionOf, Settings};
+use super::partition_of::{PartitionOf, Settings};
 use crate::core::error::error_chain;
 use crate::core::partition::Partition;
 use crate::core::projection::Projection;
 use crate::core::read_store::{CheckpointRow, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::{Checkpoint, EventSource};
 use crate::read::error::ProjectionError;
-use crate::read::runner::{ProjectionHandle, RunnerExit};
+use crate::read::layout::{count_of, marker, marker_name, partition_name, setup_name, worker_name};
+use crate::read::runner::{ProjectionHandle, ProjectionRunner, RunnerExit};
 
 /// The most workers one partitioned projection can have.
 pub(crate) const MAX_WORKERS: u32 = 64;
@@ -476,5 +476,28 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
             () = tokio::time::sleep(duration) => {}
             _ = self.stop.wait_for(|stop| *stop) => {}
         }
+    }
+}
+
+impl<P: Projection, S: EventSource> Supervisor<P, S> {
+    /// A standby runner of `partition`, kept from leading while this worker holds its share.
+    fn runner(&self, partition: Partition) -> ProjectionRunner<PartitionOf<P>, S> {
+        let shared = self.shared.clone();
+        let settings = &self.settings;
+        ProjectionRunner::new(
+            self.source.clone(),
+            self.store.clone(),
+            PartitionOf {
+                inner: self.projection.clone(),
+                name: partition_name(self.projection.identity().name, partition),
+                partition,
+            },
+        )
+        .batch_size(settings.batch_size)
+        .poll_interval(settings.poll_interval)
+        .retry(settings.retry)
+        .on_poison(settings.on_poison)
+        .lease(settings.lease)
+        .may_lead(Arc::new(move || shared.may_lead_one_more()))
     }
 }

@@ -11,7 +11,7 @@ use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::EventSource;
 use crate::read::error::ProjectionError;
-use crate::read::partitioned::layout::{count_of, marker_name};
+use crate::read::layout::{count_of, marker_name};
 use crate::read::status::RunnerState;
 
 impl<P: Projection, S: EventSource> Worker<P, S> {

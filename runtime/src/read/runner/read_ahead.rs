@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::core::error::StoreError;
 use crate::core::projection::Projection;
-use crate::core::source::{read_for, Batch, Checkpoint, EventSource};
+use crate::core::source::{Batch, Checkpoint, EventSource};
+use crate::read::reads::read_for;
 
 /// A batch being read from `after` on. Used only if the checkpoint ends exactly there; dropping
 /// it stops the read.

@@ -17,8 +17,9 @@ use super::session::Session;
 use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
-use crate::core::source::{read_for, AppendListener, EventSource};
+use crate::core::source::{AppendListener, EventSource};
 use crate::read::error::ProjectionError;
+use crate::read::reads::read_for;
 use crate::read::status::RunnerState;
 
 /// After a wake-up that found nothing to read (the new events were not yet safe to deliver, say),
