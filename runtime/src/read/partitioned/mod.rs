@@ -67,7 +67,7 @@ impl<P: Projection, S> fmt::Debug for PartitionedRunner<P, S> {
 
 impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
     /// A worker of `projection` split into `partitions` (1 to [`MAX_PARTITIONS`]; clamped), from
-    /// the events of `source` into `store`, with the defaults of [`ProjectionRunner`].
+    /// the events of `source` into `store`, with the defaults of [`ProjectionRunner`](crate::ProjectionRunner).
     pub fn new(source: S, store: P::Store, projection: P, partitions: u32) -> Self {
         Self {
             source,
@@ -109,7 +109,7 @@ impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
         self
     }
 
-    /// How long the worker's claims last without renewal (see [`ProjectionRunner::lease`]): how
+    /// How long the worker's claims last without renewal (see [`ProjectionRunner::lease`](crate::ProjectionRunner::lease)): how
     /// long after a worker died (SQLite, Redis) or stopped answering (Postgres: its sessions are
     /// ended by the server) its partitions are taken over. Default 15 s.
     pub fn lease(mut self, lease: Duration) -> Self {
