@@ -17,7 +17,7 @@ use chronicle_tests::counts::good_metadata;
 use super::{cleanup, fresh_store};
 
 /// The marker `migrate` leaves on the events table.
-const LAYOUT: &str = "Chronicle event log, append-only. Table layout 5.";
+const LAYOUT: &str = "Chronicle event log, append-only. Table layout 6.";
 
 async fn layout_marker(store: &PostgresStore) -> Option<String> {
     sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
@@ -281,7 +281,7 @@ async fn a_layout_4_event_table_with_rows_is_upgraded_in_place() {
         .expect("marker");
     assert_eq!(
         marker.as_deref(),
-        Some("Chronicle event log, append-only. Table layout 5.")
+        Some("Chronicle event log, append-only. Table layout 6.")
     );
     let prepared = sqlx::query(&format!(
         "SELECT count(*) AS n FROM \"{schema}\".chronicle_inline_projections"
