@@ -78,3 +78,22 @@ impl Rng {
         Duration::from_millis(self.below(u64::try_from(longest.as_millis()).unwrap_or(u64::MAX).max(1)))
     }
 }
+
+/// For the test binaries: ends the process when its standard input closes (the test that
+/// started it is gone) or after `lifetime`, whichever comes first, so that none outlives its test.
+pub fn end_with_the_test(lifetime: Duration) {
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        std::process::exit(0);
+    });
+    std::thread::spawn(move || {
+        std::thread::sleep(lifetime);
+        std::process::exit(0);
+    });
+}
+
+/// For the test binaries: the environment variable `name`, which the test must have set.
+pub fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}

@@ -11,25 +11,14 @@ use std::time::Duration;
 
 use chronicle::{Consumer, NatsSubscriber, PostgresReadStore, RabbitMqSubscriber, Subscriber};
 use chronicle_tests::ledger::Ledger;
-
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
-}
+use chronicle_tests::process::{end_with_the_test, var};
 
 /// The longest a consumer process lives.
 const LIFETIME: Duration = Duration::from_secs(120);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    std::thread::spawn(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-        std::process::exit(0);
-    });
-    std::thread::spawn(|| {
-        std::thread::sleep(LIFETIME);
-        std::process::exit(0);
-    });
+    end_with_the_test(LIFETIME);
     let read = PostgresReadStore::connect(&var("CONSUMER_READ_URL"))
         .await?
         .with_schema(&var("CONSUMER_SCHEMA"))?;

@@ -16,7 +16,7 @@ use crate::core::source::EventSource;
 use crate::core::store::Receipt;
 use crate::read::error::ProjectionError;
 use crate::read::layout::partition_name;
-use crate::read::runner::{panic_message, LeaderFlag, RunnerExit};
+use crate::read::runner::{outcome, LeaderFlag, RunnerExit};
 use crate::read::status::{status_of, ProjectionStatus};
 use crate::read::wait::wait_for_checkpoint;
 
@@ -271,23 +271,13 @@ impl<P: Projection, S: EventSource> PartitionedHandle<P, S> {
     /// one of its partitions had failed (with the first error).
     pub async fn stop(self) -> RunnerExit {
         self.stop.send_replace(true);
-        match self.join().await {
-            Ok(()) => RunnerExit::Stopped,
-            Err(error) => RunnerExit::Failed(error),
-        }
+        RunnerExit::of(self.join().await)
     }
 
     /// Waits for the worker to end by itself: it only does on an error.
     pub async fn join(self) -> Result<(), ProjectionError> {
         let projection = self.name();
-        match self.task.await {
-            Ok(result) => result,
-            Err(error) if error.is_panic() => Err(ProjectionError::Panicked {
-                projection,
-                message: panic_message(error.into_panic().as_ref()),
-            }),
-            Err(_cancelled) => Err(ProjectionError::Stopped { projection }),
-        }
+        outcome(self.task, projection).await
     }
 
     /// Ends the worker and its partitions' runners at once, as a crash would. For tests.

@@ -74,6 +74,14 @@ pub enum RunnerExit {
 }
 
 impl RunnerExit {
+    /// How a task that ended with `result` ended.
+    pub(crate) fn of(result: Result<(), ProjectionError>) -> Self {
+        match result {
+            Ok(()) => RunnerExit::Stopped,
+            Err(error) => RunnerExit::Failed(error),
+        }
+    }
+
     /// The runner's failure as an error, for `?`: `Ok` when it stopped cleanly.
     pub fn into_result(self) -> Result<(), ProjectionError> {
         match self {
@@ -195,23 +203,13 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
     /// it. Says whether it stopped cleanly or had already failed (with the error it failed with).
     pub async fn stop(self) -> RunnerExit {
         self.stop.send_replace(true);
-        match self.join().await {
-            Ok(()) => RunnerExit::Stopped,
-            Err(error) => RunnerExit::Failed(error),
-        }
+        RunnerExit::of(self.join().await)
     }
 
     /// Waits for the runner to end by itself: it only does on an error.
     pub async fn join(self) -> Result<(), ProjectionError> {
         let projection = self.name();
-        match self.task.await {
-            Ok(result) => result,
-            Err(error) if error.is_panic() => Err(ProjectionError::Panicked {
-                projection,
-                message: panic_message(error.into_panic().as_ref()),
-            }),
-            Err(_cancelled) => Err(ProjectionError::Stopped { projection }),
-        }
+        outcome(self.task, projection).await
     }
 
     /// Ends the runner at once, wherever it is, as a crash would: its transaction and
@@ -219,6 +217,22 @@ impl<P: Projection, S: EventSource> ProjectionHandle<P, S> {
     /// [`stop`](Self::stop).
     pub fn abort(self) {
         self.task.abort();
+    }
+}
+
+/// What a runner's (or a worker's) task of `projection` ended with, a panic or a cancellation
+/// included.
+pub(crate) async fn outcome(
+    task: JoinHandle<Result<(), ProjectionError>>,
+    projection: &'static str,
+) -> Result<(), ProjectionError> {
+    match task.await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => Err(ProjectionError::Panicked {
+            projection,
+            message: panic_message(error.into_panic().as_ref()),
+        }),
+        Err(_cancelled) => Err(ProjectionError::Stopped { projection }),
     }
 }
 

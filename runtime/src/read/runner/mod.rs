@@ -25,7 +25,7 @@ use uuid::Uuid;
 use self::config::Config;
 pub(crate) use self::config::LeadGate;
 use self::handle::Shared;
-pub(crate) use self::handle::{panic_message, LeaderFlag};
+pub(crate) use self::handle::{outcome, panic_message, LeaderFlag};
 pub use self::handle::{ProjectionHandle, RunnerExit};
 pub use self::policy::{OnPoison, RetryPolicy};
 use self::worker::Worker;
