@@ -47,3 +47,27 @@ pub async fn fresh_store() -> chronicle::PostgresStore {
     store.migrate().await.expect("migrate");
     store
 }
+
+/// The pace of the runners the tests start: quick polls and retries, and a stop that must be
+/// clean.
+mod pace {
+    use std::time::Duration;
+
+    use chronicle::{EventSource, Projection, ProjectionHandle, ProjectionRunner, RetryPolicy};
+
+    /// Quick polls and retries.
+    pub fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> ProjectionRunner<P, S> {
+        runner
+            .poll_interval(Duration::from_millis(100))
+            .retry(RetryPolicy::new(3, Duration::from_millis(5)))
+    }
+
+    /// Stops the runner, which must stop cleanly.
+    pub async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
+        handle
+            .stop()
+            .await
+            .into_result()
+            .expect("the runner stops cleanly");
+    }
+}

@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pace::quick;
+use super::pace::stop;
 use bank::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
 use chronicle::prelude::*;
 use chronicle::sqlx::{self, MySqlConnection};
-use chronicle::{
-    BoxError, Checkpoint, DeadLetter, DeadLetters, HandlerError, ProjectionHandle, ReadTransaction,
-    RetryPolicy, RunnerState,
-};
+use chronicle::{BoxError, Checkpoint, DeadLetter, DeadLetters, HandlerError, ReadTransaction, RunnerState};
 use chronicle_tests::support::{self, PgBank};
 use chronicle_tests::wait::{eventually, until};
 use chrono::{TimeZone, Utc};
@@ -238,21 +237,6 @@ async fn setup() -> (PgBank, Side, MySqlReadStore) {
     let read = support::mysql_read_store().await;
     let side = ReadSide::new(bank.store.clone(), read.clone());
     (bank, side, read)
-}
-
-/// Test pacing: quick polls and retries.
-fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> ProjectionRunner<P, S> {
-    runner
-        .poll_interval(Duration::from_millis(100))
-        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
-}
-
-async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
-    handle
-        .stop()
-        .await
-        .into_result()
-        .expect("the runner stops cleanly");
 }
 
 async fn applied(side: &Side) -> (i64, i64) {

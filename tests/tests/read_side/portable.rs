@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pace::quick;
+use super::pace::stop;
 use bank::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
 use chronicle::prelude::*;
 use chronicle::sqlx;
-use chronicle::{
-    sql, sql_as, BoxError, ProjectionHandle, RecordedEvent, RetryPolicy, RunnerState, Sql, SqlEngine,
-    SqlReadStore, SqlValue,
-};
+use chronicle::{sql, sql_as, BoxError, RecordedEvent, RunnerState, Sql, SqlEngine, SqlReadStore, SqlValue};
 use chronicle_tests::support::{self, PgBank};
 use chronicle_tests::wait::until;
 
@@ -231,21 +230,6 @@ impl Engine {
             support::drop_mysql_database(&mysql).await;
         }
     }
-}
-
-/// Test pacing: quick polls and retries.
-fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> ProjectionRunner<P, S> {
-    runner
-        .poll_interval(Duration::from_millis(100))
-        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
-}
-
-async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
-    handle
-        .stop()
-        .await
-        .into_result()
-        .expect("the runner stops cleanly");
 }
 
 async fn applied(side: &Side) -> (i64, i64) {

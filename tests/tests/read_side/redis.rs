@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pace::stop;
 use bank::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
 use chronicle::prelude::*;
 use chronicle::redis;
-use chronicle::{
-    BoxError, Checkpoint, ProjectionHandle, ReadStoreError, ReadTransaction, RetryPolicy, RunnerState,
-};
+use chronicle::{BoxError, Checkpoint, ReadStoreError, ReadTransaction, RunnerState};
 use chronicle_tests::support::{self, PgBank};
 use chronicle_tests::throwaway_brokers::ThrowawayRedis;
 use chronicle_tests::wait::{eventually, until};
@@ -216,20 +215,9 @@ async fn setup() -> (PgBank, Side, RedisReadStore) {
     (bank, side, read)
 }
 
-/// Test pacing: quick polls and retries.
+/// Test pacing: quick polls and retries, and short leases.
 fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> ProjectionRunner<P, S> {
-    runner
-        .poll_interval(Duration::from_millis(100))
-        .lease(Duration::from_secs(2))
-        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
-}
-
-async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
-    handle
-        .stop()
-        .await
-        .into_result()
-        .expect("the runner stops cleanly");
+    super::pace::quick(runner).lease(Duration::from_secs(2))
 }
 
 async fn applied(side: &Side, read: &RedisReadStore) -> (usize, usize) {

@@ -14,12 +14,14 @@ use bank::{AccountOpened, Deposit, MoneyDeposited, MoneyWithdrawn, OpenAccount};
 use chronicle::sqlx::{PgConnection, SqliteConnection};
 use chronicle::{
     Answer, Checkpoint, Chronicle, EventSource, HandlerError, OnPoison, PostgresReadStore, PostgresStore,
-    Projection, ProjectionError, ProjectionHandle, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide,
-    ReadStore, RecordedEvent, RetryPolicy, SqliteReadStore,
+    Projection, ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore,
+    RecordedEvent, SqliteReadStore,
 };
 use chronicle::{BoxFuture, EventStore, ReadStoreError, RunnerState};
 use chronicle_tests::spy::Spy;
 use chronicle_tests::support;
+
+use super::pace::{quick, stop};
 use chronicle_tests::wait::{eventually, until};
 
 // ---------------------------------------------------------------------------------------------
@@ -344,13 +346,6 @@ async fn level_1() -> (Bank, PgSide) {
     (bank, side)
 }
 
-/// Test pacing: quick polls and retries.
-fn quick<P: Projection, S: EventSource>(runner: ProjectionRunner<P, S>) -> ProjectionRunner<P, S> {
-    runner
-        .poll_interval(Duration::from_millis(100))
-        .retry(RetryPolicy::new(3, Duration::from_millis(5)))
-}
-
 const CATCH_UP: Duration = Duration::from_secs(10);
 
 async fn applied<S: EventSource, C>(side: &ReadSide<S, <Balances<C> as Projection>::Store>) -> (i64, i64)
@@ -371,14 +366,6 @@ where
     side.query(&Balances::<C>::new(), &AllBalances(PhantomData))
         .await
         .expect("read balances")
-}
-
-async fn stop<P: Projection, S: EventSource>(handle: ProjectionHandle<P, S>) {
-    handle
-        .stop()
-        .await
-        .into_result()
-        .expect("the runner stops cleanly");
 }
 
 // ---------------------------------------------------------------------------------------------
