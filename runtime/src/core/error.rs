@@ -198,6 +198,16 @@ pub enum StoreError {
         /// What a valid name looks like.
         rule: &'static str,
     },
+    /// A partition that no partitioned projection can have: its index is not below its count,
+    /// or the count is above [`MAX_PARTITIONS`](crate::MAX_PARTITIONS). Refused before any
+    /// store saw it.
+    #[error("there is no partition {index} of {count} (partitions count from 0, at most {max} of them)", max = crate::MAX_PARTITIONS)]
+    InvalidPartition {
+        /// The index asked for.
+        index: u32,
+        /// The count asked for.
+        count: u32,
+    },
     /// An event could not be serialized before appending.
     #[error("cannot serialize event `{event_type}`: {source}")]
     Encode {

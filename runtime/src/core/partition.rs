@@ -9,6 +9,8 @@
 
 use md5::{Digest, Md5};
 
+use crate::core::error::StoreError;
+
 /// The most partitions a projection may have.
 pub const MAX_PARTITIONS: u32 = 256;
 
@@ -25,6 +27,15 @@ impl Partition {
     /// Partition `index` of `count`; `None` unless `index < count <= MAX_PARTITIONS`.
     pub fn new(index: u32, count: u32) -> Option<Self> {
         (index < count && count <= MAX_PARTITIONS).then_some(Self { index, count })
+    }
+
+    /// This partition, if it is one [`new`](Self::new) would make; otherwise the error a store
+    /// refuses it with (the fields are public, so anything can be asked for).
+    pub(crate) fn checked(self) -> Result<Self, StoreError> {
+        Self::new(self.index, self.count).ok_or(StoreError::InvalidPartition {
+            index: self.index,
+            count: self.count,
+        })
     }
 
     /// Every partition of `count`, in order.

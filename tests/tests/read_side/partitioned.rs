@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use chronicle::prelude::*;
 use chronicle::sqlx;
-use chronicle::{Checkpoint, EventSource, Partition, PartitionedHandle, ProjectionError, RetryPolicy};
+use chronicle::{
+    Checkpoint, EventSource, Partition, PartitionedHandle, ProjectionError, RetryPolicy, StoreError,
+};
 use chronicle_tests::ledger::{assert_ledger_is_replay, Ledger};
 use chronicle_tests::support::{self, PgBank};
 use chronicle_tests::wait::{eventually, until};
@@ -277,9 +279,35 @@ async fn a_partition_reads_only_its_own_rows_through_its_index() {
     .fetch_all(&mut *tx)
     .await
     .unwrap();
-    tx.rollback().await.unwrap();
     let plan = plan.join("\n");
     assert!(plan.contains("chronicle_events_partitions_4_idx"), "{plan}");
+
+    // The store's statements name the partition as a literal, so a generic plan (which Postgres
+    // switches a prepared statement to after a few executions) knows the partition and keeps
+    // reading its index range. With the partition as a parameter the planner has to guess its
+    // share of the rows, and on a large log it prefers the log's own order and filters: N
+    // partitions would read the log N times.
+    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "PREPARE partition_read (bigint, bigint) AS SELECT position FROM \"{}\".chronicle_events \
+         WHERE (transaction_id, position) > ($1::text::xid8, $2) AND partition_key % 4 = 1 \
+         ORDER BY transaction_id, position LIMIT 10",
+        store.schema()
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let generic: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE partition_read (0, 0)")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    let generic = generic.join("\n");
+    tx.rollback().await.unwrap();
+    assert!(generic.contains("chronicle_events_partitions_4_idx"), "{generic}");
+    assert!(generic.contains("(partition_key % 4) = 1"), "{generic}");
 }
 
 #[tokio::test]
@@ -372,4 +400,34 @@ async fn partitioned_workers_run_on_sqlite_and_mariadb_read_stores() {
     let mariadb = support::mysql_read_store().await;
     partitioned_on(mariadb.clone().into()).await;
     support::drop_mysql_database(&mariadb).await;
+}
+
+#[tokio::test]
+async fn a_partition_that_cannot_exist_is_refused_by_the_store() {
+    let bank = PgBank::new().await;
+    accounts(&bank, "x", 2, 1).await;
+    for (index, count) in [(4, 4), (0, 0), (0, chronicle::MAX_PARTITIONS + 1), (7, u32::MAX)] {
+        let partition = Partition { index, count };
+        let read = bank
+            .store
+            .read_partition(Checkpoint::START, &[], 10, partition)
+            .await;
+        assert!(
+            matches!(read, Err(StoreError::InvalidPartition { index: i, count: c }) if (i, c) == (index, count)),
+            "{read:?}"
+        );
+        let progress = bank
+            .store
+            .partition_progress(Checkpoint::START, &[], partition)
+            .await;
+        assert!(
+            matches!(progress, Err(StoreError::InvalidPartition { .. })),
+            "{progress:?}"
+        );
+    }
+    let refused = bank.store.prepare_partitions(u32::MAX).await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidPartition { .. })),
+        "{refused:?}"
+    );
 }

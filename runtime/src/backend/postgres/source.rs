@@ -83,13 +83,17 @@ impl EventSource for PostgresStore {
                 unreadable: None,
             });
         }
+        let partition = partition.checked()?;
         let sql = self.database.partition_statements(partition.count);
-        let query = sqlx::query(&sql.read)
+        let statement = sql.read(partition.index).ok_or(StoreError::InvalidPartition {
+            index: partition.index,
+            count: partition.count,
+        })?;
+        let query = sqlx::query(statement)
             .bind(clamp_i64(after.transaction_id))
             .bind(clamp_i64(after.position))
             .bind(event_types)
-            .bind(clamp_i64(limit as u64))
-            .bind(partition.index as i32);
+            .bind(clamp_i64(limit as u64));
         self.read_rows(query, after, limit).await
     }
 
@@ -99,16 +103,23 @@ impl EventSource for PostgresStore {
         event_types: &[&str],
         partition: Partition,
     ) -> Result<Progress, StoreError> {
+        let partition = partition.checked()?;
         let sql = self.database.partition_statements(partition.count);
-        let query = sqlx::query(&sql.progress)
+        let statement = sql
+            .progress(partition.index)
+            .ok_or(StoreError::InvalidPartition {
+                index: partition.index,
+                count: partition.count,
+            })?;
+        let query = sqlx::query(statement)
             .bind(clamp_i64(after.transaction_id))
             .bind(clamp_i64(after.position))
-            .bind(event_types)
-            .bind(partition.index as i32);
+            .bind(event_types);
         self.progress_of(query).await
     }
 
     async fn prepare_partitions(&self, count: u32) -> Result<(), StoreError> {
+        let count = Partition { index: 0, count }.checked()?.count;
         let sql = self.database.partition_statements(count);
         // Built while appends wait, once per count: concurrent workers take turns on the lock.
         let mut tx = self.database.pool.begin().await.map_err(store_error)?;

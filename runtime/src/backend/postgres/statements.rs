@@ -18,34 +18,54 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
      transaction_id::text::bigint AS transaction_id";
 
 /// The SQL of the reads of one partition count's partitions, built once per count.
+///
+/// Each partition has statements of its own, its index a literal rather than a parameter:
+/// after a few executions Postgres may plan a prepared statement once for any parameter, and
+/// such a generic plan cannot use the expression index of `partition_key % count = $n` (it
+/// scans the whole log in subscription order and filters, so N partitions would read it N
+/// times). With the literal, every plan reads the partition's own index range.
 pub(super) struct PartitionStatements {
-    /// `read_batch` with the partition as `$5`.
-    pub(super) read: String,
-    /// `progress` with the partition as `$4`.
-    pub(super) progress: String,
+    /// `read_batch` of each partition, by index.
+    read: Vec<String>,
+    /// `progress` of each partition, by index.
+    progress: Vec<String>,
     /// The index the two read by.
     pub(super) index: String,
 }
 
 impl PartitionStatements {
     pub(super) fn new(schema: &str, count: u32) -> Self {
-        let statement = |name, parameter| {
-            let filter = if name == "read_batch" {
-                format!("\n      AND partition_key % {count} = ${parameter}")
-            } else {
-                format!(" AND e.partition_key % {count} = ${parameter}")
-            };
+        let statement = |name, filter: &str| {
             section(EVENTS_SQL, name)
                 .replace("{schema}", schema)
                 .replace("{event}", EVENT_COLUMNS)
-                .replace("{partition}", &filter)
+                .replace("{partition}", filter)
                 .replace("{count}", &count.to_string())
         };
         Self {
-            read: statement("read_batch", 5),
-            progress: statement("progress", 4),
-            index: statement("partition_index", 0),
+            read: (0..count)
+                .map(|i| {
+                    statement(
+                        "read_batch",
+                        &format!("\n      AND partition_key % {count} = {i}"),
+                    )
+                })
+                .collect(),
+            progress: (0..count)
+                .map(|i| statement("progress", &format!(" AND e.partition_key % {count} = {i}")))
+                .collect(),
+            index: statement("partition_index", ""),
         }
+    }
+
+    /// `read_batch` of partition `index` (`$1..$4` as the unpartitioned one's).
+    pub(super) fn read(&self, index: u32) -> Option<&str> {
+        self.read.get(index as usize).map(String::as_str)
+    }
+
+    /// `progress` of partition `index` (`$1..$3` as the unpartitioned one's).
+    pub(super) fn progress(&self, index: u32) -> Option<&str> {
+        self.progress.get(index as usize).map(String::as_str)
     }
 }
 
@@ -151,12 +171,23 @@ mod tests {
     #[test]
     fn partition_statements_filter_on_the_count_they_index() {
         let sql = PartitionStatements::new("public", 4);
-        for statement in [&sql.read, &sql.progress, &sql.index] {
-            assert!(!statement.contains('{'), "{statement}");
-            assert!(statement.contains("partition_key % 4"), "{statement}");
+        for index in 0..4 {
+            let read = sql.read(index).expect("a read per partition");
+            let progress = sql.progress(index).expect("a progress per partition");
+            for statement in [read, progress, &sql.index] {
+                assert!(!statement.contains('{'), "{statement}");
+                assert!(statement.contains("partition_key % 4"), "{statement}");
+            }
+            assert!(read.contains(&format!("partition_key % 4 = {index}\n")), "{read}");
+            assert!(!read.contains("$5"), "{read}");
+            assert_eq!(
+                progress
+                    .matches(&format!("e.partition_key % 4 = {index}"))
+                    .count(),
+                3
+            );
         }
-        assert!(sql.read.contains("partition_key % 4 = $5"), "{}", sql.read);
-        assert_eq!(sql.progress.matches("e.partition_key % 4 = $4").count(), 3);
+        assert!(sql.read(4).is_none() && sql.progress(4).is_none());
         assert!(sql.index.contains("chronicle_events_partitions_4_idx"));
     }
 }
