@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .lease(lease)
         .spawn();
     loop {
-        if handle.status().await.is_ok_and(|status| status.slot.is_some()) {
+        if handle.slot().is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -173,6 +173,14 @@ impl<P: Projection, S: EventSource> PartitionedHandle<P, S> {
         self.shared.led()
     }
 
+    /// This worker's slot among the projection's workers, once it has one: what
+    /// [`status`](Self::status) reports as `slot`, without asking the stores where each
+    /// partition stands (which counts each one's lag).
+    pub fn slot(&self) -> Option<u32> {
+        let slot = self.shared.slot.load(Ordering::SeqCst);
+        (slot != u32::MAX).then_some(slot)
+    }
+
     fn identity_of(&self, partition: Partition) -> Identity<'static> {
         Identity {
             name: partition_name(self.name(), partition),
@@ -196,11 +204,10 @@ impl<P: Projection, S: EventSource> PartitionedHandle<P, S> {
                 held_here,
             });
         }
-        let slot = self.shared.slot.load(Ordering::SeqCst);
         Ok(PartitionedStatus {
             projection: self.name(),
             partitions: self.count,
-            slot: (slot != u32::MAX).then_some(slot),
+            slot: self.slot(),
             workers: self.shared.workers.load(Ordering::SeqCst),
             share: self.shared.target(),
             each,
