@@ -13,10 +13,12 @@ mod db;
 mod end_to_end;
 mod polyglot;
 mod report;
+mod scaling;
 mod scenarios;
 
 pub use crate::polyglot::{DEFAULT_MYSQL_URL, DEFAULT_REDIS_URL};
 pub use crate::report::{median, number, percentile, Compare, Machine, Report, Row, Sample, Section};
+pub use crate::scaling::partition_worker;
 
 /// Any failure of the harness (a wrong count is one too).
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -33,6 +35,8 @@ pub const SCENARIOS: &[&str] = &[
     "portability",
     "redis",
     "mariadb",
+    "scale",
+    "failover",
     "ryw",
     "relay",
     "e2e",
@@ -96,6 +100,25 @@ pub struct Config {
     pub redis_events: Vec<usize>,
     /// MariaDB catch-up: event counts, one measurement each (batches of `catchup_batch`).
     pub mariadb_events: Vec<usize>,
+    /// Scale-out: the data set a partitioned view catches up over (events).
+    pub scale_events: usize,
+    /// Scale-out: worker process counts, one measurement each.
+    pub scale_workers: Vec<usize>,
+    /// Scale-out and failover: how many partitions the view has.
+    pub scale_partitions: u32,
+    /// Scale-out: events per batch of each partition (and of each raw connection).
+    pub scale_batch: usize,
+    /// Failover: worker processes kept running.
+    pub failover_workers: usize,
+    /// Failover: how many times a worker is killed (`kill -9`), and paused past its lease.
+    pub failover_kills: usize,
+    /// Failover: pauses (`SIGSTOP` until its partitions moved, then `SIGCONT`).
+    pub failover_pauses: usize,
+    /// Failover: the workers' lease.
+    pub failover_lease: std::time::Duration,
+    /// The binary that runs `partition-worker` (the harness itself unless set: tests that call
+    /// [`run`] name the harness binary here).
+    pub worker_exe: Option<std::path::PathBuf>,
     /// Read-your-writes: commands per run (and per waiting method).
     pub ryw_commands: usize,
     /// Relays: events published per run, to each broker.
@@ -138,6 +161,15 @@ impl Config {
             catchup_budget: std::time::Duration::from_secs(300),
             redis_events: vec![100_000, 1_000_000],
             mariadb_events: vec![100_000, 1_000_000],
+            scale_events: 1_000_000,
+            scale_workers: vec![1, 2, 4],
+            scale_partitions: 4,
+            scale_batch: chronicle::DEFAULT_BATCH_SIZE,
+            failover_workers: 3,
+            failover_kills: 10,
+            failover_pauses: 3,
+            failover_lease: std::time::Duration::from_secs(2),
+            worker_exe: None,
             ryw_commands: 500,
             relay_events: 20_000,
             relay_batch: 500,
@@ -163,6 +195,9 @@ impl Config {
             catchup_budget: std::time::Duration::from_secs(60),
             redis_events: vec![2_000, 10_000],
             mariadb_events: vec![2_000, 10_000],
+            scale_events: 10_000,
+            failover_kills: 2,
+            failover_pauses: 1,
             ryw_commands: 30,
             relay_events: 300,
             relay_batch: 100,
@@ -208,6 +243,10 @@ impl Config {
                 }
                 "--redis-events" => config.redis_events = numbers(&value()?)?,
                 "--mariadb-events" => config.mariadb_events = numbers(&value()?)?,
+                "--scale-events" => config.scale_events = value()?.replace('_', "").parse::<usize>()?.max(1),
+                "--scale-workers" => config.scale_workers = numbers(&value()?)?,
+                "--failover-kills" => config.failover_kills = value()?.parse()?,
+                "--failover-pauses" => config.failover_pauses = value()?.parse()?,
                 "--clients" => config.clients = numbers(&value()?)?,
                 "--accounts" => config.accounts = value()?.parse()?,
                 "--deposits" => config.deposits = value()?.parse()?,
@@ -221,6 +260,9 @@ impl Config {
         }
         if config.redis_events.contains(&0) || config.mariadb_events.contains(&0) {
             return Err("event counts must be positive".into());
+        }
+        if config.scale_workers.contains(&0) || config.scale_workers.iter().any(|&w| w > 64) {
+            return Err("worker counts must be between 1 and 64".into());
         }
         if config.clients.contains(&0) || config.accounts == 0 || config.load_events == 0 {
             return Err("client counts, accounts and load events must be positive".into());
@@ -237,11 +279,12 @@ impl Config {
 /// The usage text of the binary.
 pub const USAGE: &str = "\
 harness [--runs N] [--quick]
-        [--only raw,commands,contention,load,catchup,portability,redis,mariadb,ryw,relay,e2e]
+        [--only raw,commands,contention,load,catchup,portability,redis,mariadb,scale,failover,ryw,relay,e2e]
         [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS]
         [--redis-events N[,N...]] [--mariadb-events N[,N...]] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
         [--relay-events N] [--relay-batch N] [--e2e-commands N]
+        [--scale-events N] [--scale-workers N[,N...]] [--failover-kills N] [--failover-pauses N]
 
 Measures Chronicle on Postgres next to the raw limit of the same server and prints one markdown
 table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chronicle_bench) names
@@ -255,6 +298,11 @@ Postgres event table into Redis (REDIS_URL, default redis://127.0.0.1:6379; keys
 `chb_*` it deletes) and the portable view into MariaDB (MYSQL_URL, default
 mysql://root@127.0.0.1:3306/test; scratch databases `chb_*` it drops), each next to a raw writer of
 the same keys or rows with the target's own client.
+The scale scenario catches a partitioned view (4 partitions) up over the data set with 1, 2 and 4
+worker processes (the harness binary run as `harness partition-worker`), for a view writing one
+statement per event and one with batch handlers, beside raw sqlx applying the same statements on
+1 and 4 connections. The failover scenario keeps 3 workers up with live deposits and kills
+(`kill -9`) or pauses (`SIGSTOP`) one at random moments, timing until every partition advances.
 Run it in release: cargo run --release -p chronicle-bench --bin harness";
 
 fn list(value: &str) -> Vec<String> {

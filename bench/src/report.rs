@@ -23,6 +23,10 @@ pub enum Section {
     Redis,
     /// The portable view on MariaDB, beside a raw MariaDB writer.
     MariaDb,
+    /// A partitioned view caught up by several worker processes, beside raw connections.
+    ScaleOut,
+    /// A partitioned view's worker killed or paused, until its partitions advance again.
+    Failover,
     /// A command's receipt to a consistent query answer.
     ReadYourWrites,
     /// A relay publishing the log to a broker, beside a raw publisher on it.
@@ -43,6 +47,9 @@ pub enum Compare {
     /// Rate as a share of each of these rows' rates, in order (keys of those rows, which may be
     /// made at run time: a baseline per event count).
     ThroughputOf(Vec<String>),
+    /// Nothing to compare with in the same run: the text says what the figure is held against
+    /// (a target).
+    Target(&'static str),
 }
 
 /// One run of one measurement.
@@ -228,6 +235,7 @@ impl Report {
         match &row.compare {
             Compare::Baseline(tag) => format!("baseline {tag}"),
             Compare::Throughput(key) => share(key),
+            Compare::Target(text) => (*text).to_owned(),
             Compare::ThroughputOf(keys) => keys.iter().map(|key| share(key)).collect::<Vec<_>>().join("; "),
             Compare::Latency(key) => match (row.p50_ms(), self.row(key).and_then(Row::p50_ms)) {
                 (Some(p50), Some(base)) if base > 0.0 => {

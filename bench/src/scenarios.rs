@@ -26,6 +26,7 @@ use crate::counting::CountingStore;
 use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim_heap, Db, EventRows, Rng};
 use crate::polyglot::{self, CatchUp, Reading, RedisBalances, RedisKeys, ScratchDatabase, Target};
 use crate::report::{number, Compare, Report, Sample, Section};
+use crate::scaling::{self, catch_up as scale, View};
 use crate::{brokers, end_to_end};
 use crate::{Config, Result};
 
@@ -181,6 +182,12 @@ impl Bench {
                 for &events in &cfg.mariadb_events {
                     self.mariadb(events, run, report).await?;
                 }
+            }
+            if cfg.wants("scale") {
+                self.scale_out(report).await?;
+            }
+            if cfg.wants("failover") {
+                self.failover(report).await?;
             }
             if cfg.wants("ryw") {
                 self.read_your_writes(report).await?;
@@ -980,6 +987,98 @@ impl Bench {
             Compare::Throughput("raw.read"),
             sample,
         );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // scale-out: a partitioned view caught up by worker processes; failover
+
+    /// The worker processes' binary: the configured one, or this harness.
+    fn worker_exe(&self) -> Result<std::path::PathBuf> {
+        match &self.cfg.worker_exe {
+            Some(exe) => Ok(exe.clone()),
+            None => Ok(std::env::current_exe()?),
+        }
+    }
+
+    /// The raw per-event baseline on 1 and 4 connections, then each view with one partition and
+    /// one worker, and with `scale_partitions` partitions and each worker count.
+    async fn scale_out(&mut self, report: &mut Report) -> Result<()> {
+        let events = self.cfg.scale_events;
+        self.dataset(events).await?;
+        let exe = self.worker_exe()?;
+        let (store, accounts, deposited) = {
+            let d = &self.datasets[&events];
+            (d.store.clone(), d.accounts, d.deposited)
+        };
+        let partitions = self.cfg.scale_partitions;
+        // The indexes the partitions read by, built before any clock starts.
+        store.prepare_partitions(1).await?;
+        store.prepare_partitions(partitions).await?;
+        let data = scale::Data {
+            store: &store,
+            events,
+            accounts,
+            deposited,
+        };
+        let settings = scale::Settings {
+            exe: &exe,
+            database_url: &self.cfg.database_url,
+            batch: self.cfg.scale_batch,
+            budget: self.cfg.catchup_budget,
+        };
+        let batch = self.cfg.scale_batch;
+        for connections in [1, partitions] {
+            progress!(
+                self,
+                "scale-out: raw, one statement per event, {connections} connection(s)"
+            );
+            let scaled = scale::raw_per_event(&self.db, &data, connections, batch).await?;
+            scaling::rows::raw(report, &data, connections, batch, &scaled);
+        }
+        for view in [View::PerEvent, View::Batch] {
+            let layouts =
+                std::iter::once((1, 1)).chain(self.cfg.scale_workers.iter().map(|&w| (partitions, w)));
+            for (count, workers) in layouts {
+                progress!(
+                    self,
+                    "scale-out: {} with {count} partition(s), {workers} worker process(es), {} events",
+                    view.projection_name(),
+                    number(events as f64)
+                );
+                let scaled = scale::partitioned(&self.db, &data, &settings, view, count, workers).await?;
+                progress!(self, "scale-out: {:.0} events/s", scaled.rate());
+                scaling::rows::partitioned(report, &data, view, count, workers, batch, partitions, &scaled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills and pauses workers of a partitioned view that keeps up with live deposits.
+    async fn failover(&mut self, report: &mut Report) -> Result<()> {
+        let exe = self.worker_exe()?;
+        let settings = scaling::failover::Settings {
+            exe: &exe,
+            database_url: &self.cfg.database_url,
+            workers: self.cfg.failover_workers,
+            partitions: self.cfg.scale_partitions,
+            accounts: self.cfg.catchup_accounts,
+            lease: self.cfg.failover_lease,
+            poll: Duration::from_millis(200),
+            kills: self.cfg.failover_kills,
+            pauses: self.cfg.failover_pauses,
+            seed: self.started.elapsed().as_nanos() as u64,
+        };
+        progress!(
+            self,
+            "failover: {} workers, {} kills and {} pauses (seed {})",
+            settings.workers,
+            settings.kills,
+            settings.pauses,
+            settings.seed
+        );
+        let failovers = scaling::failover::measure(&self.db, &settings).await?;
+        scaling::rows::failover(report, &settings, &failovers);
         Ok(())
     }
 

@@ -19,7 +19,9 @@ fn extra(report: &Report, key: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_run_has_every_row_and_right_counts() {
-    let config = Config::quick(database_url());
+    let mut config = Config::quick(database_url());
+    // The scale-out scenarios start worker processes of the harness binary.
+    config.worker_exe = Some(env!("CARGO_BIN_EXE_harness").into());
     assert!(SCENARIOS.iter().all(|s| config.wants(s)));
     let report = run(&config).await.expect("the quick harness run");
 
@@ -74,6 +76,21 @@ async fn quick_run_has_every_row_and_right_counts() {
         read_store_rows.push(format!("mariadb.{events}"));
     }
     keys.extend(read_store_rows.iter().cloned());
+    let events = config.scale_events;
+    let mut scale_rows = vec![
+        format!("scale.raw.1.{events}"),
+        format!("scale.raw.{}.{events}", config.scale_partitions),
+    ];
+    for view in ["per_event", "batch"] {
+        scale_rows.push(format!("scale.{view}.1x1.{events}"));
+        for workers in &config.scale_workers {
+            scale_rows.push(format!(
+                "scale.{view}.{}x{workers}.{events}",
+                config.scale_partitions
+            ));
+        }
+    }
+    keys.extend(scale_rows.iter().cloned());
     for key in &keys {
         let row = report.row(key).unwrap_or_else(|| panic!("row {key} is missing"));
         if row.not_available.is_none() {
@@ -81,7 +98,23 @@ async fn quick_run_has_every_row_and_right_counts() {
             assert!(row.rate().is_some_and(|r| r > 0.0), "{key} has no rate");
         }
     }
-    assert_eq!(report.rows.len(), keys.len(), "unexpected rows");
+    // Failover rows have latencies, not rates.
+    for key in ["failover.kill", "failover.pause"] {
+        let row = report.row(key).unwrap_or_else(|| panic!("row {key} is missing"));
+        assert!(row.p50_ms().is_some_and(|p50| p50 > 0.0), "{key} has no latency");
+        let times = if key == "failover.kill" {
+            config.failover_kills
+        } else {
+            config.failover_pauses
+        };
+        assert_eq!(
+            extra(&report, key, "times"),
+            times as f64,
+            "{key}: every takeover within the timeout"
+        );
+        assert!(extra(&report, key, "_events") > 0.0);
+    }
+    assert_eq!(report.rows.len(), keys.len() + 2, "unexpected rows");
     assert_eq!(report.row("raw.single").unwrap().section, Section::Raw);
 
     for key in &deposit_rows {
@@ -131,6 +164,20 @@ async fn quick_run_has_every_row_and_right_counts() {
         assert!(extra(&report, key, "peak RSS (MiB)") > 0.0);
     }
     assert_eq!(extra(&report, "load.plain", "_events"), config.load_events as f64);
+    for key in &scale_rows {
+        assert_eq!(
+            extra(&report, key, "_applied"),
+            events as f64,
+            "{key} caught up, each event once"
+        );
+    }
+    for workers in &config.scale_workers {
+        let key = format!("scale.per_event.{}x{workers}.{events}", config.scale_partitions);
+        // Between them the workers read the log at least once (a batch handed over mid-way is
+        // read again by its new holder).
+        let mean = extra(&report, &key, "read per worker ÷ log, mean");
+        assert!(mean * *workers as f64 >= 0.999, "{key}: {mean}");
+    }
 
     let table = report.to_markdown();
     assert!(table.contains("| scenario | rate |"), "{table}");

@@ -4,11 +4,21 @@
 
 use std::process::ExitCode;
 
-use chronicle_bench::{run, Config, USAGE};
+use chronicle_bench::{partition_worker, run, Config, USAGE};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The scale-out scenarios start the harness binary again as their worker processes.
+    if args.first().map(String::as_str) == Some("partition-worker") {
+        return match partition_worker().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("partition-worker: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
