@@ -213,6 +213,18 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
         owner: Uuid,
     ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
 
+    /// Who holds the claim of `projection` taken with [`try_lead`](Self::try_lead), as far as
+    /// the store can tell, read on a connection of the store's pool: the `owner` the claim was
+    /// taken with (Postgres, SQLite, Redis), or the session holding it (MariaDB, whose locks name
+    /// no owner; and Postgres, when the lock was taken by another program). `None` when nobody
+    /// holds it, and by default, for stores that cannot tell.
+    fn holder<'a>(
+        &'a self,
+        _projection: &'a str,
+    ) -> impl Future<Output = Result<Option<String>, ReadStoreError>> + Send + 'a {
+        std::future::ready(Ok(None))
+    }
+
     /// The checkpoint row of `projection`, read on a runner's session.
     fn load_checkpoint<'a>(
         &'a self,

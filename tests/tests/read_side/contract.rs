@@ -167,8 +167,19 @@ async fn one_leader_per_projection<S: ReadStore>(store: &S) {
     let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
     let mut one = store.connect().await.expect("a session");
     let mut two = store.connect().await.expect("another session");
+    assert_eq!(
+        store.holder("contract").await.unwrap(),
+        None,
+        "nobody holds it yet"
+    );
     assert!(store.try_lead(&mut one, "contract", first, LEASE).await.unwrap());
     assert!(!store.try_lead(&mut two, "contract", second, LEASE).await.unwrap());
+    let holder = store.holder("contract").await.unwrap().expect("a holder");
+    // The owner the claim was taken under, or (MariaDB's locks name none) the session.
+    assert!(
+        holder == first.to_string() || holder.starts_with("connection "),
+        "{holder}"
+    );
     // Another projection has a leader of its own.
     assert!(store
         .try_lead(&mut two, "contract.other", second, LEASE)
@@ -176,7 +187,14 @@ async fn one_leader_per_projection<S: ReadStore>(store: &S) {
         .unwrap());
     assert!(store.keep_lead(&mut one, "contract", first, LEASE).await.unwrap());
     store.release_lead(&mut one, "contract", first).await.unwrap();
+    assert_eq!(store.holder("contract").await.unwrap(), None, "released");
     assert!(store.try_lead(&mut two, "contract", second, LEASE).await.unwrap());
+    let holder = store.holder("contract").await.unwrap().expect("a holder");
+    assert!(
+        holder == second.to_string() || holder.starts_with("connection "),
+        "{holder}"
+    );
+    assert_ne!(store.holder("contract.other").await.unwrap(), None);
     store.release_lead(&mut two, "contract", second).await.unwrap();
     store
         .release_lead(&mut two, "contract.other", second)

@@ -111,6 +111,17 @@ async fn three_workers_share_four_partitions_and_apply_each_event_once() {
         workers[0].led().len()
     );
     assert!(status.each.iter().all(|p| p.status.position == receipt.position));
+    // Each partition's holder is the worker that leads it, seen from any worker.
+    let mut ids = Vec::new();
+    for w in &workers {
+        ids.push(w.status().await.unwrap().worker);
+    }
+    for p in &status.each {
+        let leader = workers.iter().position(|w| w.led().contains(&p.partition));
+        let leader = leader.expect("every partition led");
+        assert_eq!(p.holder.as_deref(), Some(ids[leader].as_str()), "{}", p.partition);
+        assert_eq!(p.held_here, leader == 0);
+    }
     for w in workers {
         stop(w).await;
     }

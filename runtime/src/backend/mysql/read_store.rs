@@ -67,6 +67,7 @@ struct Statements {
     try_lead: String,
     keep_lead: String,
     release_lead: String,
+    holder: String,
     migrate_lock: String,
     migrate_unlock: String,
     checkpoints: CheckpointStatements,
@@ -88,6 +89,7 @@ impl Statements {
             try_lead: statement("try_lead"),
             keep_lead: statement("keep_lead"),
             release_lead: statement("release_lead"),
+            holder: statement("holder"),
             migrate_lock: statement("migrate_lock"),
             migrate_unlock: statement("migrate_unlock"),
             checkpoints: CheckpointStatements {
@@ -287,6 +289,14 @@ impl ReadStore for MySqlReadStore {
             .map(drop)
     }
 
+    async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
+        sqlx::query_scalar(&self.sql.holder)
+            .bind(projection)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_store_error)
+    }
+
     checkpoint_methods!(MySql);
     consumer_methods!(MySql);
 
@@ -312,6 +322,7 @@ mod tests {
             &sql.session_read_only,
             &sql.begin_read_only,
             &sql.try_lead,
+            &sql.holder,
             &sql.keep_lead,
             &sql.release_lead,
             &sql.migrate_lock,

@@ -316,6 +316,10 @@ impl ReadStore for SqlReadStore {
         each_engine!(self, |store| store.read_checkpoint(projection).await)
     }
 
+    async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
+        each_engine!(self, |store| store.holder(projection).await)
+    }
+
     async fn save_checkpoint<'a>(
         &'a self,
         connection: &'a mut Sql,

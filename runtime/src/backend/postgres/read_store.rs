@@ -53,6 +53,10 @@ pub struct PostgresReadStore {
     sql: Arc<Statements>,
 }
 
+/// What a runner's session's `application_name` starts with, before the runner's owner id: how
+/// [`holder`](ReadStore::holder) tells who holds a claim.
+const OWNER_PREFIX: &str = "chronicle:";
+
 /// The store's SQL, built once per schema.
 struct Statements {
     schema: String,
@@ -61,6 +65,7 @@ struct Statements {
     begin_read_only: String,
     try_lead: String,
     release_lead: String,
+    holder: String,
     checkpoints: CheckpointStatements,
     consumers: ConsumerStatements,
 }
@@ -74,6 +79,7 @@ impl Statements {
             begin_read_only: statement("begin_read_only"),
             try_lead: statement("try_lead"),
             release_lead: statement("release_lead"),
+            holder: statement("holder"),
             checkpoints: CheckpointStatements {
                 load: statement("load_checkpoint"),
                 insert: statement("insert_checkpoint"),
@@ -242,12 +248,13 @@ impl ReadStore for PostgresReadStore {
         &'a self,
         session: &'a mut PgConnection,
         projection: &'a str,
-        _owner: Uuid,
+        owner: Uuid,
         lease: Duration,
     ) -> Result<bool, ReadStoreError> {
         let row = sqlx::query(&self.sql.try_lead)
             .bind(self.lock_key(projection))
             .bind(format!("{}ms", lease.as_millis().max(1)))
+            .bind(format!("{OWNER_PREFIX}{owner}"))
             .fetch_one(&mut *session)
             .await
             .map_err(read_store_error)?;
@@ -280,6 +287,18 @@ impl ReadStore for PostgresReadStore {
             .map_err(read_store_error)
     }
 
+    async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
+        let holder: Option<String> = sqlx::query_scalar(&self.sql.holder)
+            .bind(self.lock_key(projection))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_store_error)?;
+        Ok(holder.map(|name| match name.strip_prefix(OWNER_PREFIX) {
+            Some(owner) => owner.to_owned(),
+            None => name,
+        }))
+    }
+
     checkpoint_methods!(Postgres);
     consumer_methods!(Postgres);
 
@@ -306,6 +325,7 @@ mod tests {
             &sql.begin_read_only,
             &sql.try_lead,
             &sql.release_lead,
+            &sql.holder,
             &c.load,
             &c.insert,
             &c.update,

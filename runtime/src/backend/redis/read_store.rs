@@ -428,6 +428,15 @@ impl ReadStore for RedisReadStore {
             .map(drop)
     }
 
+    async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
+        let mut connection = self.reader().await?;
+        Self::query(
+            &mut connection,
+            ::redis::cmd("GET").arg(self.key("lease", projection)),
+        )
+        .await
+    }
+
     async fn load_checkpoint<'a>(
         &'a self,
         session: &'a mut MultiplexedConnection,

@@ -69,6 +69,7 @@ struct Statements {
     take_lease: String,
     renew_lease: String,
     release_lease: String,
+    lease_holder: String,
     checkpoints: CheckpointStatements,
     consumers: ConsumerStatements,
 }
@@ -82,6 +83,7 @@ impl Statements {
             take_lease: statement("take_lease"),
             renew_lease: statement("renew_lease"),
             release_lease: statement("release_lease"),
+            lease_holder: statement("lease_holder"),
             checkpoints: CheckpointStatements {
                 load: statement("load_checkpoint"),
                 insert: statement("insert_checkpoint"),
@@ -274,6 +276,15 @@ impl ReadStore for SqliteReadStore {
             .execute(&mut *session)
             .await
             .map(drop)
+            .map_err(read_store_error)
+    }
+
+    async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
+        sqlx::query_scalar(&self.sql.lease_holder)
+            .bind(projection)
+            .bind(Utc::now().timestamp_millis())
+            .fetch_optional(&self.reader)
+            .await
             .map_err(read_store_error)
     }
 

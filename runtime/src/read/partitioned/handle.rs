@@ -104,6 +104,9 @@ pub struct PartitionedStatus {
     pub projection: &'static str,
     /// How many partitions it has.
     pub partitions: u32,
+    /// This worker's id: what a partition's [`holder`](PartitionStatus::holder) reads when this
+    /// worker holds it (a random id per worker, new at each start).
+    pub worker: String,
     /// This worker's slot among the projection's workers (`None` until it has one).
     pub slot: Option<u32>,
     /// How many workers this one sees, itself included.
@@ -134,6 +137,11 @@ pub struct PartitionStatus {
     pub status: ProjectionStatus,
     /// Whether this worker leads it (otherwise another worker does, or none: see its lag).
     pub held_here: bool,
+    /// Who holds its claim, as the read store tells (see
+    /// [`ReadStore::holder`](crate::ReadStore::holder)): a worker's id (compare with each
+    /// worker's [`worker`](PartitionedStatus::worker)) on Postgres, SQLite and Redis, the
+    /// session on MariaDB; `None` when no worker holds it.
+    pub holder: Option<String>,
 }
 
 /// Controls and observes one worker of a partitioned projection.
@@ -143,6 +151,8 @@ pub struct PartitionedHandle<P: Projection, S> {
     pub(super) projection: Arc<P>,
     pub(super) count: u32,
     pub(super) shared: Arc<Shared>,
+    /// The id the worker's claims are taken under.
+    pub(super) owner: uuid::Uuid,
     pub(super) stop: watch::Sender<bool>,
     pub(super) task: JoinHandle<Result<(), ProjectionError>>,
 }
@@ -198,15 +208,18 @@ impl<P: Projection, S: EventSource> PartitionedHandle<P, S> {
             let mut status = status_of(&self.source, &self.store, self.identity_of(partition)).await?;
             let held_here = led.contains(&partition);
             status.leader = held_here;
+            let holder = self.store.holder(partition_name(self.name(), partition)).await?;
             each.push(PartitionStatus {
                 partition,
                 status,
                 held_here,
+                holder,
             });
         }
         Ok(PartitionedStatus {
             projection: self.name(),
             partitions: self.count,
+            worker: self.owner.to_string(),
             slot: self.slot(),
             workers: self.shared.workers.load(Ordering::SeqCst),
             share: self.shared.target(),

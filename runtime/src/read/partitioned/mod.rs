@@ -123,13 +123,14 @@ impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
     pub fn spawn(self) -> PartitionedHandle<P, S> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(handle::Shared::new(self.partitions));
+        let owner = Uuid::new_v4();
         let supervisor = Supervisor {
             source: self.source.clone(),
             store: self.store.clone(),
             projection: self.projection.clone(),
             count: self.partitions,
             settings: self.settings,
-            owner: Uuid::new_v4(),
+            owner,
             shared: shared.clone(),
             stop: stop_rx,
         };
@@ -145,6 +146,7 @@ impl<P: Projection, S: EventSource> PartitionedRunner<P, S> {
             projection: self.projection,
             count: self.partitions,
             shared,
+            owner,
             stop: stop_tx,
             task,
         }

@@ -499,5 +499,6 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
         .on_poison(settings.on_poison)
         .lease(settings.lease)
         .may_lead(Arc::new(move || shared.may_lead_one_more()))
+        .owner(self.owner)
     }
 }

@@ -17,6 +17,9 @@ pub(super) struct Config {
     /// Asked before each attempt to lead: `false` keeps the runner on standby (a partition's
     /// worker that holds its share already).
     pub(super) may_lead: Option<LeadGate>,
+    /// The id the runner claims its lead under; a new one unless set (a partition's runner
+    /// claims under its worker's, so that a claim's holder names the worker).
+    pub(super) owner: Option<uuid::Uuid>,
 }
 
 /// Whether a standby runner may try to lead now.

@@ -106,6 +106,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
                 lease: DEFAULT_LEASE,
                 crash_before_commit: None,
                 may_lead: None,
+                owner: None,
             },
         }
     }
@@ -170,6 +171,12 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         self
     }
 
+    /// Claims the lead under `owner` instead of an id of the runner's own.
+    pub(crate) fn owner(mut self, owner: Uuid) -> Self {
+        self.config.owner = Some(owner);
+        self
+    }
+
     /// Starts the runner on the Tokio runtime. Dropping the handle leaves it running; stop it
     /// with [`ProjectionHandle::stop`].
     #[must_use = "the handle is how the runner is stopped and observed"]
@@ -177,6 +184,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         let shared = Arc::new(Shared::new());
         let (stop_tx, stop_rx) = watch::channel(false);
         let (request_tx, request_rx) = mpsc::channel(4);
+        let owner = self.config.owner.unwrap_or_else(Uuid::new_v4);
         let worker = Worker {
             source: self.source.clone(),
             read_ahead: None,
@@ -186,7 +194,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
             shared: shared.clone(),
             stop: stop_rx,
             requests: request_rx,
-            owner: Uuid::new_v4(),
+            owner,
         };
         let identity = self.projection.identity();
         let span = tracing::info_span!(

@@ -31,6 +31,11 @@ SELECT COALESCE(IS_USED_LOCK({lock_name}) = CONNECTION_ID(), 0) AS held
 -- name: release_lead
 SELECT RELEASE_LOCK({lock_name}) AS released
 
+-- name: holder
+-- The session holding the lock (its locks name no owner), with where it connects from.
+SELECT CONCAT('connection ', p.ID, ' from ', p.HOST) AS holder
+FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK({lock_name})
+
 -- name: migrate_lock
 -- Concurrent migrations of one database wait for each other (up to a minute).
 SELECT GET_LOCK(CONCAT('chronicle.migrate:', LEFT(SHA2(COALESCE(DATABASE(), ''), 256), 40)), 60) AS taken

@@ -70,8 +70,8 @@ ORDER BY position
 -- rest of the log. The join keeps the index order, so no outer `ORDER BY` makes the server sort
 -- the batch again before sending its first row; the reader checks the order.
 -- The partition placeholder after `h.xmin` is empty, or (one partition of a partitioned
--- projection) the condition on the row's partition, `partition_key % <count> = $5`, which the
--- index of that count serves.
+-- projection) the condition on the row's partition, `partition_key % <count> = <index>` with
+-- both numbers written in, which the index of that count serves in every plan.
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
 SELECT h.xmin::text::bigint AS horizon, e.*
 FROM h LEFT JOIN LATERAL (
@@ -94,7 +94,7 @@ FROM (SELECT) AS one LEFT JOIN LATERAL (
 -- it (scanning down from the newest event: few rows when it is caught up), the events of its
 -- types it can read and has not, and those committed but held back by an older open
 -- transaction, with what that transaction is when there are any. The partition placeholders as
--- in `read_batch` (with the partition as $4).
+-- in `read_batch`.
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
      c AS (SELECT $1::bigint::text::xid8 AS xid, $2::bigint AS position)
 SELECT

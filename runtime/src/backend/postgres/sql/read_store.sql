@@ -16,9 +16,21 @@ BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path TO "{sch
 -- may stay idle, in a transaction or not, before the server ends it, and the lock with it: a
 -- runner that stops answering while its connection stays open (a paused process) loses its
 -- claim after that, as a dead one does at once. A live runner touches its session more often.
+-- The session's application name ($3, `chronicle:<owner>`) says whose claims it holds.
 SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS led,
        set_config('idle_session_timeout', $2, false) AS idle_timeout,
-       set_config('idle_in_transaction_session_timeout', $2, false) AS idle_in_transaction_timeout
+       set_config('idle_in_transaction_session_timeout', $2, false) AS idle_in_transaction_timeout,
+       set_config('application_name', $3, false) AS application_name
+
+-- name: holder
+-- Who holds the advisory lock of $1 (taken as one bigint key: its high and low halves are
+-- `classid` and `objid`, with `objsubid` 1): the application name its session set, or the session.
+SELECT COALESCE(NULLIF(a.application_name, ''), format('session %s', l.pid)) AS holder
+FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+LIMIT 1
 
 -- name: release_lead
 SELECT pg_advisory_unlock(hashtextextended($1, 0))

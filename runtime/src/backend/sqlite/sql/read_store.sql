@@ -80,6 +80,10 @@ UPDATE chronicle_leases SET expires_at = ?3 WHERE projection = ?1 AND owner = ?2
 -- name: release_lease
 DELETE FROM chronicle_leases WHERE projection = ?1 AND owner = ?2
 
+-- name: lease_holder
+-- The owner of a lease that has not expired (at ?2).
+SELECT owner FROM chronicle_leases WHERE projection = ?1 AND expires_at > ?2
+
 -- name: load_consumer
 SELECT version, transaction_id, position, broker_sequence, last_recorded_at
 FROM chronicle_consumers WHERE consumer = ?1
