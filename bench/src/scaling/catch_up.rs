@@ -87,8 +87,10 @@ pub(crate) async fn partitioned(
     };
     let elapsed = started.elapsed();
     let busy_cpus = cpu_before.busy_since();
+    // Counted before the workers stop: what was applied within the time measured.
+    let (_, _, applied) = totals(db, &read_schema).await?;
     let finished = finish_all(processes).await?;
-    let (rows, balance, applied) = totals(db, &read_schema).await?;
+    let (rows, balance, _) = totals(db, &read_schema).await?;
     match waited {
         Ok(()) => {
             check("view rows", rows, data.accounts as i64)?;
@@ -186,6 +188,7 @@ pub(crate) async fn raw_per_event(
     data: &Data<'_>,
     connections: u32,
     batch: usize,
+    budget: Duration,
 ) -> Result<Scaled> {
     let schema = db.schema("scale_raw");
     sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
@@ -209,15 +212,18 @@ pub(crate) async fn raw_per_event(
             String::new()
         };
         let read = format!(
-            "SELECT transaction_id::text::bigint, position, event_type, payload::text FROM {events} \
+            // The output column is not called `transaction_id`: `ORDER BY` would take that name
+            // for it, which no index serves, and sort the rest of the log at every batch.
+            "SELECT transaction_id::text::bigint AS tx, position, event_type, payload::text FROM {events} \
              WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2::bigint){filter} \
              ORDER BY transaction_id, position LIMIT $3"
         );
         let table = format!("\"{schema}\".{TABLE}");
         let pool = pool.clone();
+        let deadline = started + budget;
         tasks.push(tokio::spawn(async move {
             let mut conn = pool.acquire().await?;
-            apply_share(&mut conn, &read, &table, batch).await
+            apply_share(&mut conn, &read, &table, batch, deadline).await
         }));
     }
     let mut applied = 0;
@@ -228,10 +234,11 @@ pub(crate) async fn raw_per_event(
     let busy_cpus = cpu_before.busy_since();
     pool.close().await;
     let (rows, balance, counted) = totals(db, &schema).await?;
-    check("raw: view rows", rows, data.accounts as i64)?;
-    check("raw: total balance", balance, data.deposited)?;
-    check("raw: events applied", counted, data.events as i64)?;
-    check("raw: events read", applied, data.events as i64)?;
+    check("raw: events applied", counted, applied)?;
+    if applied == data.events as i64 {
+        check("raw: view rows", rows, data.accounts as i64)?;
+        check("raw: total balance", balance, data.deposited)?;
+    }
     db.drop_schema(&schema).await?;
     Ok(Scaled {
         elapsed,
@@ -242,8 +249,14 @@ pub(crate) async fn raw_per_event(
 }
 
 /// One raw connection's share: read a batch, apply it event by event, commit, until none is
-/// left. Returns the events applied.
-async fn apply_share(conn: &mut sqlx::PgConnection, read: &str, table: &str, batch: usize) -> Result<i64> {
+/// left or the deadline has passed. Returns the events applied.
+async fn apply_share(
+    conn: &mut sqlx::PgConnection,
+    read: &str,
+    table: &str,
+    batch: usize,
+    deadline: Instant,
+) -> Result<i64> {
     let insert = format!("INSERT INTO {table} (account_id, balance, applied) VALUES ($1, 0, 1)");
     let update =
         format!("UPDATE {table} SET balance = balance + $2, applied = applied + 1 WHERE account_id = $1");
@@ -259,6 +272,9 @@ async fn apply_share(conn: &mut sqlx::PgConnection, read: &str, table: &str, bat
         let Some(last) = rows.last() else {
             return Ok(applied);
         };
+        if Instant::now() > deadline {
+            return Ok(applied);
+        }
         (transaction_id, position) = (last.0, last.1);
         let mut tx = conn.begin().await?;
         for (_, _, event_type, payload) in &rows {
