@@ -1033,7 +1033,7 @@ impl Bench {
                 self,
                 "scale-out: raw, one statement per event, {connections} connection(s)"
             );
-            let scaled = scale::raw_per_event(&self.db, &data, connections, batch).await?;
+            let scaled = scale::raw_per_event(&self.db, &data, connections, batch, settings.budget).await?;
             scaling::rows::raw(report, &data, connections, batch, &scaled);
         }
         for view in [View::PerEvent, View::Batch] {

@@ -38,7 +38,7 @@ fn sample(scaled: &Scaled, events: usize) -> Sample {
         .with("_applied", scaled.applied as f64);
     if scaled.applied < events as i64 {
         sample = sample.remark(format!(
-            "**did not catch up within the budget**: {} of {} events applied",
+            "stopped at the budget: {} of {} events applied (rate of those)",
             number(scaled.applied as f64),
             number(events as f64)
         ));
