@@ -183,6 +183,7 @@ pub trait EventSource: EventStore {
         partition: Partition,
     ) -> impl Future<Output = Result<Batch, StoreError>> + Send {
         async move {
+            let partition = partition.checked()?;
             let mut from = after;
             loop {
                 let batch = self.read_batch(from, event_types, limit).await?;
@@ -207,16 +208,19 @@ pub trait EventSource: EventStore {
         &self,
         after: Checkpoint,
         event_types: &[&str],
-        _partition: Partition,
+        partition: Partition,
     ) -> impl Future<Output = Result<Progress, StoreError>> + Send {
-        self.progress(after, event_types)
+        async move {
+            partition.checked()?;
+            self.progress(after, event_types).await
+        }
     }
 
     /// Gets the store ready for partitioned reads into `count` partitions (Postgres: an index on
     /// the partition of each row). Safe to call from every worker at every start. This default
     /// has nothing to prepare.
-    fn prepare_partitions(&self, _count: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
-        std::future::ready(Ok(()))
+    fn prepare_partitions(&self, count: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Partition { index: 0, count }.checked().map(drop))
     }
 }
 

@@ -441,4 +441,26 @@ async fn a_partition_that_cannot_exist_is_refused_by_the_store() {
         matches!(refused, Err(StoreError::InvalidPartition { .. })),
         "{refused:?}"
     );
+
+    // The other stores' reads (the log filtered) refuse them the same way.
+    let memory = chronicle::MemoryStore::new();
+    let read = memory
+        .read_partition(Checkpoint::START, &[], 10, Partition { index: 4, count: 4 })
+        .await;
+    assert!(
+        matches!(read, Err(StoreError::InvalidPartition { index: 4, count: 4 })),
+        "{read:?}"
+    );
+    let progress = memory
+        .partition_progress(Checkpoint::START, &[], Partition { index: 0, count: 0 })
+        .await;
+    assert!(
+        matches!(progress, Err(StoreError::InvalidPartition { .. })),
+        "{progress:?}"
+    );
+    assert!(matches!(
+        memory.prepare_partitions(chronicle::MAX_PARTITIONS + 1).await,
+        Err(StoreError::InvalidPartition { .. })
+    ));
+    assert!(memory.prepare_partitions(4).await.is_ok());
 }
