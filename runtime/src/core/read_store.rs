@@ -238,6 +238,13 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
         projection: &'a str,
     ) -> impl Future<Output = Result<Option<CheckpointRow>, ReadStoreError>> + Send + 'a;
 
+    /// Every checkpoint row the store keeps, by name, in name order: each projection's, each
+    /// partition's (`<projection>/<i>-of-<n>`) and a partitioned projection's layout row
+    /// (`<projection>/partitions`). For operators' tools: `status` lists them.
+    fn checkpoints(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, CheckpointRow)>, ReadStoreError>> + Send;
+
     /// Moves the checkpoint of `projection` from `previous` (`None`: no row yet) to `next`, in the
     /// transaction of `connection`, only if the row still holds `previous`. `false` when it did
     /// not: another runner moved it.

@@ -90,6 +90,21 @@ async fn checkpoints_are_fenced_and_transactional<S: ReadStore>(store: &S) {
     assert!(save(store, &mut session, Some(second), rebuilt, true).await);
     assert_eq!(current(store, &mut session).await, Some(rebuilt));
     assert_eq!(store.read_checkpoint("another").await.unwrap(), None);
+    // The list has every row by name; only this one here (each test has a store of its own).
+    let mut tx = S::begin(&mut session).await.expect("begin");
+    let partition = checkpoint(1, 5);
+    assert!(store
+        .save_checkpoint(tx.connection(), "contract/0-of-2", None, partition)
+        .await
+        .unwrap());
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        store.checkpoints().await.unwrap(),
+        vec![
+            ("contract".to_owned(), rebuilt),
+            ("contract/0-of-2".to_owned(), partition)
+        ]
+    );
     S::close(session).await;
 }
 

@@ -94,6 +94,7 @@ impl Statements {
             migrate_unlock: statement("migrate_unlock"),
             checkpoints: CheckpointStatements {
                 load: statement("load_checkpoint"),
+                list: statement("list_checkpoints"),
                 insert: statement("insert_checkpoint"),
                 update: statement("update_checkpoint"),
                 record_dead_letter: statement("record_dead_letter"),

@@ -316,6 +316,10 @@ impl ReadStore for SqlReadStore {
         each_engine!(self, |store| store.read_checkpoint(projection).await)
     }
 
+    async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, ReadStoreError> {
+        each_engine!(self, |store| store.checkpoints().await)
+    }
+
     async fn holder<'a>(&'a self, projection: &'a str) -> Result<Option<String>, ReadStoreError> {
         each_engine!(self, |store| store.holder(projection).await)
     }

@@ -447,6 +447,47 @@ impl ReadStore for RedisReadStore {
         checkpoint_row(&key, &fields)
     }
 
+    async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, ReadStoreError> {
+        let start = self.key("checkpoint", "");
+        let pattern = format!("{}*", glob_escape(&start));
+        let mut reader = self.reader().await?;
+        let (mut cursor, mut names) = (0u64, Vec::new());
+        loop {
+            let (next, keys): (u64, Vec<String>) = Self::query(
+                &mut reader,
+                ::redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500),
+            )
+            .await?;
+            names.extend(
+                keys.iter()
+                    .filter_map(|key| key.strip_prefix(&start))
+                    .map(str::to_owned),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // SCAN may return a key twice; the list is by name, each once.
+        names.sort_unstable();
+        names.dedup();
+        let mut rows = Vec::with_capacity(names.len());
+        for name in names {
+            let key = self.key("checkpoint", &name);
+            let fields = Self::query(&mut reader, ::redis::cmd("HGETALL").arg(&key)).await?;
+            // A checkpoint deleted since the scan is not listed.
+            if let Some(row) = checkpoint_row(&key, &fields)? {
+                rows.push((name, row));
+            }
+        }
+        Ok(rows)
+    }
+
     async fn read_checkpoint<'a>(
         &'a self,
         projection: &'a str,

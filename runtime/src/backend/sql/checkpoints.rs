@@ -17,6 +17,8 @@ use crate::core::source::Checkpoint;
 pub(crate) struct CheckpointStatements {
     /// `(projection) -> version, transaction_id, position`
     pub load: String,
+    /// `() -> projection, version, transaction_id, position` of every row, by projection.
+    pub list: String,
     /// `(projection, version, transaction_id, position)`, doing nothing if a row exists.
     pub insert: String,
     /// `(projection, version, transaction_id, position, old version, old transaction_id, old
@@ -135,6 +137,28 @@ macro_rules! checkpoint_methods {
                 .map_err(<$dialect as $crate::backend::sql::Dialect>::read_store_error)?;
             row.map(|row| Self::checkpoint_of_row(projection, &row))
                 .transpose()
+        }
+
+        async fn checkpoints(
+            &self,
+        ) -> Result<
+            Vec<(String, $crate::core::read_store::CheckpointRow)>,
+            $crate::core::read_store::ReadStoreError,
+        > {
+            use sqlx::Row as _;
+            let rows = sqlx::query(&self.sql.checkpoints.list)
+                .fetch_all(self.reader())
+                .await
+                .map_err(<$dialect as $crate::backend::sql::Dialect>::read_store_error)?;
+            rows.iter()
+                .map(|row| {
+                    let projection: String = row
+                        .try_get("projection")
+                        .map_err(|e| $crate::core::read_store::ReadStoreError::Database(Box::new(e)))?;
+                    let checkpoint = Self::checkpoint_of_row(&projection, row)?;
+                    Ok((projection, checkpoint))
+                })
+                .collect()
         }
 
         async fn read_checkpoint<'a>(

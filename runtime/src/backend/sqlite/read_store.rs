@@ -86,6 +86,7 @@ impl Statements {
             lease_holder: statement("lease_holder"),
             checkpoints: CheckpointStatements {
                 load: statement("load_checkpoint"),
+                list: statement("list_checkpoints"),
                 insert: statement("insert_checkpoint"),
                 update: statement("update_checkpoint"),
                 record_dead_letter: statement("record_dead_letter"),

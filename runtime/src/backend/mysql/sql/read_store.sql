@@ -47,6 +47,12 @@ SELECT RELEASE_LOCK(CONCAT('chronicle.migrate:', LEFT(SHA2(COALESCE(DATABASE(), 
 SELECT CAST(version AS SIGNED) AS version, transaction_id, position
 FROM chronicle_checkpoints WHERE projection = ?
 
+-- name: list_checkpoints
+-- Names are bytes here; ordered as bytes, which is how the other stores order them too.
+SELECT CONVERT(projection USING utf8mb4) AS projection, CAST(version AS SIGNED) AS version,
+       transaction_id, position
+FROM chronicle_checkpoints ORDER BY chronicle_checkpoints.projection
+
 -- name: insert_checkpoint
 -- Nothing if a row exists (`INSERT IGNORE` would also silence truncations, and `ON DUPLICATE KEY
 -- UPDATE` counts an unchanged row as affected when, as with sqlx, found rows are counted).

@@ -39,6 +39,10 @@ SELECT pg_advisory_unlock(hashtextextended($1, 0))
 SELECT version::bigint AS version, transaction_id, position
 FROM "{schema}".chronicle_checkpoints WHERE projection = $1
 
+-- name: list_checkpoints
+SELECT projection, version::bigint AS version, transaction_id, position
+FROM "{schema}".chronicle_checkpoints ORDER BY projection
+
 -- name: insert_checkpoint
 INSERT INTO "{schema}".chronicle_checkpoints (projection, version, transaction_id, position)
 VALUES ($1, $2, $3, $4) ON CONFLICT (projection) DO NOTHING

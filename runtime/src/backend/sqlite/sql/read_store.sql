@@ -36,6 +36,9 @@ ALTER TABLE chronicle_dead_letters_layout_2 RENAME TO chronicle_dead_letters;
 -- name: load_checkpoint
 SELECT version, transaction_id, position FROM chronicle_checkpoints WHERE projection = ?1
 
+-- name: list_checkpoints
+SELECT projection, version, transaction_id, position FROM chronicle_checkpoints ORDER BY projection
+
 -- name: insert_checkpoint
 INSERT INTO chronicle_checkpoints (projection, version, transaction_id, position)
 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (projection) DO NOTHING
