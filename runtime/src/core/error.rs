@@ -199,9 +199,8 @@ pub enum StoreError {
         rule: &'static str,
     },
     /// A partition that no partitioned projection can have: its index is not below its count,
-    /// or the count is above [`MAX_PARTITIONS`](crate::MAX_PARTITIONS). Refused before any
-    /// store saw it.
-    #[error("there is no partition {index} of {count} (partitions count from 0, at most {max} of them)", max = crate::MAX_PARTITIONS)]
+    /// or the count is 0 or above `MAX_PARTITIONS`. Refused before any store saw it.
+    #[error("there is no partition {index} of {count} (partitions count from 0, and there are 1 to MAX_PARTITIONS of them)")]
     InvalidPartition {
         /// The index asked for.
         index: u32,
