@@ -174,11 +174,16 @@ impl PostgresReadStore {
     /// and `chronicle_consumed_streams` if missing, and upgrades those of an earlier version in place. Safe to run at every start, from several
     /// processes at once (they take turns on an advisory lock).
     pub async fn migrate(&self) -> Result<(), ReadStoreError> {
-        sqlx::raw_sql(&self.sql.migrate)
+        sqlx::raw_sql(self.migration_sql())
             .execute(&self.pool)
             .await
             .map(drop)
             .map_err(read_store_error)
+    }
+
+    /// The SQL [`migrate`](Self::migrate) runs (idempotent DDL, for review or a DBA's own run).
+    pub fn migration_sql(&self) -> &str {
+        &self.sql.migrate
     }
 
     /// The pool queries and waits read on.

@@ -247,4 +247,11 @@ impl PostgresStore {
         }
         database.inline.prepare(&database.pool, &database.sql).await
     }
+
+    /// The SQL [`migrate`](Self::migrate) runs when the tables are missing or of an earlier
+    /// layout (idempotent DDL, for review or a DBA's own run). Preparing inline projections is
+    /// not in it: that is their `#[reset]` and a replay, which only `migrate` does.
+    pub fn migration_sql(&self) -> &str {
+        &self.database.sql.migrate
+    }
 }

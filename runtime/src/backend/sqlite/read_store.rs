@@ -146,6 +146,12 @@ impl SqliteReadStore {
         &self.pool
     }
 
+    /// The SQL [`migrate`](Self::migrate) runs (idempotent DDL, for review); a dead-letter table
+    /// of the first layout is upgraded first, which this does not show.
+    pub fn migration_sql() -> &'static str {
+        MIGRATE_SQL
+    }
+
     /// Creates Chronicle's tables if missing, and upgrades those of an earlier version in place.
     /// Safe to run at every start.
     pub async fn migrate(&self) -> Result<(), ReadStoreError> {

@@ -170,6 +170,11 @@ impl SqliteStore {
         tx.commit().await.map_err(store_error)
     }
 
+    /// The SQL [`migrate`](Self::migrate) runs (idempotent DDL, for review).
+    pub fn migration_sql() -> &'static str {
+        MIGRATE_SQL
+    }
+
     /// A transaction holding the write lock from the start: a plain `BEGIN` would take it only
     /// at the first write, and two writers that both read first would deadlock on the upgrade.
     async fn begin_immediate(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
