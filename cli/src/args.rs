@@ -1,0 +1,72 @@
+//! The command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The operator's command line of a Chronicle event store.
+#[derive(Debug, Parser)]
+#[command(name = "chronicle", version, about, long_about = None)]
+pub struct Cli {
+    /// The database of the event log and of the read store's checkpoints: `postgres://...` or
+    /// `sqlite:<file>`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The Postgres schema the tables are in.
+    #[arg(long, default_value = "public", global = true)]
+    pub schema: String,
+    /// How to print: a table for people, JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How a command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Tables that fit the terminal.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Creates Chronicle's tables, or upgrades them (the event log and the read store's).
+    Migrate {
+        /// Prints the SQL that would run instead of running it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The log's head and every projection's checkpoint, lag and holder.
+    Status,
+    /// The log's streams.
+    Streams {
+        /// Which.
+        #[command(subcommand)]
+        command: StreamsCommand,
+    },
+    /// Every event of one business transaction (a correlation id) in log order, grouped by the
+    /// command that recorded it, each command under the one that caused it.
+    Trace {
+        /// The correlation id (a UUID).
+        correlation_id: String,
+    },
+}
+
+/// What to do with streams.
+#[derive(Debug, Subcommand)]
+pub enum StreamsCommand {
+    /// The events of one stream, with their metadata.
+    Show {
+        /// The stream id (`<aggregate>-<id>`).
+        stream: String,
+        /// Only the events up to this stream version: the stream as it was then.
+        #[arg(long, conflicts_with = "as_of")]
+        at_version: Option<u64>,
+        /// Only the events recorded at or before this time (RFC 3339, `2026-12-01T10:00:00Z`).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+}

@@ -1,0 +1,6 @@
+//! One file per command.
+
+pub(crate) mod migrate;
+pub(crate) mod status;
+pub(crate) mod streams;
+pub(crate) mod trace;

@@ -1,0 +1,141 @@
+//! `chronicle status`: the log's head and every projection's checkpoint, lag and holder.
+
+use chronicle::ReadStore as _;
+use serde::Serialize;
+
+use crate::args::Output;
+use crate::connect::Stores;
+use crate::error::CliError;
+use crate::output;
+
+/// What `status` reports.
+#[derive(Serialize)]
+struct Status {
+    place: String,
+    /// The newest event's position, if any event is stored.
+    head_position: Option<u64>,
+    head_recorded_at: Option<String>,
+    projections: Vec<Checkpoint>,
+}
+
+/// One checkpoint row: a projection's, or one partition's of a partitioned projection.
+#[derive(Serialize)]
+struct Checkpoint {
+    projection: String,
+    /// `"<index> of <count>"` for a partition.
+    partition: Option<String>,
+    version: u32,
+    /// The highest position the checkpoint covers (applied or passed over); `None` before the
+    /// first event.
+    position: Option<u64>,
+    /// Events of any type and stream after the checkpoint: an upper bound of the projection's
+    /// lag (it may not handle every type, and a partition handles its own streams only).
+    events_behind: u64,
+    /// How long ago the first of those was recorded.
+    seconds_behind: f64,
+    /// Who holds the projection's (or partition's) claim: a runner's id, or a session.
+    holder: Option<String>,
+}
+
+pub(crate) async fn run(
+    stores: &Stores,
+    format: Output,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let head = stores.log.head().await?;
+    let mut projections = Vec::new();
+    for (name, row) in stores.read.checkpoints().await? {
+        let Some((projection, partition)) = split(&name) else {
+            continue;
+        };
+        let progress = stores.log.progress(row.checkpoint).await?;
+        let seconds_behind = progress
+            .oldest_readable_at
+            .and_then(|at| (chrono::Utc::now() - at).to_std().ok())
+            .map_or(0.0, |age| age.as_secs_f64());
+        projections.push(Checkpoint {
+            projection,
+            partition,
+            version: row.version,
+            position: progress.position,
+            events_behind: progress.readable,
+            seconds_behind,
+            holder: stores.read.holder(&name).await?,
+        });
+    }
+    let status = Status {
+        place: stores.place.clone(),
+        head_position: head.position,
+        head_recorded_at: head.recorded_at.map(output::time),
+        projections,
+    };
+    match format {
+        Output::Json => output::json(out, &status),
+        Output::Table => {
+            let head = match (status.head_position, &status.head_recorded_at) {
+                (Some(position), Some(at)) => {
+                    format!("log: {} at position {position}, last event {at}", status.place)
+                }
+                _ => format!("log: {}, no events yet", status.place),
+            };
+            output::text(out, head)?;
+            if status.projections.is_empty() {
+                return output::text(out, "no projection has a checkpoint yet");
+            }
+            let mut table = output::table([
+                "projection",
+                "partition",
+                "version",
+                "position",
+                "events behind",
+                "seconds behind",
+                "holder",
+            ]);
+            for p in &status.projections {
+                table.add_row([
+                    p.projection.clone(),
+                    p.partition.clone().unwrap_or_default(),
+                    p.version.to_string(),
+                    p.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                    p.events_behind.to_string(),
+                    format!("{:.1}", p.seconds_behind),
+                    p.holder.clone().unwrap_or_else(|| "-".to_owned()),
+                ]);
+            }
+            output::text(out, table)
+        }
+    }
+}
+
+/// A checkpoint row's projection and partition (`<projection>/<i>-of-<n>`); `None` for a
+/// partitioned projection's layout row (`<projection>/partitions`), which is no checkpoint.
+fn split(name: &str) -> Option<(String, Option<String>)> {
+    if name.ends_with("/partitions") {
+        return None;
+    }
+    if let Some((projection, partition)) = name.rsplit_once('/') {
+        if let Some((index, count)) = partition.split_once("-of-") {
+            if index.parse::<u32>().is_ok() && count.parse::<u32>().is_ok() {
+                return Some((projection.to_owned(), Some(format!("{index} of {count}"))));
+            }
+        }
+    }
+    Some((name.to_owned(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn partitions_and_layout_rows_are_told_apart() {
+        assert_eq!(split("bank.balances"), Some(("bank.balances".to_owned(), None)));
+        assert_eq!(
+            split("bank.balances/2-of-4"),
+            Some(("bank.balances".to_owned(), Some("2 of 4".to_owned())))
+        );
+        assert_eq!(split("bank.balances/partitions"), None);
+        assert_eq!(split("a/b"), Some(("a/b".to_owned(), None)));
+        assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), None)));
+    }
+}

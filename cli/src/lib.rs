@@ -1,0 +1,47 @@
+//! The commands of the `chronicle` binary, for operators of a Chronicle event store: `migrate`,
+//! `status`, `streams show`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
+//! `postgres://...` or `sqlite:<file>`), reads with Chronicle's own stores, and prints a table
+//! that fits a terminal, or JSON with `--output json` for scripts.
+//!
+//! `args.rs` is the command line (clap), `connect.rs` opens the stores a URL names,
+//! `commands/` has one file per command, `output.rs` the tables, `error.rs` what can go wrong.
+
+#![deny(missing_docs)]
+
+mod args;
+mod commands;
+mod connect;
+mod error;
+mod output;
+
+pub use crate::args::{Cli, Command, Output, StreamsCommand};
+pub use crate::error::CliError;
+
+/// Runs `cli`'s command, writing its output to `out`.
+pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    let url = cli.database_url.as_deref().ok_or(CliError::NoDatabase)?;
+    let target = connect::Target::parse(url, &cli.schema)?;
+    match &cli.command {
+        Command::Migrate { dry_run } => commands::migrate::run(&target, *dry_run, cli.output, out).await,
+        Command::Status => {
+            let stores = target.open_existing().await?;
+            commands::status::run(&stores, cli.output, out).await
+        }
+        Command::Streams {
+            command:
+                StreamsCommand::Show {
+                    stream,
+                    at_version,
+                    as_of,
+                },
+        } => {
+            let stores = target.open_existing().await?;
+            let until = commands::streams::Until::parse(*at_version, as_of.as_deref())?;
+            commands::streams::show(&stores, stream, until, cli.output, out).await
+        }
+        Command::Trace { correlation_id } => {
+            let stores = target.open_existing().await?;
+            commands::trace::run(&stores, correlation_id, cli.output, out).await
+        }
+    }
+}

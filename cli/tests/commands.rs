@@ -1,0 +1,308 @@
+//! The `chronicle` binary run against real databases: a Postgres schema with the bank's events
+//! and a projection's checkpoint, and a SQLite file; its output (tables and JSON) and its exit
+//! codes, bad input included.
+
+use std::process::Output;
+use std::time::Duration;
+
+use bank::views::postgres::AccountBalances;
+use chronicle::prelude::*;
+use chronicle::{CommandContext, EventSource, ProjectionRunner};
+use chronicle_tests::support::{self, PgBank, TempFile};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Runs the binary with `args`, `DATABASE_URL` unset (every test names its database).
+fn chronicle(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chronicle"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("COLUMNS", "200")
+        .output()
+        .expect("run chronicle")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "chronicle failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(&stdout(output)).expect("JSON output")
+}
+
+/// A failure: a non-zero exit and one line on standard error, which holds `expected`.
+fn fails_with(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(expected), "`{expected}` not in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_streams_and_traces_of_a_postgres_log() {
+    let bank = PgBank::new().await;
+    let url = support::database_url();
+    let schema = bank.store.schema().to_owned();
+    let opened = bank.open("cli-a").await;
+    bank.deposit("cli-a", 70).await;
+    // A transfer-like pair: a deposit on another account caused by the first one's event.
+    let first = bank.bank.store().read_stream(&opened.stream_id, 0).await.unwrap();
+    let correlation = first[0].metadata.correlation_id;
+    bank.open("cli-b").await;
+    let context = CommandContext::new()
+        .correlation_id(correlation)
+        .causation_id(first[0].event_id)
+        .actor("ops@example.com");
+    bank.bank
+        .execute_with(
+            bank::Deposit {
+                account_id: "cli-b".into(),
+                amount: 5,
+            },
+            context,
+        )
+        .await
+        .unwrap();
+
+    let read = support::postgres_read_store_beside(&bank.store).await;
+    let runner = ProjectionRunner::new(bank.store.clone(), read.clone(), AccountBalances).spawn();
+    runner
+        .wait_until_caught_up(Duration::from_secs(30))
+        .await
+        .unwrap();
+    runner.stop().await.into_result().unwrap();
+    let base = ["--database-url", url.as_str(), "--schema", schema.as_str()];
+    let with = |more: &[&str]| -> Vec<String> {
+        base.iter()
+            .map(|s| s.to_string())
+            .chain(more.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let run = |args: Vec<String>| chronicle(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // status: the head, the projection at it, nothing behind.
+    let head = bank.store.head().await.unwrap().position.unwrap();
+    let status = json(&run(with(&["status", "--output", "json"])));
+    assert_eq!(status["head_position"], head);
+    let balances = &status["projections"][0];
+    assert_eq!(balances["projection"], "bank.account_balances");
+    assert_eq!(balances["position"], head);
+    assert_eq!(balances["events_behind"], 0);
+    assert_eq!(balances["holder"], Value::Null, "stopped: nobody holds it");
+    // One more deposit, and the projection is one event behind.
+    bank.deposit("cli-a", 1).await;
+    let status = json(&run(with(&["status", "--output", "json"])));
+    assert_eq!(status["projections"][0]["events_behind"], 1);
+    let table = stdout(&run(with(&["status"])));
+    assert!(table.contains("bank.account_balances"), "{table}");
+    assert!(table.contains(&format!("at position {}", head + 1)), "{table}");
+
+    // streams show: every event, up to a version, as of a time before the first.
+    let stream = opened.stream_id.as_str();
+    let mut args = with(&["streams", "show"]);
+    args.push(stream.to_owned());
+    let events = json(&run(
+        [args.clone(), vec!["--output".into(), "json".into()]].concat()
+    ));
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["event_type"], "bank.AccountOpened");
+    assert_eq!(events[1]["payload"]["amount"], 70);
+    assert!(events[1]["metadata"]["command_id"].as_str().is_some());
+    let upto = json(&run([
+        args.clone(),
+        vec![
+            "--at-version".into(),
+            "2".into(),
+            "--output".into(),
+            "json".into(),
+        ],
+    ]
+    .concat()));
+    assert_eq!(upto.as_array().unwrap().len(), 2);
+    let before = json(&run([
+        args.clone(),
+        vec![
+            "--as-of".into(),
+            "2000-01-01T00:00:00Z".into(),
+            "--output".into(),
+            "json".into(),
+        ],
+    ]
+    .concat()));
+    assert_eq!(before.as_array().unwrap().len(), 0);
+    let table = stdout(&run(args.clone()));
+    assert!(
+        table.contains("bank.MoneyDeposited v1") && table.contains("\"amount\": 70"),
+        "{table}"
+    );
+
+    // trace: the opening's command, and under it the deposit it caused.
+    let mut args = with(&["trace"]);
+    args.push(correlation.to_string());
+    let trace = json(&run(
+        [args.clone(), vec!["--output".into(), "json".into()]].concat()
+    ));
+    let commands = trace["commands"].as_array().unwrap();
+    assert_eq!(commands.len(), 2);
+    assert_eq!(commands[0]["caused_by_command"], Value::Null);
+    assert_eq!(commands[1]["caused_by_command"], commands[0]["command_id"]);
+    assert_eq!(commands[1]["caused_by_event"], first[0].event_id.to_string());
+    assert_eq!(commands[1]["actor"], "ops@example.com");
+    let tree = stdout(&run(args));
+    assert!(
+        tree.contains("\n  command "),
+        "the caused command indented: {tree}"
+    );
+
+    // Bad input: one clear line and a failure, never a panic.
+    fails_with(
+        &run(with(&["streams", "show", "account-nosuch"])),
+        "no stream `account-nosuch`",
+    );
+    fails_with(&run(with(&["streams", "show", ""])), "invalid stream id");
+    fails_with(
+        &run([
+            with(&["streams", "show"]),
+            vec![stream.to_owned(), "--as-of".into(), "yesterday".into()],
+        ]
+        .concat()),
+        "is not a time",
+    );
+    fails_with(&run(with(&["trace", "not-a-uuid"])), "is not a correlation id");
+    fails_with(
+        &run(with(&["trace", &Uuid::nil().to_string()])),
+        "no event carries",
+    );
+    fails_with(&chronicle(&["status"]), "no database");
+    fails_with(
+        &chronicle(&["--database-url", "postgres://postgres@127.0.0.1:1/none", "status"]),
+        "cannot connect",
+    );
+    fails_with(
+        &chronicle(&["--database-url", "mysql://root@127.0.0.1/test", "status"]),
+        "cannot use",
+    );
+    fails_with(
+        &run(vec![
+            "--database-url".into(),
+            url.clone(),
+            "--schema".into(),
+            "bad\"schema".into(),
+            "status".into(),
+        ]),
+        "invalid Postgres schema name",
+    );
+    let empty = support::fresh_schema_name();
+    fails_with(
+        &run(vec![
+            "--database-url".into(),
+            url.clone(),
+            "--schema".into(),
+            empty.clone(),
+            "status".into(),
+        ]),
+        "chronicle migrate",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_creates_the_tables_and_a_dry_run_only_prints_them() {
+    let url = support::database_url();
+    let schema = support::fresh_schema_name();
+    let dry = stdout(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "migrate",
+        "--dry-run",
+    ]));
+    assert!(dry.contains(&format!("\"{schema}\".chronicle_events")), "{dry}");
+    assert!(dry.contains("chronicle_checkpoints"), "{dry}");
+    // Nothing ran: the schema is still not a log.
+    fails_with(
+        &chronicle(&["--database-url", &url, "--schema", &schema, "status"]),
+        "chronicle migrate",
+    );
+    let done = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "migrate",
+        "--output",
+        "json",
+    ]));
+    assert!(done["migrated"].as_str().unwrap().contains(&schema));
+    let status = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "status",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(status["head_position"], Value::Null);
+    assert_eq!(status["projections"], Value::Array(Vec::new()));
+    support::drop_schema(&support::postgres_pool(1).await, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_is_migrated_then_read() {
+    let file = TempFile::new("chronicle-cli");
+    let url = format!("sqlite:{}", file.path().display());
+    fails_with(
+        &chronicle(&["--database-url", &url, "status"]),
+        "no database file",
+    );
+    let dry = stdout(&chronicle(&["--database-url", &url, "migrate", "--dry-run"]));
+    assert!(
+        dry.contains("chronicle_events") && !file.path().exists(),
+        "a dry run creates nothing"
+    );
+    stdout(&chronicle(&["--database-url", &url, "migrate"]));
+    let store = support::sqlite_store_in(&file).await;
+    let bank = chronicle::Chronicle::new(store.clone());
+    let receipt = bank
+        .execute(bank::OpenAccount {
+            account_id: "lite".into(),
+            owner: "owner of lite".into(),
+            overdraft_limit: 0,
+        })
+        .await
+        .unwrap();
+    let status = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "status",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(status["head_position"], receipt.position.unwrap());
+    let events = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "streams",
+        "show",
+        &receipt.stream_id,
+        "--output",
+        "json",
+    ]));
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    fails_with(
+        &chronicle(&["--database-url", "sqlite:", "status"]),
+        "names no database file",
+    );
+}
