@@ -105,7 +105,13 @@ async fn status_streams_and_traces_of_a_postgres_log() {
     assert_eq!(status["projections"][0]["events_behind"], 1);
     let table = stdout(&run(with(&["status"])));
     assert!(table.contains("bank.account_balances"), "{table}");
-    assert!(table.contains(&format!("at position {}", head + 1)), "{table}");
+    // The first line as the book shows it.
+    let first_line = table.lines().next().unwrap();
+    let expected = format!(
+        "log: {url} (schema `{schema}`) at position {}, last event ",
+        head + 1
+    );
+    assert!(first_line.starts_with(&expected), "{first_line}");
 
     // streams show: every event, up to a version, as of a time before the first.
     let stream = opened.stream_id.as_str();
@@ -160,6 +166,11 @@ async fn status_streams_and_traces_of_a_postgres_log() {
     assert_eq!(commands[1]["caused_by_event"], first[0].event_id.to_string());
     assert_eq!(commands[1]["actor"], "ops@example.com");
     let tree = stdout(&run(args));
+    assert_eq!(
+        tree.lines().next().unwrap(),
+        format!("correlation {correlation}: 2 events of 2 commands"),
+        "the first line as the book shows it"
+    );
     assert!(
         tree.contains("\n  command "),
         "the caused command indented: {tree}"

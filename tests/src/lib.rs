@@ -89,3 +89,7 @@ pub mod book_polyglot {}
 /// The scaling chapter.
 #[doc = include_str!("../../book/src/scaling.md")]
 pub mod book_scaling {}
+
+/// The operations chapter (the command line).
+#[doc = include_str!("../../book/src/operations.md")]
+pub mod book_operations {}

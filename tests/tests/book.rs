@@ -208,6 +208,13 @@ fn every_error_shown_in_the_book_is_what_the_compiler_prints() {
                 "cannot read `lab.Measured` version 3 at position 2 (stream `lab.Probe-p-1` version 2): \
                  `my_app::Measured` reads versions 1 to 2 (the row was written by a newer version of the program)"
             ),
+            // `chronicle status` and `chronicle trace` on the CLI test's log: their first lines'
+            // shape is checked by `cli/tests/commands.rs`, the ids and times are of that run.
+            (
+                "operations.md",
+                "log: postgres://postgres@127.0.0.1:5432/bank (schema `public`) at position 4, last event 2026-12-02T13:35:41.268Z"
+            ),
+            ("operations.md", "correlation 92e90a72-45cb-4459-b39a-5d8e9cf76cba: 2 events of 2 commands"),
         ],
         "a `text` block is compiler output or a program's output that a test checks"
     );
