@@ -47,11 +47,65 @@ pub enum Command {
         #[command(subcommand)]
         command: StreamsCommand,
     },
+    /// The log's events, in the order subscribers read them.
+    Events {
+        /// Which.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The events projections could not apply.
+    DeadLetters {
+        /// Which.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
     /// Every event of one business transaction (a correlation id) in log order, grouped by the
     /// command that recorded it, each command under the one that caused it.
     Trace {
         /// The correlation id (a UUID).
         correlation_id: String,
+    },
+}
+
+/// What to do with the log's events.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The events after a position, one per line (JSON Lines with `--output json`), in commit
+    /// order; with `--follow`, then each new one as it is committed, until interrupted.
+    Tail {
+        /// Start after this global position (0: from the first event).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Only events of these types (repeat the option for several).
+        #[arg(long = "type")]
+        event_types: Vec<String>,
+        /// Only the events of this stream.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Only the events of this correlation id.
+        #[arg(long)]
+        correlation: Option<String>,
+        /// Keep printing new events as they are committed.
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+/// What to do with dead letters.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Every projection's dead letters (of its current version), or one projection's.
+    Ls {
+        /// Only this projection's (or partition's: `<projection>/<i>-of-<n>`).
+        #[arg(long)]
+        projection: Option<String>,
+    },
+    /// One dead letter, with the event it holds back.
+    Show {
+        /// The projection (or partition) that recorded it.
+        projection: String,
+        /// The event's global position.
+        position: u64,
     },
 }
 

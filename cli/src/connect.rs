@@ -205,6 +205,29 @@ impl Log {
         each!(self, |store| store.read_by_correlation(id).await)
     }
 
+    /// Up to `limit` events after `after`, in the order subscribers read them.
+    pub(crate) async fn read_batch(
+        &self,
+        after: chronicle::Checkpoint,
+        limit: usize,
+    ) -> Result<chronicle::Batch, StoreError> {
+        each!(self, |store| store.read_batch(after, &[], limit).await)
+    }
+
+    /// Where the event at `position` is in the subscription order, if there is one there.
+    pub(crate) async fn checkpoint_of(
+        &self,
+        position: u64,
+    ) -> Result<Option<chronicle::Checkpoint>, StoreError> {
+        each!(self, |store| store.checkpoint_of(position).await)
+    }
+
+    /// The event at global `position`, if any.
+    pub(crate) async fn event_at(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
+        let found = each!(self, |store| store.read_all(position.saturating_sub(1), 1).await)?;
+        Ok(found.into_iter().find(|event| event.position == position))
+    }
+
     /// Events of any type after `checkpoint` (what a projection of every type has not applied).
     pub(crate) async fn progress(&self, checkpoint: chronicle::Checkpoint) -> Result<Progress, StoreError> {
         each!(self, |store| store.progress(checkpoint, &[]).await)

@@ -1,5 +1,5 @@
 //! The commands of the `chronicle` binary, for operators of a Chronicle event store: `migrate`,
-//! `status`, `streams show`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
+//! `status`, `streams show`, `events tail`, `dead-letters ls|show`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
 //! `postgres://...` or `sqlite:<file>`), reads with Chronicle's own stores, and prints a table
 //! that fits a terminal, or JSON with `--output json` for scripts.
 //!
@@ -14,7 +14,7 @@ mod connect;
 mod error;
 mod output;
 
-pub use crate::args::{Cli, Command, Output, StreamsCommand};
+pub use crate::args::{Cli, Command, DeadLettersCommand, EventsCommand, Output, StreamsCommand};
 pub use crate::error::CliError;
 
 /// Runs `cli`'s command, writing its output to `out`.
@@ -38,6 +38,32 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
             let stores = target.open_existing().await?;
             let until = commands::streams::Until::parse(*at_version, as_of.as_deref())?;
             commands::streams::show(&stores, stream, until, cli.output, out).await
+        }
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    from,
+                    event_types,
+                    stream,
+                    correlation,
+                    follow,
+                },
+        } => {
+            let stores = target.open_existing().await?;
+            let filter =
+                commands::events::Filter::parse(event_types, stream.as_deref(), correlation.as_deref())?;
+            commands::events::tail(&stores, *from, &filter, *follow, cli.output, out).await
+        }
+        Command::DeadLetters { command } => {
+            let stores = target.open_existing().await?;
+            match command {
+                DeadLettersCommand::Ls { projection } => {
+                    commands::dead_letters::list(&stores, projection.as_deref(), cli.output, out).await
+                }
+                DeadLettersCommand::Show { projection, position } => {
+                    commands::dead_letters::show(&stores, projection, *position, cli.output, out).await
+                }
+            }
         }
         Command::Trace { correlation_id } => {
             let stores = target.open_existing().await?;

@@ -42,3 +42,10 @@ pub(crate) fn text(out: &mut impl std::io::Write, text: impl std::fmt::Display) 
 pub(crate) fn time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Writes `value` as one line of JSON (JSON Lines, for streams of records).
+pub(crate) fn json_line(out: &mut impl std::io::Write, value: &impl Serialize) -> Result<(), CliError> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -317,3 +317,146 @@ async fn a_sqlite_file_is_migrated_then_read() {
         "names no database file",
     );
 }
+
+/// `chronicle events tail` and `chronicle dead-letters` on a Postgres log where the ledger view
+/// refuses one stream's deposits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_the_log_and_dead_letters_are_listed_with_their_event() {
+    use std::io::BufRead as _;
+
+    use chronicle::{OnPoison, RetryPolicy};
+    use chronicle_tests::ledger::Ledger;
+
+    let bank = PgBank::new().await;
+    let url = support::database_url();
+    let schema = bank.store.schema().to_owned();
+    bank.open("tail-a").await;
+    let refused = bank.open("tail-b").await;
+    bank.deposit("tail-a", 3).await;
+    let poison = bank.deposit("tail-b", 4).await;
+    let base = |more: &[&str]| -> Vec<String> {
+        ["--database-url", url.as_str(), "--schema", schema.as_str()]
+            .iter()
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |args: Vec<String>| chronicle(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let lines = |output: &Output| -> Vec<Value> {
+        stdout(output)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    };
+
+    // The whole log, then filtered.
+    let all = lines(&run(base(&["events", "tail", "--output", "json"])));
+    assert_eq!(all.len(), 4);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0]["position"].as_u64() < w[1]["position"].as_u64()));
+    let deposits = lines(&run(base(&[
+        "events",
+        "tail",
+        "--type",
+        "bank.MoneyDeposited",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(deposits.len(), 2);
+    let of_b = lines(&run(base(&[
+        "events",
+        "tail",
+        "--stream",
+        &refused.stream_id,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(of_b.len(), 2);
+    let after = lines(&run(base(&["events", "tail", "--from", "2", "--output", "json"])));
+    assert_eq!(after.len(), 2, "the events after position 2");
+    fails_with(
+        &run(base(&["events", "tail", "--from", "999"])),
+        "no event at position 999",
+    );
+    fails_with(
+        &run(base(&["events", "tail", "--correlation", "x"])),
+        "is not a correlation id",
+    );
+
+    // --follow prints what is there, then each new event as it commits.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chronicle"))
+        .args(base(&["events", "tail", "--from", "4", "--follow"]))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the tail");
+    let (sender, received) = std::sync::mpsc::channel();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let live = bank.deposit("tail-a", 9).await;
+    let line = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the new event within 10 s");
+    assert!(
+        line.starts_with(&format!("#{} ", live.position.unwrap())),
+        "{line}"
+    );
+    assert!(line.contains("\"amount\": 9"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A ledger that refuses tail-b's deposits, dead-lettering it.
+    let read = support::postgres_read_store_beside(&bank.store).await;
+    let ledger = Ledger {
+        refuse_stream: Some(refused.stream_id.clone()),
+    };
+    let runner = ProjectionRunner::new(bank.store.clone(), read.clone(), ledger)
+        .retry(RetryPolicy::new(2, Duration::from_millis(5)))
+        .on_poison(OnPoison::DeadLetter)
+        .spawn();
+    runner
+        .wait_until_caught_up(Duration::from_secs(30))
+        .await
+        .unwrap();
+    runner.stop().await.into_result().unwrap();
+    let letters = json(&run(base(&["dead-letters", "ls", "--output", "json"])));
+    let letters = letters.as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["projection"], "test.ledger");
+    assert_eq!(letters[0]["position"], poison.position.unwrap());
+    assert!(
+        letters[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refusing deposits"),
+        "{letters:?}"
+    );
+    let position = poison.position.unwrap().to_string();
+    let shown = json(&run(base(&[
+        "dead-letters",
+        "show",
+        "test.ledger",
+        &position,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(shown["event"]["payload"]["amount"], 4);
+    assert_eq!(shown["dead_letter"]["stream_id"], refused.stream_id.as_str());
+    let table = stdout(&run(base(&["dead-letters", "show", "test.ledger", &position])));
+    assert!(table.contains("could not apply the event at position"), "{table}");
+    fails_with(
+        &run(base(&["dead-letters", "show", "test.ledger", "1"])),
+        "no dead letter at position 1",
+    );
+    fails_with(
+        &run(base(&["dead-letters", "ls", "--projection", "nosuch"])),
+        "no projection `nosuch`",
+    );
+}

@@ -1,5 +1,7 @@
 //! One file per command.
 
+pub(crate) mod dead_letters;
+pub(crate) mod events;
 pub(crate) mod migrate;
 pub(crate) mod status;
 pub(crate) mod streams;
