@@ -76,7 +76,7 @@ pub use crate::core::read_store::{
 pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
-pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;

@@ -62,6 +62,17 @@ pub struct RecordedEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// One stream of the log as a listing shows it ([`EventStore::list_streams`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The stream id.
+    pub stream_id: String,
+    /// Its current version: the number of its events.
+    pub version: u64,
+    /// When its newest event was recorded.
+    pub last_recorded_at: DateTime<Utc>,
+}
+
 /// The state of an aggregate at one version of its stream, kept so that loading it replays only
 /// the events after that version. Written by [`Chronicle`](crate::Chronicle) for aggregates
 /// declared with `#[aggregate(snapshot_every = N)]`; a store keeps the newest one per stream.
@@ -170,6 +181,41 @@ pub trait EventStore: Clone + Send + Sync + 'static {
                 );
             }
             Ok(found)
+        }
+    }
+
+    /// Up to `limit` of the log's streams whose id starts with `prefix` (`""`: all), each after
+    /// `after` (exclusive; `""` from the first), in the store's order of stream ids (bytes on
+    /// SQLite and in memory, the database's collation on Postgres, whose index serves it): a
+    /// page of a listing, the next one starting after its last id. The default reads the whole
+    /// log.
+    fn list_streams(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StreamSummary>, StoreError>> + Send {
+        async move {
+            let mut streams: std::collections::BTreeMap<String, StreamSummary> = Default::default();
+            let mut position = 0;
+            loop {
+                let page = self.read_all(position, SCAN_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                position = last.position;
+                for event in page {
+                    if !event.stream_id.starts_with(prefix) || event.stream_id.as_str() <= after {
+                        continue;
+                    }
+                    let summary = streams.entry(event.stream_id.clone()).or_insert(StreamSummary {
+                        stream_id: event.stream_id,
+                        version: 0,
+                        last_recorded_at: event.recorded_at,
+                    });
+                    summary.version = summary.version.max(event.stream_version);
+                    summary.last_recorded_at = summary.last_recorded_at.max(event.recorded_at);
+                }
+            }
+            Ok(streams.into_values().take(limit).collect())
         }
     }
 

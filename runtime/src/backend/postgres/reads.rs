@@ -11,7 +11,7 @@ use super::rows::event_row;
 use super::store::PostgresStore;
 use crate::backend::sql::rows::{clamp_i64, to_u64, SnapshotRow};
 use crate::core::error::StoreError;
-use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
 
 impl EventStore for PostgresStore {
     async fn append_checked(
@@ -99,6 +99,33 @@ impl EventStore for PostgresStore {
             sqlx::query(&self.database.sql.read_by_correlation).bind(correlation_id.to_string()),
         )
         .await
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<StreamSummary>, StoreError> {
+        let rows = self
+            .database
+            .fetch_all(
+                sqlx::query(&self.database.sql.list_streams)
+                    .bind(prefix)
+                    .bind(after)
+                    .bind(clamp_i64(limit as u64)),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.try_get("version").map_err(store_error)?;
+                Ok(StreamSummary {
+                    stream_id: row.try_get("stream_id").map_err(store_error)?,
+                    version: to_u64("chronicle_events", "stream_version", version)?,
+                    last_recorded_at: row.try_get("last_recorded_at").map_err(store_error)?,
+                })
+            })
+            .collect()
     }
 
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {

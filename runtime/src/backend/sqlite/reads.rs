@@ -11,7 +11,7 @@ use super::errors::store_error;
 use super::store::SqliteStore;
 use crate::backend::sql::rows::{clamp_i64, to_u64, EventRow, SnapshotRow};
 use crate::core::error::StoreError;
-use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
 
 impl EventStore for SqliteStore {
     async fn append_checked(
@@ -57,6 +57,39 @@ impl EventStore for SqliteStore {
     async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
         self.read_events(sqlx::query(&self.sql.read_by_correlation).bind(correlation_id.to_string()))
             .await
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<StreamSummary>, StoreError> {
+        let rows = sqlx::query(&self.sql.list_streams)
+            .bind(prefix)
+            .bind(after)
+            .bind(clamp_i64(limit as u64))
+            .fetch_all(self.pool())
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.try_get("version").map_err(store_error)?;
+                let recorded_at: String = row.try_get("last_recorded_at").map_err(store_error)?;
+                let stream_id: String = row.try_get("stream_id").map_err(store_error)?;
+                let last_recorded_at = parse_time(&recorded_at).map_err(|text| StoreError::Corrupt {
+                    table: "chronicle_events",
+                    detail: format!(
+                        "stream `{stream_id}`: `recorded_at` holds `{text}`, which is not an RFC 3339 time"
+                    ),
+                })?;
+                Ok(StreamSummary {
+                    stream_id,
+                    version: to_u64("chronicle_events", "stream_version", version)?,
+                    last_recorded_at,
+                })
+            })
+            .collect()
     }
 
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {

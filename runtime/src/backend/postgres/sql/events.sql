@@ -49,6 +49,16 @@ WHERE position > $1
 ORDER BY position
 LIMIT $2
 
+-- name: list_streams
+-- A page of streams whose id starts with $1, after $2, in the order of the stream index (the
+-- database's collation), which serves both the order and the grouping.
+SELECT stream_id, max(stream_version) AS version, max(recorded_at) AS last_recorded_at
+FROM "{schema}".chronicle_events
+WHERE stream_id > $2 AND starts_with(stream_id, $1)
+GROUP BY stream_id
+ORDER BY stream_id
+LIMIT $3
+
 -- name: find_command
 SELECT stream_id, stream_version, position FROM "{schema}".chronicle_events
 WHERE command_id = $1

@@ -16,6 +16,16 @@ SELECT {event} FROM chronicle_events
 WHERE stream_id = ?1 AND stream_version > ?2
 ORDER BY stream_version
 
+-- name: list_streams
+-- A page of streams whose id starts with ?1, after ?2, in byte order (the stream index's).
+-- Times are RFC 3339 text of one width, so the greatest is the newest.
+SELECT stream_id, max(stream_version) AS version, max(recorded_at) AS last_recorded_at
+FROM chronicle_events
+WHERE stream_id > ?2 AND substr(stream_id, 1, length(?1)) = ?1
+GROUP BY stream_id
+ORDER BY stream_id
+LIMIT ?3
+
 -- name: read_all
 SELECT {event} FROM chronicle_events
 WHERE position > ?1
