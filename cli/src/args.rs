@@ -112,6 +112,18 @@ pub enum DeadLettersCommand {
 /// What to do with streams.
 #[derive(Debug, Subcommand)]
 pub enum StreamsCommand {
+    /// The log's streams with their version and newest event's time, a page at a time.
+    Ls {
+        /// Only the streams of this aggregate (their ids start with `<aggregate>-`).
+        #[arg(long)]
+        aggregate: Option<String>,
+        /// Start after this stream id (the last of the previous page).
+        #[arg(long, default_value = "")]
+        after: String,
+        /// Streams per page (1 to 1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+    },
     /// The events of one stream, with their metadata.
     Show {
         /// The stream id (`<aggregate>-<id>`).

@@ -201,6 +201,15 @@ impl Log {
         each!(self, |store| store.read_stream(stream, 0).await)
     }
 
+    pub(crate) async fn list_streams(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<chronicle::StreamSummary>, StoreError> {
+        each!(self, |store| store.list_streams(prefix, after, limit).await)
+    }
+
     pub(crate) async fn read_by_correlation(&self, id: uuid::Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
         each!(self, |store| store.read_by_correlation(id).await)
     }

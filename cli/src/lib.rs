@@ -29,6 +29,25 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
         }
         Command::Streams {
             command:
+                StreamsCommand::Ls {
+                    aggregate,
+                    after,
+                    limit,
+                },
+        } => {
+            let stores = target.open_existing().await?;
+            commands::streams::list(
+                &stores,
+                aggregate.as_deref(),
+                after,
+                usize::from(*limit),
+                cli.output,
+                out,
+            )
+            .await
+        }
+        Command::Streams {
+            command:
                 StreamsCommand::Show {
                     stream,
                     at_version,

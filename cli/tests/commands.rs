@@ -113,6 +113,61 @@ async fn status_streams_and_traces_of_a_postgres_log() {
     );
     assert!(first_line.starts_with(&expected), "{first_line}");
 
+    // streams ls: both accounts, a page at a time, by aggregate.
+    let page = json(&run(with(&["streams", "ls", "--output", "json"])));
+    let ids: Vec<&str> = page["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["bank.Account-cli-a", "bank.Account-cli-b"]);
+    assert_eq!(page["streams"][0]["version"], 3);
+    assert_eq!(page["next_after"], Value::Null);
+    let first_page = json(&run(with(&[
+        "streams",
+        "ls",
+        "--aggregate",
+        "bank.Account",
+        "--limit",
+        "1",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(first_page["streams"].as_array().unwrap().len(), 1);
+    assert_eq!(first_page["next_after"], "bank.Account-cli-a");
+    let second_page = json(&run(with(&[
+        "streams",
+        "ls",
+        "--after",
+        "bank.Account-cli-a",
+        "--limit",
+        "1",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(second_page["streams"][0]["stream_id"], "bank.Account-cli-b");
+    let none = json(&run(with(&[
+        "streams",
+        "ls",
+        "--aggregate",
+        "bank.Order",
+        "--output",
+        "json",
+    ])));
+    assert_eq!(none["streams"], Value::Array(Vec::new()));
+    let table = stdout(&run(with(&["streams", "ls", "--limit", "1"])));
+    assert!(
+        table.contains("bank.Account-cli-a") && table.contains("more: --after 'bank.Account-cli-a'"),
+        "{table}"
+    );
+    fails_with(
+        &run(with(&["streams", "ls", "--aggregate", "a-b"])),
+        "is not an aggregate name",
+    );
+    let refused = run(with(&["streams", "ls", "--limit", "0"]));
+    assert_eq!(refused.status.code(), Some(2), "clap refuses it with its usage");
+
     // streams show: every event, up to a version, as of a time before the first.
     let stream = opened.stream_id.as_str();
     let mut args = with(&["streams", "show"]);
@@ -312,6 +367,16 @@ async fn a_sqlite_file_is_migrated_then_read() {
         "json",
     ]));
     assert_eq!(events.as_array().unwrap().len(), 1);
+    let streams = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "streams",
+        "ls",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(streams["streams"][0]["stream_id"], receipt.stream_id.as_str());
+    assert_eq!(streams["streams"][0]["version"], 1);
     fails_with(
         &chronicle(&["--database-url", "sqlite:", "status"]),
         "names no database file",

@@ -71,6 +71,75 @@ impl<'e> From<&'e RecordedEvent> for EventView<'e> {
     }
 }
 
+/// A page of `streams ls` as JSON prints it.
+#[derive(Serialize)]
+struct Page {
+    streams: Vec<StreamView>,
+    /// What `--after` takes for the next page, when this one is full.
+    next_after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StreamView {
+    stream_id: String,
+    version: u64,
+    last_recorded_at: String,
+}
+
+pub(crate) async fn list(
+    stores: &Stores,
+    aggregate: Option<&str>,
+    after: &str,
+    limit: usize,
+    format: Output,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    if let Some(aggregate) = aggregate {
+        if !chronicle::is_valid_aggregate_name(aggregate) {
+            return Err(CliError::Invalid(format!(
+                "`{aggregate}` is not an aggregate name: one without `-`, as in bank.Account"
+            )));
+        }
+    }
+    let prefix = aggregate.map(|a| format!("{a}-")).unwrap_or_default();
+    let streams = stores.log.list_streams(&prefix, after, limit).await?;
+    let next_after = (streams.len() == limit)
+        .then(|| streams.last().map(|s| s.stream_id.clone()))
+        .flatten();
+    let page = Page {
+        streams: streams
+            .into_iter()
+            .map(|s| StreamView {
+                stream_id: s.stream_id,
+                version: s.version,
+                last_recorded_at: output::time(s.last_recorded_at),
+            })
+            .collect(),
+        next_after,
+    };
+    match format {
+        Output::Json => output::json(out, &page),
+        Output::Table => {
+            if page.streams.is_empty() {
+                return output::text(out, "no streams");
+            }
+            let mut table = output::table(["stream", "version", "last event"]);
+            for s in &page.streams {
+                table.add_row([
+                    s.stream_id.clone(),
+                    s.version.to_string(),
+                    s.last_recorded_at.clone(),
+                ]);
+            }
+            output::text(out, table)?;
+            match &page.next_after {
+                Some(next) => output::text(out, format!("more: --after '{next}'")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 pub(crate) async fn show(
     stores: &Stores,
     stream: &str,
