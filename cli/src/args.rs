@@ -107,6 +107,14 @@ pub enum DeadLettersCommand {
         /// The event's global position.
         position: u64,
     },
+    /// Deletes one dead letter: the projection stays past the event without applying it (the
+    /// event stays in the log; a rebuild of the projection applies it again).
+    Skip {
+        /// The projection (or partition) that recorded it.
+        projection: String,
+        /// The event's global position.
+        position: u64,
+    },
 }
 
 /// What to do with streams.

@@ -82,6 +82,9 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
                 DeadLettersCommand::Show { projection, position } => {
                     commands::dead_letters::show(&stores, projection, *position, cli.output, out).await
                 }
+                DeadLettersCommand::Skip { projection, position } => {
+                    commands::dead_letters::skip(&stores, projection, *position, cli.output, out).await
+                }
             }
         }
         Command::Trace { correlation_id } => {

@@ -524,4 +524,20 @@ async fn tail_follows_the_log_and_dead_letters_are_listed_with_their_event() {
         &run(base(&["dead-letters", "ls", "--projection", "nosuch"])),
         "no projection `nosuch`",
     );
+    // Skipped: gone from the list, and a second skip finds nothing.
+    let skipped = json(&run(base(&[
+        "dead-letters",
+        "skip",
+        "test.ledger",
+        &position,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(skipped["skipped"]["position"], poison.position.unwrap());
+    let letters = json(&run(base(&["dead-letters", "ls", "--output", "json"])));
+    assert_eq!(letters, Value::Array(Vec::new()));
+    fails_with(
+        &run(base(&["dead-letters", "skip", "test.ledger", &position])),
+        "no dead letter at position",
+    );
 }

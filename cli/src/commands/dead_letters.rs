@@ -1,7 +1,8 @@
-//! `chronicle dead-letters ls [--projection P]` and `chronicle dead-letters show <projection>
-//! <position>`: the events projections could not apply, recorded by their current version.
+//! `chronicle dead-letters ls [--projection P]`, `chronicle dead-letters show <projection>
+//! <position>` and `chronicle dead-letters skip <projection> <position>`: the events projections
+//! could not apply, recorded by their current version.
 
-use chronicle::{DeadLetter, ReadStore as _};
+use chronicle::{DeadLetter, DeadLetters, ReadStore, ReadTransaction as _, SqlReadStore};
 use serde::Serialize;
 
 use super::streams::EventView;
@@ -143,4 +144,51 @@ pub(crate) async fn show(
             }
         }
     }
+}
+
+pub(crate) async fn skip(
+    stores: &Stores,
+    projection: &str,
+    position: u64,
+    format: Output,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let letters = letters(stores, Some(projection)).await?;
+    if !letters.iter().any(|l| l.position == position) {
+        return Err(CliError::Invalid(format!(
+            "`{projection}` has no dead letter at position {position}"
+        )));
+    }
+    let mut session = stores.read.connect().await?;
+    let deleted = delete(&stores.read, &mut session, projection, position).await;
+    SqlReadStore::close(session).await;
+    deleted?;
+    match format {
+        Output::Json => output::json(
+            out,
+            &serde_json::json!({ "skipped": { "projection": projection, "position": position } }),
+        ),
+        Output::Table => output::text(
+            out,
+            format!("skipped: {projection} stays past the event at position {position} without applying it"),
+        ),
+    }
+}
+
+/// Deletes the dead letter in a transaction of its own.
+async fn delete(
+    read: &SqlReadStore,
+    session: &mut <SqlReadStore as ReadStore>::Session,
+    projection: &str,
+    position: u64,
+) -> Result<(), CliError> {
+    let mut transaction = SqlReadStore::begin(session).await?;
+    read.delete_dead_letters(
+        transaction.connection(),
+        projection,
+        DeadLetters::AtPositions(&[position]),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(())
 }
