@@ -12,5 +12,6 @@ pub(crate) mod reads;
 pub mod relay;
 pub mod replay;
 pub mod runner;
+pub(crate) mod spans;
 pub mod status;
 pub mod wait;

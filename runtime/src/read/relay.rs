@@ -107,8 +107,14 @@ impl<B: Publisher, R: ReadStore> Relay<B, R> {
         if events.is_empty() {
             return Ok(());
         }
-        self.publisher
-            .publish(events)
+        let span = tracing::debug_span!(
+            "chronicle.publish",
+            events = events.len(),
+            first_position = events.first().map(|e| e.position),
+            last_position = events.last().map(|e| e.position),
+            correlation_ids = %crate::read::spans::correlation_ids(events),
+        );
+        tracing::Instrument::instrument(self.publisher.publish(events), span)
             .await
             .map_err(|error| failure(batch, error))
     }

@@ -23,21 +23,55 @@ impl<S: EventStore> Chronicle<S> {
     /// up to the configured number of attempts.
     ///
     /// A command whose id was already executed returns the original receipt and appends nothing.
+    ///
+    /// Traced as the span `chronicle.execute`: the command's type, aggregate and id, its command
+    /// and correlation ids (which its events' metadata carry on, to the append's span inside it
+    /// and to the projection batches and relay publishes that handle them), the attempts it took
+    /// and its outcome (`appended`, `unchanged`, `rejected`, `conflicted` or `failed`).
     #[tracing::instrument(
         name = "chronicle.execute",
         skip_all,
-        fields(aggregate = C::Aggregate::NAME, id = %command.aggregate_id())
+        fields(
+            command = std::any::type_name::<C>(),
+            aggregate = C::Aggregate::NAME,
+            id = %command.aggregate_id(),
+            command_id = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        )
     )]
     pub async fn execute_with<C: Command>(
         &self,
         command: C,
         context: CommandContext,
     ) -> Result<Receipt, CommandError<RejectionOf<C>>> {
+        let result = self.decide_and_append(command, context).await;
+        let outcome = match &result {
+            Ok(receipt) if receipt.position.is_some() => "appended",
+            Ok(_) => "unchanged",
+            Err(CommandError::Rejected(_)) => "rejected",
+            Err(CommandError::Concurrency { .. }) => "conflicted",
+            Err(_) => "failed",
+        };
+        tracing::Span::current().record("outcome", outcome);
+        result
+    }
+
+    /// The body of [`execute_with`](Self::execute_with), inside its span.
+    async fn decide_and_append<C: Command>(
+        &self,
+        command: C,
+        context: CommandContext,
+    ) -> Result<Receipt, CommandError<RejectionOf<C>>> {
+        let span = tracing::Span::current();
         let stream = stream_of::<C::Aggregate>(&command.aggregate_id())?;
         // Other commands on the stream in this process wait until this one is decided.
         let _turn = self.turns.take(&stream).await;
         let services = self.services::<C::Aggregate, RejectionOf<C>>()?;
         let metadata = context.into_metadata();
+        span.record("command_id", tracing::field::display(metadata.command_id));
+        span.record("correlation_id", tracing::field::display(metadata.correlation_id));
         // A state not read from the stream now (cached, or the empty state of a command that
         // creates its aggregate) is a guess: the append's version check proves it, and rejections
         // and no-ops decided on it are checked against the stream.
@@ -46,6 +80,7 @@ impl<S: EventStore> Chronicle<S> {
             cached = Some((C::Aggregate::default(), 0));
         }
         for attempt in 1..=self.max_attempts {
+            span.record("attempts", attempt);
             let from_cache = cached.is_some();
             let loaded = match cached.take() {
                 Some((state, version)) => Loaded {

@@ -300,13 +300,15 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 self.config.batch_size,
             ));
         }
-        tracing::debug!(
+        // The fields are computed only when the span is enabled.
+        let span = tracing::debug_span!(
+            "chronicle.batch",
             events = batch.events.len(),
-            from = ?checkpoint,
-            to = ?batch.horizon,
-            "applying batch"
+            first_position = batch.events.first().map(|e| e.position),
+            last_position = batch.events.last().map(|e| e.position),
+            correlation_ids = %crate::read::spans::correlation_ids(&batch.events),
         );
-        self.process(session, &batch.events, batch.horizon).await
+        tracing::Instrument::instrument(self.process(session, &batch.events, batch.horizon), span).await
     }
 
     /// Waits for an append signal, the timeout, a stop or a request.
