@@ -13,6 +13,13 @@ pub struct Cli {
     /// The Postgres schema the tables are in.
     #[arg(long, default_value = "public", global = true)]
     pub schema: String,
+    /// The read store's database when it is not the event log's (level 2): `postgres://...`,
+    /// `sqlite:<file>` or `mysql://...` (MariaDB).
+    #[arg(long, env = "READ_DATABASE_URL", global = true, hide_env_values = true)]
+    pub read_database_url: Option<String>,
+    /// The Postgres schema of that read store (default: `--schema`).
+    #[arg(long, global = true)]
+    pub read_schema: Option<String>,
     /// How to print: a table for people, JSON for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,

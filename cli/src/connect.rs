@@ -9,6 +9,8 @@ use chronicle::{
     SqliteReadStore, SqliteStore, StoreError,
 };
 
+use chronicle::ReadStore as _;
+
 use crate::error::CliError;
 
 /// Connections an operator's command needs at most.
@@ -16,119 +18,246 @@ const POOL_SIZE: u32 = 4;
 /// How long to wait for a server that does not answer (one that is down refuses at once).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A database as the command line names it.
-pub(crate) enum Target {
+/// A database as the command line names it: the event log's, with the read store beside it
+/// unless `read` names another.
+pub(crate) struct Target {
+    log: Database,
+    read: Option<ReadTarget>,
+}
+
+/// The engine and place of one database.
+pub(crate) enum Database {
     Postgres { url: String, schema: String },
     Sqlite { path: PathBuf },
 }
 
-impl Target {
-    pub(crate) fn parse(url: &str, schema: &str) -> Result<Self, CliError> {
+/// A read store in a database of its own (level 2).
+pub(crate) enum ReadTarget {
+    Sql(Database),
+    MySql { url: String },
+}
+
+/// A SQLite file a URL names (`sqlite:<file>` or `sqlite://<file>`).
+fn sqlite_path(url: &str, rest: &str) -> Result<PathBuf, CliError> {
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(CliError::Invalid(format!(
+            "`{url}` names no database file: give one, as in sqlite:chronicle.db"
+        )));
+    }
+    Ok(path.into())
+}
+
+impl Database {
+    fn parse(url: &str, schema: &str) -> Result<Option<Self>, CliError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres {
+            return Ok(Some(Self::Postgres {
                 url: url.to_owned(),
                 schema: schema.to_owned(),
-            });
+            }));
         }
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            let path = path.split('?').next().unwrap_or_default();
-            if path.is_empty() || path == ":memory:" {
-                return Err(CliError::Invalid(format!(
-                    "`{url}` names no database file: give one, as in sqlite:chronicle.db"
-                )));
-            }
-            return Ok(Self::Sqlite { path: path.into() });
+        match url.strip_prefix("sqlite:") {
+            Some(rest) => Ok(Some(Self::Sqlite {
+                path: sqlite_path(url, rest)?,
+            })),
+            None => Ok(None),
         }
-        Err(CliError::UnsupportedUrl {
-            url: without_password(url),
-        })
     }
 
-    /// Where the tables are, for messages: the URL without its password, and the schema.
-    pub(crate) fn place(&self) -> String {
+    fn place(&self) -> String {
         match self {
             Self::Postgres { url, schema } => format!("{} (schema `{schema}`)", without_password(url)),
             Self::Sqlite { path } => format!("sqlite:{}", path.display()),
         }
     }
 
+    /// A SQLite file that does not exist is an error unless `create`.
+    fn check_file(&self, create: bool) -> Result<(), CliError> {
+        match self {
+            Self::Sqlite { path } if !create && !path.is_file() => Err(CliError::NoSuchFile {
+                path: path.display().to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ReadTarget {
+    pub(crate) fn parse(url: &str, schema: &str) -> Result<Self, CliError> {
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            return Ok(Self::MySql { url: url.to_owned() });
+        }
+        match Database::parse(url, schema)? {
+            Some(database) => Ok(Self::Sql(database)),
+            None => Err(CliError::UnsupportedUrl {
+                url: without_password(url),
+            }),
+        }
+    }
+
+    fn place(&self) -> String {
+        match self {
+            Self::Sql(database) => database.place(),
+            Self::MySql { url } => without_password(url),
+        }
+    }
+
+    async fn open(&self, create: bool) -> Result<SqlReadStore, CliError> {
+        match self {
+            Self::Sql(database) => {
+                database.check_file(create)?;
+                match database {
+                    Database::Postgres { url, schema } => {
+                        let pool = postgres_pool(url, &database.place()).await?;
+                        Ok(PostgresReadStore::from_pool(pool).with_schema(schema)?.into())
+                    }
+                    Database::Sqlite { path } => Ok(SqliteReadStore::open(path).await?.into()),
+                }
+            }
+            Self::MySql { url } => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                Ok(chronicle::MySqlReadStore::connect(&url).await?.into())
+            }
+        }
+    }
+}
+
+/// A pool on the Postgres database at `url`, after one connection that gives the server's own
+/// reason when it refuses (a pool would only say that it timed out).
+async fn postgres_pool(url: &str, place: &str) -> Result<sqlx::PgPool, CliError> {
+    let options: PgConnectOptions = url.parse().map_err(|error| unavailable(place, &error))?;
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| {
+            CliError::Invalid(format!(
+                "cannot connect to {place}: no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|error| unavailable(place, &error))?;
+    let _ = first.close().await;
+    Ok(PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_lazy_with(options))
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str, schema: &str) -> Result<Self, CliError> {
+        match Database::parse(url, schema)? {
+            Some(log) => Ok(Self { log, read: None }),
+            None => Err(CliError::UnsupportedUrl {
+                url: without_password(url),
+            }),
+        }
+    }
+
+    /// The read store in a database of its own.
+    pub(crate) fn with_read_store(self, read: ReadTarget) -> Self {
+        Self {
+            read: Some(read),
+            ..self
+        }
+    }
+
+    /// Where the tables are, for messages: the URL without its password, and the schema; and
+    /// the read store's place when it is elsewhere.
+    pub(crate) fn place(&self) -> String {
+        match &self.read {
+            None => self.log.place(),
+            Some(read) => format!("{}, read store {}", self.log.place(), read.place()),
+        }
+    }
+
     /// What `migrate` would run, on the event log and on the read store, without connecting.
     pub(crate) fn migration_sql(&self) -> Result<[String; 2], CliError> {
-        match self {
-            Self::Postgres { url, schema } => {
-                // A lazy pool parses the URL and connects at its first use, which never comes.
-                let pool = PgPoolOptions::new()
-                    .connect_lazy(url)
-                    .map_err(|error| unavailable(&self.place(), &error))?;
-                let log = PostgresStore::from_pool(pool.clone()).with_schema(schema)?;
-                let read = PostgresReadStore::from_pool(pool).with_schema(schema)?;
-                Ok([log.migration_sql().to_owned(), read.migration_sql().to_owned()])
+        let [log, beside] = sql_of(&self.log)?;
+        let read = match &self.read {
+            None => beside,
+            Some(ReadTarget::Sql(database)) => sql_of(database)?[1].clone(),
+            Some(ReadTarget::MySql { .. }) => {
+                "-- (a MariaDB read store's tables: `chronicle migrate` creates them; their SQL is not shown)"
+                    .to_owned()
             }
-            Self::Sqlite { .. } => Ok([
-                SqliteStore::migration_sql().to_owned(),
-                SqliteReadStore::migration_sql().to_owned(),
-            ]),
-        }
+        };
+        Ok([log, read])
+    }
+
+    /// Opens the stores, creating a SQLite file if missing unless `existing`.
+    async fn open_stores(&self, existing: bool) -> Result<Stores, CliError> {
+        self.log.check_file(!existing)?;
+        let place = self.place();
+        let (log, beside): (Log, SqlReadStore) = match &self.log {
+            Database::Postgres { url, schema } => {
+                let pool = postgres_pool(url, &self.log.place()).await?;
+                let read = PostgresReadStore::from_pool(pool.clone()).with_schema(schema)?;
+                (
+                    Log::Postgres(PostgresStore::from_pool(pool).with_schema(schema)?),
+                    read.into(),
+                )
+            }
+            Database::Sqlite { path } => (
+                Log::Sqlite(SqliteStore::open(path).await?),
+                SqliteReadStore::open(path).await?.into(),
+            ),
+        };
+        let read = match &self.read {
+            None => beside,
+            Some(read) => read.open(!existing).await?,
+        };
+        Ok(Stores {
+            log,
+            read,
+            read_missing: None,
+            place,
+        })
     }
 
     /// Opens the stores, creating a SQLite file if missing (for `migrate`).
     pub(crate) async fn open(&self) -> Result<Stores, CliError> {
-        let place = self.place();
-        match self {
-            Self::Postgres { url, schema } => {
-                let options: PgConnectOptions = url.parse().map_err(|error| unavailable(&place, &error))?;
-                // One connection first, for the server's own reason when it refuses (a pool
-                // would only say that it timed out).
-                let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-                    .await
-                    .map_err(|_| {
-                        CliError::Invalid(format!(
-                            "cannot connect to {place}: no answer within {} s",
-                            CONNECT_TIMEOUT.as_secs()
-                        ))
-                    })?
-                    .map_err(|error| unavailable(&place, &error))?;
-                let _ = first.close().await;
-                let pool = PgPoolOptions::new()
-                    .max_connections(POOL_SIZE)
-                    .acquire_timeout(CONNECT_TIMEOUT)
-                    .connect_lazy_with(options);
-                let read = PostgresReadStore::from_pool(pool.clone()).with_schema(schema)?;
-                Ok(EngineStores {
-                    log: Log::Postgres(PostgresStore::from_pool(pool).with_schema(schema)?),
-                    read,
-                    place,
-                }
-                .into())
-            }
-            Self::Sqlite { path } => {
-                let read = SqliteReadStore::open(path).await?;
-                Ok(EngineStores {
-                    log: Log::Sqlite(SqliteStore::open(path).await?),
-                    read,
-                    place,
-                }
-                .into())
-            }
-        }
+        self.open_stores(false).await
     }
 
     /// Opens the stores of a log that exists: a missing SQLite file, or tables never migrated,
     /// are errors rather than an empty log.
     pub(crate) async fn open_existing(&self) -> Result<Stores, CliError> {
-        if let Self::Sqlite { path } = self {
-            if !path.is_file() {
-                return Err(CliError::NoSuchFile {
-                    path: path.display().to_string(),
-                });
-            }
-        }
-        let stores = self.open().await?;
+        let mut stores = self.open_stores(true).await?;
         if !stores.log.is_migrated().await? {
             return Err(CliError::NotMigrated { place: stores.place });
         }
+        // A log may have no read store beside it (its read models live elsewhere): the log's
+        // commands still work, and those of checkpoints say why they have nothing.
+        if let Err(error) = stores.read.checkpoints().await {
+            let place = self
+                .read
+                .as_ref()
+                .map_or_else(|| self.log.place(), ReadTarget::place);
+            stores.read_missing = Some(format!(
+                "no Chronicle read store in {place} ({error}); run `chronicle migrate` there, or name the read \
+                 store's database with --read-database-url"
+            ));
+        }
         Ok(stores)
+    }
+}
+
+/// The SQL `migrate` runs on a database's event log and on a read store in it.
+fn sql_of(database: &Database) -> Result<[String; 2], CliError> {
+    match database {
+        Database::Postgres { url, schema } => {
+            // A lazy pool parses the URL and connects at its first use, which never comes.
+            let pool = PgPoolOptions::new()
+                .connect_lazy(url)
+                .map_err(|error| unavailable(&database.place(), &error))?;
+            let log = PostgresStore::from_pool(pool.clone()).with_schema(schema)?;
+            let read = PostgresReadStore::from_pool(pool).with_schema(schema)?;
+            Ok([log.migration_sql().to_owned(), read.migration_sql().to_owned()])
+        }
+        Database::Sqlite { .. } => Ok([
+            SqliteStore::migration_sql().to_owned(),
+            SqliteReadStore::migration_sql().to_owned(),
+        ]),
     }
 }
 
@@ -155,25 +284,10 @@ pub(crate) fn without_password(url: &str) -> String {
 pub(crate) struct Stores {
     pub(crate) log: Log,
     pub(crate) read: SqlReadStore,
+    /// Why the read store cannot be read, when it cannot (its tables are not there).
+    pub(crate) read_missing: Option<String>,
     /// Where they are, for messages.
     pub(crate) place: String,
-}
-
-/// Stores of one engine, before they are held as one type.
-struct EngineStores<R> {
-    log: Log,
-    read: R,
-    place: String,
-}
-
-impl<R: Into<SqlReadStore>> From<EngineStores<R>> for Stores {
-    fn from(stores: EngineStores<R>) -> Self {
-        Self {
-            log: stores.log,
-            read: stores.read.into(),
-            place: stores.place,
-        }
-    }
 }
 
 /// An event log of any engine the tool knows.

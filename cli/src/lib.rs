@@ -20,7 +20,11 @@ pub use crate::error::CliError;
 /// Runs `cli`'s command, writing its output to `out`.
 pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
     let url = cli.database_url.as_deref().ok_or(CliError::NoDatabase)?;
-    let target = connect::Target::parse(url, &cli.schema)?;
+    let mut target = connect::Target::parse(url, &cli.schema)?;
+    if let Some(read_url) = &cli.read_database_url {
+        let schema = cli.read_schema.as_deref().unwrap_or(&cli.schema);
+        target = target.with_read_store(connect::ReadTarget::parse(read_url, schema)?);
+    }
     match &cli.command {
         Command::Migrate { dry_run } => commands::migrate::run(&target, *dry_run, cli.output, out).await,
         Command::Status => {

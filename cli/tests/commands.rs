@@ -541,3 +541,102 @@ async fn tail_follows_the_log_and_dead_letters_are_listed_with_their_event() {
         "no dead letter at position",
     );
 }
+
+/// A read store in a database of its own (level 2): another Postgres database, and MariaDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_a_read_store_in_another_database() {
+    let bank = PgBank::new().await;
+    let url = support::database_url();
+    let schema = bank.store.schema().to_owned();
+    bank.open("far-a").await;
+    bank.deposit("far-a", 2).await;
+    let head = bank.store.head().await.unwrap().position.unwrap();
+
+    // Another Postgres database.
+    let elsewhere = support::postgres_read_store_elsewhere().await;
+    let runner = ProjectionRunner::new(bank.store.clone(), elsewhere.clone(), AccountBalances).spawn();
+    runner
+        .wait_until_caught_up(Duration::from_secs(30))
+        .await
+        .unwrap();
+    runner.stop().await.into_result().unwrap();
+    let read_url = support::read_database_url();
+    let status = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "--read-database-url",
+        &read_url,
+        "--read-schema",
+        elsewhere.schema(),
+        "status",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(status["projections"][0]["projection"], "bank.account_balances");
+    assert_eq!(status["projections"][0]["position"], head);
+    assert!(
+        status["place"].as_str().unwrap().contains("read store"),
+        "{status}"
+    );
+    // Beside the log there is none.
+    let beside = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "status",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(beside["projections"], Value::Array(Vec::new()));
+    assert!(
+        beside["read_store_missing"]
+            .as_str()
+            .unwrap()
+            .contains("--read-database-url"),
+        "{beside}"
+    );
+    fails_with(
+        &chronicle(&["--database-url", &url, "--schema", &schema, "dead-letters", "ls"]),
+        "no Chronicle read store in",
+    );
+
+    // MariaDB, with the portable view.
+    let mysql = support::mysql_read_store().await;
+    let database = support::mysql_database(&mysql).await;
+    let base = support::mysql_url();
+    let mysql_url = format!("{}/{database}", base.rsplit_once('/').unwrap().0);
+    let portable = chronicle::SqlReadStore::from(mysql.clone());
+    let runner = ProjectionRunner::new(bank.store.clone(), portable, bank::views::AccountBalances).spawn();
+    runner
+        .wait_until_caught_up(Duration::from_secs(30))
+        .await
+        .unwrap();
+    runner.stop().await.into_result().unwrap();
+    let status = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "--schema",
+        &schema,
+        "--read-database-url",
+        &mysql_url,
+        "status",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(status["projections"][0]["projection"], "bank.account_balances");
+    assert_eq!(status["projections"][0]["events_behind"], 0);
+    support::drop_mysql_database(&mysql).await;
+    fails_with(
+        &chronicle(&[
+            "--database-url",
+            &url,
+            "--read-database-url",
+            "redis://127.0.0.1",
+            "status",
+        ]),
+        "cannot use",
+    );
+}

@@ -16,6 +16,9 @@ struct Status {
     head_position: Option<u64>,
     head_recorded_at: Option<String>,
     projections: Vec<Checkpoint>,
+    /// Why there are no projections to show, when the read store cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_store_missing: Option<String>,
 }
 
 /// One checkpoint row: a projection's, or one partition's of a partitioned projection.
@@ -44,7 +47,11 @@ pub(crate) async fn run(
 ) -> Result<(), CliError> {
     let head = stores.log.head().await?;
     let mut projections = Vec::new();
-    for (name, row) in stores.read.checkpoints().await? {
+    let rows = match &stores.read_missing {
+        Some(_) => Vec::new(),
+        None => stores.read.checkpoints().await?,
+    };
+    for (name, row) in rows {
         let Some((projection, partition)) = split(&name) else {
             continue;
         };
@@ -68,6 +75,7 @@ pub(crate) async fn run(
         head_position: head.position,
         head_recorded_at: head.recorded_at.map(output::time),
         projections,
+        read_store_missing: stores.read_missing.clone(),
     };
     match format {
         Output::Json => output::json(out, &status),
@@ -79,6 +87,9 @@ pub(crate) async fn run(
                 _ => format!("log: {}, no events yet", status.place),
             };
             output::text(out, head)?;
+            if let Some(why) = &status.read_store_missing {
+                return output::text(out, why);
+            }
             if status.projections.is_empty() {
                 return output::text(out, "no projection has a checkpoint yet");
             }
