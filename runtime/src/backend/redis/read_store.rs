@@ -204,6 +204,31 @@ fn glob_escape(text: &str) -> String {
     escaped
 }
 
+/// Every key that starts with `start` (matched with `SCAN`, a page at a time; a key may come
+/// twice).
+async fn scan(connection: &mut RedisWrites, start: &str) -> Result<Vec<String>, ReadStoreError> {
+    let pattern = format!("{}*", glob_escape(start));
+    let mut cursor: u64 = 0;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = connection
+            .raw(
+                ::redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500),
+            )
+            .await?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
 /// The lease as whole milliseconds, at least one.
 fn lease_millis(lease: Duration) -> u64 {
     u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -326,31 +351,15 @@ impl RedisReadStore {
         projection: &str,
     ) -> Result<Vec<(String, u32)>, ReadStoreError> {
         let start = format!("{}:dead:{projection}:", self.prefix);
-        let pattern = format!("{}*", glob_escape(&start));
-        let mut cursor: u64 = 0;
-        let mut keys = Vec::new();
-        loop {
-            let (next, batch): (u64, Vec<String>) = connection
-                .raw(
-                    ::redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(500),
-                )
-                .await?;
-            for key in batch {
-                // `a:*` also matches the keys of a projection named `a:b`: only a number follows.
-                if let Some(version) = key.strip_prefix(&start).and_then(|rest| rest.parse().ok()) {
-                    keys.push((key, version));
-                }
-            }
-            if next == 0 {
-                return Ok(keys);
-            }
-            cursor = next;
-        }
+        let keys = scan(connection, &start).await?;
+        // `a:*` also matches the keys of a projection named `a:b`: only a number follows.
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let version = key.strip_prefix(&start)?.parse().ok()?;
+                Some((key, version))
+            })
+            .collect())
     }
 
     /// Watches `key` (until the commit or the rollback), then reads the hash it holds now: what
@@ -449,37 +458,20 @@ impl ReadStore for RedisReadStore {
 
     async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, ReadStoreError> {
         let start = self.key("checkpoint", "");
-        let pattern = format!("{}*", glob_escape(&start));
-        let mut reader = self.reader().await?;
-        let (mut cursor, mut names) = (0u64, Vec::new());
-        loop {
-            let (next, keys): (u64, Vec<String>) = Self::query(
-                &mut reader,
-                ::redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(500),
-            )
-            .await?;
-            names.extend(
-                keys.iter()
-                    .filter_map(|key| key.strip_prefix(&start))
-                    .map(str::to_owned),
-            );
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        let mut reader = RedisWrites::new(self.reader().await?, true);
+        let mut names: Vec<String> = scan(&mut reader, &start)
+            .await?
+            .iter()
+            .filter_map(|key| key.strip_prefix(&start))
+            .map(str::to_owned)
+            .collect();
         // SCAN may return a key twice; the list is by name, each once.
         names.sort_unstable();
         names.dedup();
         let mut rows = Vec::with_capacity(names.len());
         for name in names {
             let key = self.key("checkpoint", &name);
-            let fields = Self::query(&mut reader, ::redis::cmd("HGETALL").arg(&key)).await?;
+            let fields = reader.raw(::redis::cmd("HGETALL").arg(&key)).await?;
             // A checkpoint deleted since the scan is not listed.
             if let Some(row) = checkpoint_row(&key, &fields)? {
                 rows.push((name, row));
