@@ -32,10 +32,20 @@ impl Partition {
     /// This partition, if it is one [`new`](Self::new) would make; otherwise the error a store
     /// refuses it with (the fields are public, so anything can be asked for).
     pub(crate) fn checked(self) -> Result<Self, StoreError> {
-        Self::new(self.index, self.count).ok_or(StoreError::InvalidPartition {
+        Self::new(self.index, self.count).ok_or_else(|| self.invalid())
+    }
+
+    /// The error a store refuses this partition with.
+    pub(crate) fn invalid(self) -> StoreError {
+        StoreError::InvalidPartition {
             index: self.index,
             count: self.count,
-        })
+        }
+    }
+
+    /// `count`, if a projection may have that many partitions (1 to [`MAX_PARTITIONS`]).
+    pub(crate) fn checked_count(count: u32) -> Result<u32, StoreError> {
+        Partition { index: 0, count }.checked().map(|p| p.count)
     }
 
     /// Every partition of `count`, in order.

@@ -220,7 +220,7 @@ pub trait EventSource: EventStore {
     /// the partition of each row). Safe to call from every worker at every start. This default
     /// has nothing to prepare.
     fn prepare_partitions(&self, count: u32) -> impl Future<Output = Result<(), StoreError>> + Send {
-        std::future::ready(Partition { index: 0, count }.checked().map(drop))
+        std::future::ready(Partition::checked_count(count).map(drop))
     }
 }
 

@@ -85,11 +85,7 @@ impl EventSource for PostgresStore {
         }
         let partition = partition.checked()?;
         let sql = self.database.partition_statements(partition.count);
-        let statement = sql.read(partition.index).ok_or(StoreError::InvalidPartition {
-            index: partition.index,
-            count: partition.count,
-        })?;
-        let query = sqlx::query(statement)
+        let query = sqlx::query(sql.read(partition)?)
             .bind(clamp_i64(after.transaction_id))
             .bind(clamp_i64(after.position))
             .bind(event_types)
@@ -105,13 +101,7 @@ impl EventSource for PostgresStore {
     ) -> Result<Progress, StoreError> {
         let partition = partition.checked()?;
         let sql = self.database.partition_statements(partition.count);
-        let statement = sql
-            .progress(partition.index)
-            .ok_or(StoreError::InvalidPartition {
-                index: partition.index,
-                count: partition.count,
-            })?;
-        let query = sqlx::query(statement)
+        let query = sqlx::query(sql.progress(partition)?)
             .bind(clamp_i64(after.transaction_id))
             .bind(clamp_i64(after.position))
             .bind(event_types);
@@ -119,7 +109,7 @@ impl EventSource for PostgresStore {
     }
 
     async fn prepare_partitions(&self, count: u32) -> Result<(), StoreError> {
-        let count = Partition { index: 0, count }.checked()?.count;
+        let count = Partition::checked_count(count)?;
         let sql = self.database.partition_statements(count);
         // Built while appends wait, once per count: concurrent workers take turns on the lock.
         let mut tx = self.database.pool.begin().await.map_err(store_error)?;

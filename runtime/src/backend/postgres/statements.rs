@@ -3,6 +3,8 @@
 
 use super::schema::channel_name;
 use crate::backend::sql::section;
+use crate::core::error::StoreError;
+use crate::core::partition::Partition;
 
 /// The event table's layout, as the last statement of the migration marks it. Finding the mark
 /// means there is nothing to do, which lets an application whose role may not run DDL (`CREATE
@@ -58,14 +60,22 @@ impl PartitionStatements {
         }
     }
 
-    /// `read_batch` of partition `index` (`$1..$4` as the unpartitioned one's).
-    pub(super) fn read(&self, index: u32) -> Option<&str> {
-        self.read.get(index as usize).map(String::as_str)
+    /// `read_batch` of `partition` (`$1..$4` as the unpartitioned one's); refused when it is
+    /// not one of this count's.
+    pub(super) fn read(&self, partition: Partition) -> Result<&str, StoreError> {
+        self.read
+            .get(partition.index as usize)
+            .map(String::as_str)
+            .ok_or_else(|| partition.invalid())
     }
 
-    /// `progress` of partition `index` (`$1..$3` as the unpartitioned one's).
-    pub(super) fn progress(&self, index: u32) -> Option<&str> {
-        self.progress.get(index as usize).map(String::as_str)
+    /// `progress` of `partition` (`$1..$3` as the unpartitioned one's); refused when it is not
+    /// one of this count's.
+    pub(super) fn progress(&self, partition: Partition) -> Result<&str, StoreError> {
+        self.progress
+            .get(partition.index as usize)
+            .map(String::as_str)
+            .ok_or_else(|| partition.invalid())
     }
 }
 
@@ -175,8 +185,9 @@ mod tests {
     fn partition_statements_filter_on_the_count_they_index() {
         let sql = PartitionStatements::new("public", 4);
         for index in 0..4 {
-            let read = sql.read(index).expect("a read per partition");
-            let progress = sql.progress(index).expect("a progress per partition");
+            let partition = Partition { index, count: 4 };
+            let read = sql.read(partition).expect("a read per partition");
+            let progress = sql.progress(partition).expect("a progress per partition");
             for statement in [read, progress, &sql.index] {
                 assert!(!statement.contains('{'), "{statement}");
                 assert!(statement.contains("partition_key % 4"), "{statement}");
@@ -190,7 +201,8 @@ mod tests {
                 3
             );
         }
-        assert!(sql.read(4).is_none() && sql.progress(4).is_none());
+        let beyond = Partition { index: 4, count: 4 };
+        assert!(sql.read(beyond).is_err() && sql.progress(beyond).is_err());
         assert!(sql.index.contains("chronicle_events_partitions_4_idx"));
     }
 }
