@@ -5,11 +5,9 @@ use std::path::PathBuf;
 use chronicle::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use chronicle::sqlx::{self, Connection as _, Row as _};
 use chronicle::{
-    EventSource, EventStore, Head, PostgresReadStore, PostgresStore, Progress, RecordedEvent, SqlReadStore,
-    SqliteReadStore, SqliteStore, StoreError,
+    CheckpointRow, EventSource, EventStore, Head, PostgresReadStore, PostgresStore, Progress, ReadStore as _,
+    RecordedEvent, SqlReadStore, SqliteReadStore, SqliteStore, StoreError,
 };
-
-use chronicle::ReadStore as _;
 
 use crate::error::CliError;
 
@@ -206,10 +204,14 @@ impl Target {
             None => beside,
             Some(read) => read.open(!existing).await?,
         };
+        let read_place = self
+            .read
+            .as_ref()
+            .map_or_else(|| self.log.place(), ReadTarget::place);
         Ok(Stores {
             log,
             read,
-            read_missing: None,
+            read_place,
             place,
         })
     }
@@ -222,21 +224,9 @@ impl Target {
     /// Opens the stores of a log that exists: a missing SQLite file, or tables never migrated,
     /// are errors rather than an empty log.
     pub(crate) async fn open_existing(&self) -> Result<Stores, CliError> {
-        let mut stores = self.open_stores(true).await?;
+        let stores = self.open_stores(true).await?;
         if !stores.log.is_migrated().await? {
             return Err(CliError::NotMigrated { place: stores.place });
-        }
-        // A log may have no read store beside it (its read models live elsewhere): the log's
-        // commands still work, and those of checkpoints say why they have nothing.
-        if let Err(error) = stores.read.checkpoints().await {
-            let place = self
-                .read
-                .as_ref()
-                .map_or_else(|| self.log.place(), ReadTarget::place);
-            stores.read_missing = Some(format!(
-                "no Chronicle read store in {place} ({error}); run `chronicle migrate` there, or name the read \
-                 store's database with --read-database-url"
-            ));
         }
         Ok(stores)
     }
@@ -284,10 +274,24 @@ pub(crate) fn without_password(url: &str) -> String {
 pub(crate) struct Stores {
     pub(crate) log: Log,
     pub(crate) read: SqlReadStore,
-    /// Why the read store cannot be read, when it cannot (its tables are not there).
-    pub(crate) read_missing: Option<String>,
+    /// Where the read store is, for messages.
+    read_place: String,
     /// Where they are, for messages.
     pub(crate) place: String,
+}
+
+impl Stores {
+    /// Every checkpoint row of the read store. A log may have no read store beside it (its read
+    /// models live elsewhere): then this says where it looked, and what to do.
+    pub(crate) async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, CliError> {
+        self.read
+            .checkpoints()
+            .await
+            .map_err(|error| CliError::NoReadStore {
+                place: self.read_place.clone(),
+                reason: error.to_string(),
+            })
+    }
 }
 
 /// An event log of any engine the tool knows.

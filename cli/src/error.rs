@@ -26,6 +26,17 @@ pub enum CliError {
         /// The database and schema.
         place: String,
     },
+    /// No read store can be read where the tool looked for one.
+    #[error(
+        "no Chronicle read store in {place} ({reason}); run `chronicle migrate` there, or name the read \
+         store's database with --read-database-url"
+    )]
+    NoReadStore {
+        /// Where it looked.
+        place: String,
+        /// What the store said.
+        reason: String,
+    },
     /// A stream without events.
     #[error("no stream `{stream}` in the log")]
     NoSuchStream {

@@ -13,12 +13,9 @@ use crate::output;
 
 /// The dead letters of every checkpoint row (or of `only`), by its current version.
 async fn letters(stores: &Stores, only: Option<&str>) -> Result<Vec<DeadLetter>, CliError> {
-    if let Some(why) = &stores.read_missing {
-        return Err(CliError::Invalid(why.clone()));
-    }
     let mut letters = Vec::new();
     let mut found = false;
-    for (name, row) in stores.read.checkpoints().await? {
+    for (name, row) in stores.checkpoints().await? {
         if only.is_some_and(|only| only != name) {
             continue;
         }

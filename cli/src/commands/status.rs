@@ -47,9 +47,11 @@ pub(crate) async fn run(
 ) -> Result<(), CliError> {
     let head = stores.log.head().await?;
     let mut projections = Vec::new();
-    let rows = match &stores.read_missing {
-        Some(_) => Vec::new(),
-        None => stores.read.checkpoints().await?,
+    // The log's head is worth showing even where no read store is.
+    let (rows, read_store_missing) = match stores.checkpoints().await {
+        Ok(rows) => (rows, None),
+        Err(missing @ CliError::NoReadStore { .. }) => (Vec::new(), Some(missing.to_string())),
+        Err(other) => return Err(other),
     };
     for (name, row) in rows {
         let Some((projection, partition)) = split(&name) else {
@@ -75,7 +77,7 @@ pub(crate) async fn run(
         head_position: head.position,
         head_recorded_at: head.recorded_at.map(output::time),
         projections,
-        read_store_missing: stores.read_missing.clone(),
+        read_store_missing,
     };
     match format {
         Output::Json => output::json(out, &status),
