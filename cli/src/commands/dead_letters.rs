@@ -30,6 +30,19 @@ async fn letters(stores: &Stores, only: Option<&str>) -> Result<Vec<DeadLetter>,
     }
 }
 
+/// The dead letter `projection` recorded for the event at `position`.
+async fn letter(stores: &Stores, projection: &str, position: u64) -> Result<DeadLetter, CliError> {
+    letters(stores, Some(projection))
+        .await?
+        .into_iter()
+        .find(|l| l.position == position)
+        .ok_or_else(|| {
+            CliError::Invalid(format!(
+                "`{projection}` has no dead letter at position {position}"
+            ))
+        })
+}
+
 /// A dead letter as JSON prints it.
 #[derive(Serialize)]
 struct LetterView<'l> {
@@ -103,18 +116,13 @@ pub(crate) async fn show(
     format: Output,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
-    let letters = letters(stores, Some(projection)).await?;
-    let letter = letters.iter().find(|l| l.position == position).ok_or_else(|| {
-        CliError::Invalid(format!(
-            "`{projection}` has no dead letter at position {position}"
-        ))
-    })?;
+    let letter = letter(stores, projection, position).await?;
     let event = stores.log.event_at(position).await?;
     match format {
         Output::Json => output::json(
             out,
             &serde_json::json!({
-                "dead_letter": LetterView::from(letter),
+                "dead_letter": LetterView::from(&letter),
                 "event": event.as_ref().map(EventView::from),
             }),
         ),
@@ -153,12 +161,7 @@ pub(crate) async fn skip(
     format: Output,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
-    let letters = letters(stores, Some(projection)).await?;
-    if !letters.iter().any(|l| l.position == position) {
-        return Err(CliError::Invalid(format!(
-            "`{projection}` has no dead letter at position {position}"
-        )));
-    }
+    letter(stores, projection, position).await?;
     let mut session = stores.read.connect().await?;
     let deleted = delete(&stores.read, &mut session, projection, position).await;
     SqlReadStore::close(session).await;
