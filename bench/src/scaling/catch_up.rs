@@ -9,7 +9,7 @@ use chronicle::{EventSource, PostgresReadStore, PostgresStore, ReadSide};
 use serde::Deserialize;
 
 use super::processes::{finish_all, start_all, Finished};
-use super::views::{BatchBalances, PerEventBalances, TABLE};
+use super::views::{totals, BatchBalances, PerEventBalances, Statements, TABLE};
 use super::worker::{View, Worker};
 use crate::db::Db;
 use crate::Result;
@@ -118,16 +118,6 @@ fn check(what: &str, actual: i64, expected: i64) -> Result<()> {
     }
 }
 
-/// The view's rows, total balance and events applied, in a read schema.
-async fn totals(db: &Db, schema: &str) -> Result<(i64, i64, i64)> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT count(*), COALESCE(sum(balance), 0)::bigint, COALESCE(sum(applied), 0)::bigint \
-         FROM \"{schema}\".{TABLE}"
-    ))
-    .fetch_one(&db.admin)
-    .await?)
-}
-
 /// The machine's CPU counters (`/proc/stat`): busy and all jiffies, over every CPU.
 pub(crate) struct Cpu {
     busy: u64,
@@ -194,11 +184,9 @@ pub(crate) async fn raw_per_event(
     sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
         .execute(&db.admin)
         .await?;
-    sqlx::query(&format!(
-        "CREATE TABLE \"{schema}\".{TABLE} (account_id text PRIMARY KEY, balance bigint NOT NULL, applied bigint NOT NULL)"
-    ))
-    .execute(&db.admin)
-    .await?;
+    sqlx::query(&Statements::on(&format!("\"{schema}\".{TABLE}")).create)
+        .execute(&db.admin)
+        .await?;
     let events = format!("\"{}\".chronicle_events", data.store.schema());
     let pool = db.pool(connections).await?;
     db.checkpoint().await?;
@@ -257,9 +245,7 @@ async fn apply_share(
     batch: usize,
     deadline: Instant,
 ) -> Result<i64> {
-    let insert = format!("INSERT INTO {table} (account_id, balance, applied) VALUES ($1, 0, 1)");
-    let update =
-        format!("UPDATE {table} SET balance = balance + $2, applied = applied + 1 WHERE account_id = $1");
+    let Statements { insert, update, .. } = Statements::on(table);
     let (mut transaction_id, mut position) = (0i64, 0i64);
     let mut applied = 0;
     loop {

@@ -12,7 +12,7 @@ use chronicle::sqlx;
 use chronicle::{EventSource, PostgresReadStore, PostgresStore, ReadSide};
 
 use super::processes::{finish_all, start_all, Process};
-use super::views::{PerEventBalances, TABLE};
+use super::views::{totals, PerEventBalances};
 use super::worker::{View, Worker};
 use crate::db::{account_id, Db, EventRows, Rng};
 use crate::Result;
@@ -133,12 +133,7 @@ pub(crate) async fn measure(db: &Db, settings: &Settings<'_>) -> Result<Failover
     side.wait_for::<PerEventBalances>(store.head().await?.position, Duration::from_secs(120))
         .await?;
     finish_all(processes).await?;
-    let (rows, balance, applied): (i64, i64, i64) = sqlx::query_as(&format!(
-        "SELECT count(*), COALESCE(sum(balance), 0)::bigint, COALESCE(sum(applied), 0)::bigint \
-         FROM \"{read_schema}\".{TABLE}"
-    ))
-    .fetch_one(&db.admin)
-    .await?;
+    let (rows, balance, applied) = totals(db, &read_schema).await?;
     let expected = settings.accounts as i64 + events;
     if (rows, balance, applied) != (settings.accounts as i64, deposited, expected) {
         return Err(format!(

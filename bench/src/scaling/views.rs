@@ -17,14 +17,50 @@ use chronicle::sqlx::{self, PgConnection};
 /// The table both views write, each in its own read-store schema.
 pub const TABLE: &str = "bench_balances";
 
+/// The statements of one event on `table` (the views' own, or the raw baseline's copy in a
+/// schema of its own, which writes exactly what the per-event view writes).
+pub(crate) struct Statements {
+    pub(crate) create: String,
+    /// `(account_id)`: an opened account.
+    pub(crate) insert: String,
+    /// `(account_id, change)`: one event's change of balance.
+    pub(crate) update: String,
+}
+
+impl Statements {
+    pub(crate) fn on(table: &str) -> Self {
+        Self {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (account_id text PRIMARY KEY, \
+                 balance bigint NOT NULL, applied bigint NOT NULL)"
+            ),
+            insert: format!("INSERT INTO {table} (account_id, balance, applied) VALUES ($1, 0, 1)"),
+            update: format!(
+                "UPDATE {table} SET balance = balance + $2, applied = applied + 1 WHERE account_id = $1"
+            ),
+        }
+    }
+}
+
+/// The statements on the views' table, in the read store's schema.
+fn statements() -> &'static Statements {
+    static STATEMENTS: std::sync::OnceLock<Statements> = std::sync::OnceLock::new();
+    STATEMENTS.get_or_init(|| Statements::on(TABLE))
+}
+
+/// The rows, total balance and events applied of the table in `schema`.
+pub(crate) async fn totals(db: &crate::db::Db, schema: &str) -> crate::Result<(i64, i64, i64)> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT count(*), COALESCE(sum(balance), 0)::bigint, COALESCE(sum(applied), 0)::bigint \
+         FROM \"{schema}\".{TABLE}"
+    ))
+    .fetch_one(&db.admin)
+    .await?)
+}
+
 async fn create_table(db: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS bench_balances (account_id text PRIMARY KEY, \
-         balance bigint NOT NULL, applied bigint NOT NULL)",
-    )
-    .execute(&mut *db)
-    .await?;
-    sqlx::query("DELETE FROM bench_balances")
+    sqlx::query(&statements().create).execute(&mut *db).await?;
+    sqlx::query(&format!("DELETE FROM {TABLE}"))
         .execute(&mut *db)
         .await?;
     Ok(())
@@ -44,14 +80,12 @@ pub struct PerEventBalances {
 impl PerEventBalances {
     async fn add(&self, db: &mut PgConnection, account_id: &str, change: i64) -> Result<(), sqlx::Error> {
         count(&self.handled, 1);
-        sqlx::query(
-            "UPDATE bench_balances SET balance = balance + $2, applied = applied + 1 WHERE account_id = $1",
-        )
-        .bind(account_id)
-        .bind(change)
-        .execute(db)
-        .await
-        .map(drop)
+        sqlx::query(&statements().update)
+            .bind(account_id)
+            .bind(change)
+            .execute(db)
+            .await
+            .map(drop)
     }
 }
 
@@ -65,7 +99,7 @@ impl PerEventBalances {
     #[on]
     async fn opened(&self, event: &AccountOpened, db: &mut PgConnection) -> Result<(), sqlx::Error> {
         count(&self.handled, 1);
-        sqlx::query("INSERT INTO bench_balances (account_id, balance, applied) VALUES ($1, 0, 1)")
+        sqlx::query(&statements().insert)
             .bind(&event.account_id)
             .execute(db)
             .await
