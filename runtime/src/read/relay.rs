@@ -13,6 +13,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use tracing::Instrument as _;
+
 use crate::core::aggregate::aggregate_of;
 use crate::core::error::HandlerError;
 use crate::core::future::BoxFuture;
@@ -114,7 +116,9 @@ impl<B: Publisher, R: ReadStore> Relay<B, R> {
             last_position = events.last().map(|e| e.position),
             correlation_ids = %crate::read::spans::correlation_ids(events),
         );
-        tracing::Instrument::instrument(self.publisher.publish(events), span)
+        self.publisher
+            .publish(events)
+            .instrument(span)
             .await
             .map_err(|error| failure(batch, error))
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::config::Config;
@@ -308,7 +309,9 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             last_position = batch.events.last().map(|e| e.position),
             correlation_ids = %crate::read::spans::correlation_ids(&batch.events),
         );
-        tracing::Instrument::instrument(self.process(session, &batch.events, batch.horizon), span).await
+        self.process(session, &batch.events, batch.horizon)
+            .instrument(span)
+            .await
     }
 
     /// Waits for an append signal, the timeout, a stop or a request.
