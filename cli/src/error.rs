@@ -58,6 +58,12 @@ pub enum CliError {
     /// The read store said no.
     #[error("{0}")]
     ReadStore(#[from] ReadStoreError),
+    /// A projection's runner, or a rebuild, said no.
+    #[error("{0}")]
+    Projection(#[from] chronicle::ProjectionError),
+    /// A replay said no.
+    #[error("{0}")]
+    Replay(#[from] chronicle::ReplayError),
     /// Writing the output failed (a closed pipe).
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
