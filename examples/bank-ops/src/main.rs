@@ -12,7 +12,6 @@ use bank::views::{AccountBalances, TopAccounts};
 use chronicle::{EventSource, PostgresReadStore, PostgresStore, SqlReadStore, SqliteReadStore, SqliteStore};
 use chronicle_cli::{fail, AppCli, AppCommands};
 
-// ANCHOR: embedded
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = AppCli::from_env();
@@ -33,6 +32,7 @@ async fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: embedded
 /// The bank's views, registered once: both are written once for either engine.
 fn commands<S: EventSource + Clone>(store: S, views: SqlReadStore) -> AppCommands<S> {
     AppCommands::new(store)
