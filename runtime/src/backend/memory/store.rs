@@ -137,6 +137,15 @@ impl EventStore for MemoryStore {
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
+        // The same span as the database stores' appends; nothing is awaited inside it.
+        let _span = tracing::debug_span!(
+            "chronicle.append",
+            store = "memory",
+            stream_id,
+            expected_version,
+            count = events.len()
+        )
+        .entered();
         let receipt = self.append_locked(stream_id, expected_version, events)?;
         if receipt.position.is_some() {
             self.appended.send_modify(|count| *count = count.wrapping_add(1));
