@@ -11,6 +11,7 @@ mod brokers;
 pub mod counting;
 mod db;
 mod end_to_end;
+mod overhead;
 mod polyglot;
 mod report;
 mod scaling;
@@ -32,6 +33,7 @@ pub const SCENARIOS: &[&str] = &[
     "contention",
     "load",
     "catchup",
+    "overhead",
     "portability",
     "redis",
     "mariadb",
@@ -96,6 +98,9 @@ pub struct Config {
     /// Projection catch-up: how long one catch-up may take. One that does not finish in time is
     /// reported with the events it applied by then, and not run again.
     pub catchup_budget: std::time::Duration,
+    /// Overhead: deposits from `raw_connections` clients (after `accounts` openings), bare and
+    /// observed; the catch-up then runs over every event they wrote.
+    pub overhead_deposits: usize,
     /// Redis catch-up: event counts, one measurement each (batches of `catchup_batch`).
     pub redis_events: Vec<usize>,
     /// MariaDB catch-up: event counts, one measurement each (batches of `catchup_batch`).
@@ -159,6 +164,7 @@ impl Config {
             // statement and commit.
             catchup_batch: 5_000,
             catchup_budget: std::time::Duration::from_secs(300),
+            overhead_deposits: 20_000,
             redis_events: vec![100_000, 1_000_000],
             mariadb_events: vec![100_000, 1_000_000],
             scale_events: 1_000_000,
@@ -193,6 +199,7 @@ impl Config {
             catchup_accounts: 100,
             catchup_batch: 1_000,
             catchup_budget: std::time::Duration::from_secs(60),
+            overhead_deposits: 2_000,
             redis_events: vec![2_000, 10_000],
             mariadb_events: vec![2_000, 10_000],
             scale_events: 10_000,
@@ -241,6 +248,7 @@ impl Config {
                 "--catchup-budget" => {
                     config.catchup_budget = std::time::Duration::from_secs(value()?.parse()?);
                 }
+                "--overhead-deposits" => config.overhead_deposits = value()?.parse::<usize>()?.max(1),
                 "--redis-events" => config.redis_events = numbers(&value()?)?,
                 "--mariadb-events" => config.mariadb_events = numbers(&value()?)?,
                 "--scale-events" => config.scale_events = value()?.replace('_', "").parse::<usize>()?.max(1),
@@ -279,8 +287,8 @@ impl Config {
 /// The usage text of the binary.
 pub const USAGE: &str = "\
 harness [--runs N] [--quick]
-        [--only raw,commands,contention,load,catchup,portability,redis,mariadb,scale,failover,ryw,relay,e2e]
-        [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS]
+        [--only raw,commands,contention,load,catchup,overhead,portability,redis,mariadb,scale,failover,ryw,relay,e2e]
+        [--catchup-events N[,N...]] [--catchup-batch N] [--catchup-budget SECONDS] [--overhead-deposits N]
         [--redis-events N[,N...]] [--mariadb-events N[,N...]] [--clients N[,N...]]
         [--accounts N] [--deposits N] [--load-events N] [--ryw-commands N]
         [--relay-events N] [--relay-batch N] [--e2e-commands N]
@@ -291,6 +299,9 @@ table of medians. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/chron
 the database; it is created if missing, and everything happens in fresh schemas dropped at the end.
 The relay and end-to-end (e2e) scenarios publish to RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672/%2f)
 and NATS JetStream (NATS_URL, default 127.0.0.1:4222), on exchanges, queues and streams it deletes.
+The overhead scenario runs 20,000 deposits from 8 clients and a catch-up over what they wrote twice,
+bare (no metrics recorder, no tracing subscriber) and observed (a Prometheus recorder and a subscriber
+recording every span), each on a Tokio runtime of its own, beside raw (ii) and raw (iv).
 The portability scenario catches up the portable `bank::views::AccountBalances` (`&mut Sql`) on a
 `SqlReadStore` over Postgres next to the direct `bank::views::postgres` one, over the catch-up's
 data sets and batch size. The redis and mariadb scenarios catch up a balance view from the

@@ -17,6 +17,8 @@ pub enum Section {
     Load,
     /// A projection runner from empty to caught up.
     CatchUp,
+    /// Commands and a catch-up bare, then with a metrics recorder and a span-recording subscriber.
+    Overhead,
     /// The portable view (`&mut Sql` on a `SqlReadStore`) next to the direct Postgres one.
     Portability,
     /// A projection runner into Redis, beside a raw Redis writer.

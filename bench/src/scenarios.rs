@@ -27,7 +27,7 @@ use crate::db::{account_id, account_stream, proc_status_kb, reset_peak_rss, trim
 use crate::polyglot::{self, CatchUp, Reading, RedisBalances, RedisKeys, ScratchDatabase, Target};
 use crate::report::{number, Compare, Report, Sample, Section};
 use crate::scaling::{self, catch_up as scale, View};
-use crate::{brokers, end_to_end};
+use crate::{brokers, end_to_end, overhead};
 use crate::{Config, Result};
 
 /// Rows per `INSERT ... UNNEST` when loading data sets.
@@ -167,6 +167,9 @@ impl Bench {
                 for &events in &cfg.catchup_events {
                     self.catch_up(events, report).await?;
                 }
+            }
+            if cfg.wants("overhead") {
+                self.overhead(report).await?;
             }
             if cfg.wants("portability") {
                 for &events in &cfg.catchup_events {
@@ -987,6 +990,87 @@ impl Bench {
             Compare::Throughput("raw.read"),
             sample,
         );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // overhead: the same workload bare and observed
+
+    /// The deposits and the catch-up of `overhead.rs`, bare then observed, each on fresh schemas.
+    async fn overhead(&mut self, report: &mut Report) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let clients = cfg.raw_connections;
+        let deposits = cfg.overhead_deposits / clients * clients;
+        for observed in [false, true] {
+            let (flavour, what) = if observed {
+                (
+                    "observed",
+                    "with a Prometheus recorder and a subscriber recording every span (debug ones too)",
+                )
+            } else {
+                ("bare", "no metrics recorder, no tracing subscriber")
+            };
+            let store = self.db.event_store("overhead", 1).await?;
+            store.pool().close().await;
+            let view_schema = self.db.schema("overhead_view");
+            let read_pool = self.db.pool(1).await?;
+            PostgresReadStore::from_pool(read_pool.clone())
+                .with_schema(&view_schema)?
+                .migrate()
+                .await?;
+            read_pool.close().await;
+            self.db.checkpoint().await?;
+            progress!(
+                self,
+                "overhead, {flavour}: {} deposits from {clients} clients, then a catch-up",
+                number(deposits as f64)
+            );
+            let workload = overhead::Workload {
+                url: cfg.database_url.clone(),
+                events_schema: store.schema().to_owned(),
+                view_schema: view_schema.clone(),
+                clients,
+                accounts: cfg.accounts,
+                deposits,
+                catchup_batch: cfg.catchup_batch,
+            };
+            let measured = overhead::measure(workload, observed).await?;
+            let (_, stored, _) = event_counts(&self.db, &store).await?;
+            expect_eq("MoneyDeposited events", stored, deposits as i64)?;
+            let (commands, catch_up) = if observed {
+                (
+                    Compare::ThroughputOf(vec!["raw.conc".into(), "overhead.bare.commands".into()]),
+                    Compare::ThroughputOf(vec!["raw.read".into(), "overhead.bare.catchup".into()]),
+                )
+            } else {
+                (Compare::Throughput("raw.conc"), Compare::Throughput("raw.read"))
+            };
+            report.add(
+                &format!("overhead.{flavour}.commands"),
+                Section::Overhead,
+                format!(
+                    "overhead, {flavour} ({what}): {} deposits from {clients} clients",
+                    number(deposits as f64)
+                ),
+                "cmds/s",
+                commands,
+                measured.commands,
+            );
+            report.add(
+                &format!("overhead.{flavour}.catchup"),
+                Section::Overhead,
+                format!(
+                    "overhead, {flavour}: AccountBalances caught up over those {} events, batches of {}",
+                    number((cfg.accounts + deposits) as f64),
+                    number(cfg.catchup_batch as f64)
+                ),
+                "events/s",
+                catch_up,
+                measured.catch_up,
+            );
+            self.db.drop_store(store).await?;
+            self.db.drop_schema(&view_schema).await?;
+        }
         Ok(())
     }
 

@@ -60,6 +60,16 @@ async fn quick_run_has_every_row_and_right_counts() {
     for events in &config.catchup_events {
         keys.push(format!("catchup.{events}"));
     }
+    let overhead_rows: Vec<String> = ["bare", "observed"]
+        .iter()
+        .flat_map(|flavour| {
+            [
+                format!("overhead.{flavour}.commands"),
+                format!("overhead.{flavour}.catchup"),
+            ]
+        })
+        .collect();
+    keys.extend(overhead_rows.iter().cloned());
     let mut read_store_rows = Vec::new();
     for events in &config.catchup_events {
         read_store_rows.push(format!("portability.direct.{events}"));
@@ -155,6 +165,29 @@ async fn quick_run_has_every_row_and_right_counts() {
         );
         assert!(extra(&report, &key, "peak RSS (MiB)") > 0.0);
     }
+    let deposits = config.overhead_deposits / config.raw_connections * config.raw_connections;
+    for flavour in ["bare", "observed"] {
+        let commands = format!("overhead.{flavour}.commands");
+        let catch_up = format!("overhead.{flavour}.catchup");
+        assert_eq!(extra(&report, &commands, "_commands"), deposits as f64);
+        assert_eq!(
+            extra(&report, &catch_up, "_events"),
+            (config.accounts + deposits) as f64
+        );
+        assert_eq!(
+            extra(&report, &catch_up, "_view_rows"),
+            config.accounts as f64,
+            "{catch_up}: the view caught up"
+        );
+    }
+    // Only the observed flavour's subscriber sees spans: at least each command's own.
+    assert!(
+        extra(
+            &report,
+            "overhead.observed.commands",
+            "spans recorded per command"
+        ) >= 1.0
+    );
     for key in &read_store_rows {
         assert_eq!(
             extra(&report, key, "_applied"),

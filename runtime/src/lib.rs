@@ -65,6 +65,7 @@ pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, Even
 pub use crate::core::future::BoxFuture;
 pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
 pub use crate::core::metadata::{CommandContext, Metadata};
+pub use crate::core::metrics::describe_metrics;
 pub use crate::core::partition::{partition_key, Partition, MAX_PARTITIONS};
 pub use crate::core::projection::{BatchFailure, Identity, Projection};
 pub use crate::core::publish::{PublishError, Publisher};

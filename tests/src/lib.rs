@@ -95,3 +95,7 @@ pub mod book_scaling {}
 /// The operations chapter (the command line).
 #[doc = include_str!("../../book/src/operations.md")]
 pub mod book_operations {}
+
+/// The metrics and traces chapter.
+#[doc = include_str!("../../book/src/observability.md")]
+pub mod book_observability {}

@@ -28,6 +28,11 @@ mod inline;
 mod leaderboard;
 #[path = "../../book/listings/mariadb.rs"]
 mod mariadb;
+// Its `trace_to_stdout` is what a service's `main` calls; the test sets the subscriber on its own
+// thread instead, beside the other tests of this binary.
+#[allow(dead_code)]
+#[path = "../../book/listings/observability.rs"]
+mod observability;
 #[path = "../../book/listings/portable.rs"]
 mod portable;
 #[path = "../../book/listings/projection_test.rs"]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bank::views::AccountBalances;
 use chronicle::{CommandContext, ProjectionRunner, SqlReadStore};
-use chronicle_tests::wait::eventually;
+use chronicle_tests::wait::{eventually, DEADLINE};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::Subscriber;
@@ -40,6 +40,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         let mut fields = Fields::default();
         attributes.record(&mut fields);
         if let Some(span) = ctx.span(id) {
+            // The enclosing span's name, as the pseudo-field `parent`: what a span is inside.
+            if let Some(parent) = span.parent() {
+                fields.0.insert("parent".to_owned(), parent.name().to_owned());
+            }
             span.extensions_mut().insert(fields);
         }
     }
@@ -83,6 +87,20 @@ fn spans_named(spans: &Arc<Mutex<Vec<Closed>>>, name: &str) -> Vec<BTreeMap<Stri
         .collect()
 }
 
+/// The first closed span named `name` that `wanted` accepts, waited for: a span closes when its
+/// last clone goes, which may be after the call returned (sqlx's query streams hold the current
+/// span until they are dropped).
+async fn closed(
+    spans: &Arc<Mutex<Vec<Closed>>>,
+    name: &str,
+    wanted: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> BTreeMap<String, String> {
+    eventually(&format!("a closed {name} span"), DEADLINE, || {
+        std::future::ready(spans_named(spans, name).into_iter().find(|f| wanted(f)))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_is_followed_from_its_execution_to_the_batch_that_applies_it() {
     let spans = captured();
@@ -109,33 +127,47 @@ async fn a_command_is_followed_from_its_execution_to_the_batch_that_applies_it()
         .await;
     assert!(rejected.is_err());
 
-    let execute = spans_named(&spans, "chronicle.execute");
-    let opened = execute
-        .iter()
-        .find(|f| f.get("correlation_id") == Some(&correlation.to_string()))
-        .expect("the opening's span");
+    let opened = closed(&spans, "chronicle.execute", |f| {
+        f.get("correlation_id") == Some(&correlation.to_string())
+    })
+    .await;
     assert_eq!(opened["aggregate"], "bank.Account");
     assert_eq!(opened["id"], "traced");
     assert!(opened["command"].ends_with("OpenAccount"), "{opened:?}");
     assert_eq!(opened["attempts"], "1");
     assert_eq!(opened["outcome"], "appended");
     assert!(Uuid::parse_str(&opened["command_id"]).is_ok(), "{opened:?}");
-    // A span is captured when its last handle is dropped, which was seen to come a moment after
-    // the rejected command returned (under load), so the test waits for it.
-    let withdrawal = eventually("the withdrawal's span", Duration::from_secs(10), || async {
-        spans_named(&spans, "chronicle.execute")
-            .into_iter()
-            .find(|f| f.get("command").is_some_and(|c| c.ends_with("Withdraw")))
+    let withdrawal = closed(&spans, "chronicle.execute", |f| {
+        f["command"].ends_with("Withdraw")
     })
     .await;
     assert_eq!(withdrawal["outcome"], "rejected");
-    let appends = spans_named(&spans, "chronicle.append");
-    assert!(
-        appends
-            .iter()
-            .any(|f| f.get("stream_id") == Some(&receipt.stream_id)),
-        "{appends:?}"
-    );
+    let append = closed(&spans, "chronicle.append", |f| {
+        f.get("stream_id") == Some(&receipt.stream_id)
+    })
+    .await;
+    assert_eq!(append["store"], "sqlite");
+    assert_eq!(append["expected_version"], "0");
+    assert_eq!(append["count"], "1");
+    // Inside the command's span, so a trace shows the append under the command.
+    assert_eq!(append["parent"], "chronicle.execute");
+
+    // The memory store's appends have the same span.
+    let memory = chronicle::Chronicle::new(chronicle::MemoryStore::new());
+    memory
+        .execute(bank::OpenAccount {
+            account_id: "in-memory".into(),
+            owner: "someone".into(),
+            overdraft_limit: 0,
+        })
+        .await
+        .unwrap();
+    let in_memory = closed(&spans, "chronicle.append", |f| {
+        f.get("store").map(String::as_str) == Some("memory")
+    })
+    .await;
+    assert_eq!(in_memory["stream_id"], "bank.Account-in-memory");
+    assert_eq!(in_memory["parent"], "chronicle.execute");
 
     // The batch that applies the opening names its correlation id.
     let read = SqlReadStore::temporary().await.unwrap();
@@ -154,4 +186,5 @@ async fn a_command_is_followed_from_its_execution_to_the_batch_that_applies_it()
         })
         .unwrap_or_else(|| panic!("no batch names {correlation}: {batches:?}"));
     assert_eq!(batch["first_position"], receipt.position.unwrap().to_string());
+    assert_eq!(batch["parent"], "chronicle.projection");
 }

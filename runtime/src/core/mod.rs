@@ -5,7 +5,8 @@
 //! keeps; the [`store`] trait and its rows; [`event`]s, their upcasting and envelope;
 //! [`aggregate`]s (and their stream ids) and [`command`]s; the [`source`] a subscriber follows, and its [`partition`]s;
 //! [`projection`]s, the [`read_store`] they write to, and the [`query`]s answered from it; the
-//! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes.
+//! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes;
+//! the [`metrics`] both sides emit.
 //!
 //! This file is an index: it declares the modules and holds no items.
 
@@ -17,6 +18,7 @@ pub mod future;
 pub mod limits;
 pub mod message;
 pub mod metadata;
+pub mod metrics;
 pub mod partition;
 pub mod projection;
 pub mod publish;

@@ -242,3 +242,14 @@ pub trait EventStore: Clone + Send + Sync + 'static {
 
 /// Events per read when a default method scans the log.
 const SCAN_PAGE: usize = 1000;
+
+/// The span of one store's append of `count` events to `stream_id` (`store` names the backend):
+/// `chronicle.append`, the same in every store, inside the command's span when a command appends.
+pub(crate) fn append_span(
+    store: &'static str,
+    stream_id: &str,
+    expected_version: u64,
+    count: usize,
+) -> tracing::Span {
+    tracing::debug_span!("chronicle.append", store, stream_id, expected_version, count)
+}

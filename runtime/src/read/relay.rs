@@ -18,6 +18,7 @@ use tracing::Instrument as _;
 use crate::core::aggregate::aggregate_of;
 use crate::core::error::HandlerError;
 use crate::core::future::BoxFuture;
+use crate::core::metrics::published;
 use crate::core::projection::{BatchFailure, Identity, Projection};
 use crate::core::publish::{PublishError, Publisher};
 use crate::core::read_store::ReadStore;
@@ -41,6 +42,10 @@ use crate::core::store::RecordedEvent;
 /// is position order except that a transaction committing later than a newer one is published
 /// after it. After a failure the relay publishes from its checkpoint again, so a consumer may see
 /// a message again after later ones: it recognises what it applied (see the book).
+///
+/// **Metrics.** `chronicle_relay_events_published_total{relay}` counts the events the broker
+/// confirmed; the relay's lag is its runner's, `chronicle_projection_lag_events` and
+/// `chronicle_projection_lag_seconds` with the relay's name as `projection`.
 pub struct Relay<B, R> {
     name: &'static str,
     publisher: B,
@@ -120,7 +125,9 @@ impl<B: Publisher, R: ReadStore> Relay<B, R> {
             .publish(events)
             .instrument(span)
             .await
-            .map_err(|error| failure(batch, error))
+            .map_err(|error| failure(batch, error))?;
+        published(self.name, events.len());
+        Ok(())
     }
 }
 

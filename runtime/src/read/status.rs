@@ -105,7 +105,7 @@ pub(crate) async fn status_of<R: ReadStore, S: EventSource>(
 }
 
 /// How long ago `at` was; zero for none (or a clock that went back).
-fn age(at: Option<DateTime<Utc>>) -> Duration {
+pub(crate) fn age(at: Option<DateTime<Utc>>) -> Duration {
     at.and_then(|at| (Utc::now() - at).to_std().ok())
         .unwrap_or(Duration::ZERO)
 }

@@ -1,5 +1,7 @@
 //! Executing commands: load the aggregate, decide, append with optimistic concurrency, retry.
 
+use std::time::Instant;
+
 use uuid::Uuid;
 
 use super::chronicle::{stream_of, Chronicle};
@@ -10,6 +12,7 @@ use crate::core::command::{Command, RejectionOf};
 use crate::core::error::{CommandError, StoreError};
 use crate::core::event::EventSet;
 use crate::core::metadata::{CommandContext, Metadata};
+use crate::core::metrics::{append_took, command_executed};
 use crate::core::store::{EventStore, NewEvent, Receipt};
 
 impl<S: EventStore> Chronicle<S> {
@@ -27,7 +30,9 @@ impl<S: EventStore> Chronicle<S> {
     /// Traced as the span `chronicle.execute`: the command's type, aggregate and id, its command
     /// and correlation ids (which its events' metadata carry on, to the append's span inside it
     /// and to the projection batches and relay publishes that handle them), the attempts it took
-    /// and its outcome (`appended`, `unchanged`, `rejected`, `conflicted` or `failed`).
+    /// and its outcome (`appended`, `unchanged`, `rejected`, `conflicted` or `failed`). Counted
+    /// in the metric `chronicle_commands_total` by the same outcome, with each attempt tried
+    /// again as `retried`; each append's duration is `chronicle_append_duration_seconds`.
     #[tracing::instrument(
         name = "chronicle.execute",
         skip_all,
@@ -46,23 +51,25 @@ impl<S: EventStore> Chronicle<S> {
         command: C,
         context: CommandContext,
     ) -> Result<Receipt, CommandError<RejectionOf<C>>> {
-        let result = self.decide_and_append(command, context).await;
-        let outcome = match &result {
-            Ok(receipt) if receipt.position.is_some() => "appended",
-            Ok(_) => "unchanged",
-            Err(CommandError::Rejected(_)) => "rejected",
-            Err(CommandError::Concurrency { .. }) => "conflicted",
-            Err(_) => "failed",
-        };
-        tracing::Span::current().record("outcome", outcome);
+        let mut attempts = 0;
+        let result = self.decide_and_append(command, context, &mut attempts).await;
+        let outcome = outcome(&result);
+        let span = tracing::Span::current();
+        if attempts > 0 {
+            span.record("attempts", attempts);
+        }
+        span.record("outcome", outcome);
+        command_executed(std::any::type_name::<C>(), outcome, attempts.saturating_sub(1));
         result
     }
 
-    /// The body of [`execute_with`](Self::execute_with), inside its span.
+    /// The body of [`execute_with`](Self::execute_with), inside its span; `attempts` counts the
+    /// attempts begun.
     async fn decide_and_append<C: Command>(
         &self,
         command: C,
         context: CommandContext,
+        attempts: &mut u32,
     ) -> Result<Receipt, CommandError<RejectionOf<C>>> {
         let span = tracing::Span::current();
         let stream = stream_of::<C::Aggregate>(&command.aggregate_id())?;
@@ -80,7 +87,7 @@ impl<S: EventStore> Chronicle<S> {
             cached = Some((C::Aggregate::default(), 0));
         }
         for attempt in 1..=self.max_attempts {
-            span.record("attempts", attempt);
+            *attempts = attempt;
             let from_cache = cached.is_some();
             let loaded = match cached.take() {
                 Some((state, version)) => Loaded {
@@ -127,7 +134,10 @@ impl<S: EventStore> Chronicle<S> {
                 });
             }
             let new_events = encode(&events, &metadata)?;
-            match self.store.append(&stream, loaded.version, new_events).await {
+            let started = Instant::now();
+            let appended = self.store.append(&stream, loaded.version, new_events).await;
+            append_took(C::Aggregate::NAME, started.elapsed());
+            match appended {
                 Ok(receipt) => {
                     let mut state = loaded.state;
                     for event in &events {
@@ -166,6 +176,17 @@ impl<S: EventStore> Chronicle<S> {
             stream_id: stream,
             attempts: self.max_attempts,
         })
+    }
+}
+
+/// How a command ended, in the words of its span and its metric.
+fn outcome<E>(result: &Result<Receipt, CommandError<E>>) -> &'static str {
+    match result {
+        Ok(receipt) if receipt.position.is_some() => "appended",
+        Ok(_) => "unchanged",
+        Err(CommandError::Rejected(_)) => "rejected",
+        Err(CommandError::Concurrency { .. }) => "conflicted",
+        Err(_) => "failed",
     }
 }
 

@@ -10,7 +10,7 @@ use crate::core::error::StoreError;
 use crate::core::source::{
     batch, serial_position, AppendListener, Batch, Checkpoint, EventSource, Head, Progress,
 };
-use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+use crate::core::store::{append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
 
 /// An event store kept in process memory, with the same guarantees as the database stores:
 /// atomic appends, optimistic concurrency and unique event ids.
@@ -137,6 +137,8 @@ impl EventStore for MemoryStore {
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
+        // Nothing is awaited inside the span.
+        let _span = append_span("memory", stream_id, expected_version, events.len()).entered();
         let receipt = self.append_locked(stream_id, expected_version, events)?;
         if receipt.position.is_some() {
             self.appended.send_modify(|count| *count = count.wrapping_add(1));

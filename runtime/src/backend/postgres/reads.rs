@@ -11,7 +11,9 @@ use super::rows::event_row;
 use super::store::PostgresStore;
 use crate::backend::sql::rows::{clamp_i64, to_u64, SnapshotRow};
 use crate::core::error::StoreError;
-use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
+use crate::core::store::{
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+};
 
 impl EventStore for PostgresStore {
     async fn append_checked(
@@ -20,13 +22,7 @@ impl EventStore for PostgresStore {
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
-        let span = tracing::debug_span!(
-            "chronicle.append",
-            store = "postgres",
-            stream_id,
-            expected_version,
-            count = events.len()
-        );
+        let span = append_span("postgres", stream_id, expected_version, events.len());
         let append = async {
             match &self.group {
                 Some(group) => group.append(stream_id, expected_version, events).await,

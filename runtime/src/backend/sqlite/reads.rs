@@ -11,7 +11,9 @@ use super::errors::store_error;
 use super::store::SqliteStore;
 use crate::backend::sql::rows::{clamp_i64, to_u64, EventRow, SnapshotRow};
 use crate::core::error::StoreError;
-use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
+use crate::core::store::{
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+};
 
 impl EventStore for SqliteStore {
     async fn append_checked(
@@ -20,13 +22,7 @@ impl EventStore for SqliteStore {
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
-        let span = tracing::debug_span!(
-            "chronicle.append",
-            store = "sqlite",
-            stream_id,
-            expected_version,
-            count = events.len()
-        );
+        let span = append_span("sqlite", stream_id, expected_version, events.len());
         self.append_batch(stream_id, expected_version, &events)
             .instrument(span)
             .await

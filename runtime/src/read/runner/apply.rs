@@ -8,6 +8,7 @@ use super::session::{commit_fenced, Fence, Session};
 use super::worker::{Turn, Worker};
 use crate::core::error::error_chain;
 use crate::core::error::HandlerError;
+use crate::core::metrics::{dead_lettered, events_applied};
 use crate::core::projection::{apply_each, BatchFailure, Projection};
 use crate::core::read_store::{CheckpointRow, DeadLetter, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::{Checkpoint, EventSource, UnreadableEvent};
@@ -211,6 +212,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 for position in &cleared {
                     session.dead_letters.remove(position);
                 }
+                events_applied(self.name(), events.len());
                 self.shared.progress.send_replace(horizon);
                 Ok(Applied::Committed)
             }
@@ -244,6 +246,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         match commit_fenced(&self.store, tx, self.name(), &mut session.row, next, None).await? {
             Fence::Committed => {
                 session.dead_letters.insert(letter.position);
+                events_applied(self.name(), before.len());
+                dead_lettered(self.name());
                 self.shared.progress.send_replace(at);
                 Ok(Turn::Progress)
             }

@@ -73,6 +73,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 /// stores are retried forever (recorded in the status' `last_error`): at once after a connection
 /// is found dead, then with pauses doubling from the retry policy's backoff up to one second, so
 /// that a runner applies again within about a second of its stores answering.
+///
+/// The runner counts what it commits and dead-letters (`chronicle_projection_events_applied_total`,
+/// `chronicle_projection_dead_letters_total`) and sets its lag after each batch
+/// (`chronicle_projection_lag_events`, `chronicle_projection_lag_seconds`), labelled with the
+/// projection's name, through the `metrics` facade (see [`describe_metrics`](crate::describe_metrics)).
 pub struct ProjectionRunner<P: Projection, S> {
     source: S,
     store: P::Store,

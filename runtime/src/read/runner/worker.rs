@@ -16,14 +16,16 @@ use super::handle::{panic_message, Request, Shared};
 use super::read_ahead::ReadAhead;
 use super::session::Session;
 use crate::core::error::error_chain;
+use crate::core::metrics::projection_lag;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{AppendListener, EventSource};
+use crate::core::store::RecordedEvent;
 use crate::read::control::says_paused;
 use crate::read::error::ProjectionError;
 use crate::read::layout::paused_name;
 use crate::read::reads::read_for;
-use crate::read::status::RunnerState;
+use crate::read::status::{age, RunnerState};
 
 /// After a wake-up that found nothing to read (the new events were not yet safe to deliver, say),
 /// the runner polls again after this pause, doubling up to the poll interval.
@@ -321,9 +323,11 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 return Ok(Turn::LostLead);
             }
             self.set_state(RunnerState::Live);
+            projection_lag(self.name(), 0, Duration::ZERO);
             return Ok(Turn::Idle);
         }
-        if batch.events.len() >= self.config.batch_size {
+        let full = batch.events.len() >= self.config.batch_size;
+        if full {
             self.set_state(RunnerState::CatchingUp);
             // More may follow: read them while this batch is applied, from where it ends.
             self.read_ahead = Some(ReadAhead::start(
@@ -341,9 +345,36 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             last_position = batch.events.last().map(|e| e.position),
             correlation_ids = %crate::read::spans::correlation_ids(&batch.events),
         );
-        self.process(session, &batch.events, batch.horizon)
+        let turn = self
+            .process(session, &batch.events, batch.horizon)
             .instrument(span)
-            .await
+            .await?;
+        // Measured once the whole batch is committed (not after a dead letter part of the way).
+        if matches!(turn, Turn::Progress) && session.checkpoint() == batch.horizon {
+            self.measure_lag(batch.events.last().filter(|_| full)).await;
+        }
+        Ok(turn)
+    }
+
+    /// Sets the lag gauges after a committed batch. A short batch read everything there was: no
+    /// lag. After a full one, `last` is its last event, and the lag is from there to the head of
+    /// the log: one read of the head per full batch, the cheapest query of the source (the events
+    /// of the projection's types alone would have to be counted).
+    async fn measure_lag(&self, last: Option<&RecordedEvent>) {
+        let Some(last) = last else {
+            projection_lag(self.name(), 0, Duration::ZERO);
+            return;
+        };
+        match self.source.head().await {
+            Ok(head) => {
+                let ahead = head.position.unwrap_or(0).saturating_sub(last.position);
+                projection_lag(self.name(), ahead, age(Some(last.recorded_at)));
+            }
+            // The gauges keep their last values; the next read meets the store's trouble itself.
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "cannot read the head for the lag gauges")
+            }
+        }
     }
 
     /// Waits for an append signal, the timeout, a stop or a request.
