@@ -114,6 +114,15 @@ pub enum DeadLettersCommand {
         /// The event's global position.
         position: u64,
     },
+    /// Asks the projection's active runner to apply the event of one dead letter again (once
+    /// its handler is fixed): on success the letter goes, on failure it stays with the new error.
+    /// The runner looks for requests each time it renews its claim (a third of its lease).
+    Retry {
+        /// The projection (or partition) that recorded it.
+        projection: String,
+        /// The event's global position.
+        position: u64,
+    },
     /// Deletes one dead letter: the projection stays past the event without applying it (the
     /// event stays in the log; a rebuild of the projection applies it again).
     Skip {

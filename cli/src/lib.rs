@@ -1,5 +1,5 @@
 //! The commands of the `chronicle` binary, for operators of a Chronicle event store: `migrate`,
-//! `status`, `streams show`, `events tail`, `dead-letters ls|show`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
+//! `status`, `streams ls|show`, `events tail`, `dead-letters ls|show|retry|skip`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
 //! `postgres://...` or `sqlite:<file>`), reads with Chronicle's own stores, and prints a table
 //! that fits a terminal, or JSON with `--output json` for scripts.
 //!
@@ -85,6 +85,9 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
                 }
                 DeadLettersCommand::Show { projection, position } => {
                     commands::dead_letters::show(&stores, projection, *position, cli.output, out).await
+                }
+                DeadLettersCommand::Retry { projection, position } => {
+                    commands::dead_letters::retry(&stores, projection, *position, cli.output, out).await
                 }
                 DeadLettersCommand::Skip { projection, position } => {
                     commands::dead_letters::skip(&stores, projection, *position, cli.output, out).await

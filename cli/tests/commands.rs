@@ -9,6 +9,7 @@ use bank::views::postgres::AccountBalances;
 use chronicle::prelude::*;
 use chronicle::{CommandContext, EventSource, ProjectionRunner};
 use chronicle_tests::support::{self, PgBank, TempFile};
+use chronicle_tests::wait::eventually;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -524,6 +525,44 @@ async fn tail_follows_the_log_and_dead_letters_are_listed_with_their_event() {
         &run(base(&["dead-letters", "ls", "--projection", "nosuch"])),
         "no projection `nosuch`",
     );
+    // A retry is asked for and shows in the list; a runner answers it (the ledger still refuses:
+    // the letter stays with the retry's error, and no request is left).
+    let asked = json(&run(base(&[
+        "dead-letters",
+        "retry",
+        "test.ledger",
+        &position,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(asked["retry_requested"]["position"], poison.position.unwrap());
+    let letters = json(&run(base(&["dead-letters", "ls", "--output", "json"])));
+    assert!(letters[0]["retry_requested_at"].is_string(), "{letters}");
+    assert!(stdout(&run(base(&["dead-letters", "ls"]))).contains("retry asked"));
+    fails_with(
+        &run(base(&["dead-letters", "retry", "test.ledger", "1"])),
+        "no dead letter at position 1",
+    );
+    let runner = ProjectionRunner::new(
+        bank.store.clone(),
+        read.clone(),
+        Ledger {
+            refuse_stream: Some(refused.stream_id.clone()),
+        },
+    )
+    .on_poison(OnPoison::DeadLetter)
+    .lease(Duration::from_millis(1500))
+    .spawn();
+    let answered = eventually("the retry answered", Duration::from_secs(30), || async {
+        let letters = runner.dead_letters().await.ok()?;
+        letters
+            .into_iter()
+            .find(|letter| letter.retry_requested_at.is_none() && letter.error.starts_with("retried: "))
+    })
+    .await;
+    assert!(answered.error.contains("refusing deposits"), "{}", answered.error);
+    runner.stop().await.into_result().unwrap();
+
     // Skipped: gone from the list, and a second skip finds nothing.
     let skipped = json(&run(base(&[
         "dead-letters",

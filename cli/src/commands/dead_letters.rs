@@ -1,6 +1,7 @@
 //! `chronicle dead-letters ls [--projection P]`, `chronicle dead-letters show <projection>
-//! <position>` and `chronicle dead-letters skip <projection> <position>`: the events projections
-//! could not apply, recorded by their current version.
+//! <position>`, `chronicle dead-letters retry <projection> <position>` and `chronicle
+//! dead-letters skip <projection> <position>`: the events projections could not apply, recorded
+//! by their current version.
 
 use chronicle::{DeadLetter, DeadLetters, ReadStore, ReadTransaction as _, SqlReadStore};
 use serde::Serialize;
@@ -55,6 +56,7 @@ struct LetterView<'l> {
     event_id: Option<uuid::Uuid>,
     error: &'l str,
     recorded_at: String,
+    retry_requested_at: Option<String>,
 }
 
 impl<'l> From<&'l DeadLetter> for LetterView<'l> {
@@ -69,6 +71,7 @@ impl<'l> From<&'l DeadLetter> for LetterView<'l> {
             event_id: letter.event_id,
             error: &letter.error,
             recorded_at: output::time(letter.recorded_at),
+            retry_requested_at: letter.retry_requested_at.map(output::time),
         }
     }
 }
@@ -100,7 +103,14 @@ pub(crate) async fn list(
                     letter.position.to_string(),
                     format!("{} v{}", letter.stream_id, letter.stream_version),
                     letter.event_type.clone(),
-                    output::time(letter.recorded_at),
+                    match letter.retry_requested_at {
+                        Some(at) => format!(
+                            "{} (retry asked {})",
+                            output::time(letter.recorded_at),
+                            output::time(at)
+                        ),
+                        None => output::time(letter.recorded_at),
+                    },
                     letter.error.clone(),
                 ]);
             }
@@ -151,6 +161,39 @@ pub(crate) async fn show(
                 None => output::text(out, "event: not in the log any more (forgotten?)"),
             }
         }
+    }
+}
+
+pub(crate) async fn retry(
+    stores: &Stores,
+    projection: &str,
+    position: u64,
+    format: Output,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let letter = letter(stores, projection, position).await?;
+    if !stores
+        .read
+        .request_retry(projection, letter.version, position)
+        .await?
+    {
+        // Deleted between the two statements: applied by a rebuild, or skipped.
+        return Err(CliError::Invalid(format!(
+            "`{projection}` has no dead letter at position {position} any more"
+        )));
+    }
+    match format {
+        Output::Json => output::json(
+            out,
+            &serde_json::json!({ "retry_requested": { "projection": projection, "position": position } }),
+        ),
+        Output::Table => output::text(
+            out,
+            format!(
+                "retry requested: the active runner of {projection} applies the event at position {position} \
+                 again when it next renews its claim; `chronicle dead-letters ls` shows the outcome"
+            ),
+        ),
     }
 }
 

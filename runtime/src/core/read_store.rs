@@ -50,6 +50,11 @@ pub struct DeadLetter {
     pub error: String,
     /// When the event was dead-lettered.
     pub recorded_at: DateTime<Utc>,
+    /// When an operator asked for the event to be applied again
+    /// ([`ReadStore::request_retry`]); `None` when no retry is pending. The projection's active
+    /// runner applies it, deletes the letter on success, and records the new error (with no
+    /// retry pending) on failure.
+    pub retry_requested_at: Option<DateTime<Utc>>,
 }
 
 /// A consumer's row in `chronicle_consumers`: how far a read model fed from a message broker
@@ -271,6 +276,16 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
         projection: &'a str,
         which: DeadLetters<'a>,
     ) -> impl Future<Output = Result<(), ReadStoreError>> + Send + 'a;
+
+    /// Asks the active runner of `projection` to apply the dead letter `version` recorded for
+    /// the event at `position` again, in a statement of its own on the store's pool (an operator's
+    /// action: no runner needs to run here). `false` when there is no such letter.
+    fn request_retry<'a>(
+        &'a self,
+        projection: &'a str,
+        version: u32,
+        position: u64,
+    ) -> impl Future<Output = Result<bool, ReadStoreError>> + Send + 'a;
 
     /// The dead letters `version` of `projection` recorded, in subscription order.
     fn dead_letters<'a>(

@@ -121,6 +121,7 @@ fn letter(version: u32, position: u64, error: &str) -> DeadLetter {
         error: error.into(),
         // Whole seconds: every store keeps them exactly.
         recorded_at: Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap(),
+        retry_requested_at: None,
     }
 }
 
@@ -154,6 +155,34 @@ async fn dead_letters_per_version<S: ReadStore>(store: &S) {
     );
     assert!(store.dead_letters("another", 1).await.unwrap().is_empty());
 
+    // An operator's retry request marks one letter of one version; a letter that is not there
+    // cannot be asked for. Recording the letter again (the retry failed) answers the request.
+    assert!(
+        !store.request_retry("contract", 1, 9).await.unwrap(),
+        "no such letter of version 1"
+    );
+    assert!(!store.request_retry("another", 1, 5).await.unwrap());
+    let before = Utc::now() - chrono::Duration::seconds(5);
+    assert!(store.request_retry("contract", 1, 5).await.unwrap());
+    let marked = store.dead_letters("contract", 1).await.unwrap();
+    let requested = marked[0].retry_requested_at.expect("a retry requested");
+    assert!(
+        requested > before && requested < Utc::now() + chrono::Duration::seconds(5),
+        "{requested}"
+    );
+    assert_eq!(marked[1].retry_requested_at, None, "only the letter asked for");
+    assert_eq!(
+        store.dead_letters("contract", 2).await.unwrap()[0].retry_requested_at,
+        None
+    );
+    committed!(store, &mut session, |connection| store
+        .record_dead_letter(connection, &letter(1, 5, "cursed")));
+    assert_eq!(
+        store.dead_letters("contract", 1).await.unwrap(),
+        vec![letter(1, 5, "cursed"), letter(1, 7, "second try")]
+    );
+    assert!(store.request_retry("contract", 1, 7).await.unwrap());
+
     // A rolled-back record leaves nothing.
     let mut tx = S::begin(&mut session).await.expect("begin");
     store
@@ -169,6 +198,18 @@ async fn dead_letters_per_version<S: ReadStore>(store: &S) {
         DeadLetters::NotOfVersion(2)
     ));
     assert!(store.dead_letters("contract", 1).await.unwrap().is_empty());
+    // The request went with its letter: recording the event again starts without one.
+    committed!(store, &mut session, |connection| store
+        .record_dead_letter(connection, &letter(1, 7, "second try")));
+    assert_eq!(
+        store.dead_letters("contract", 1).await.unwrap(),
+        vec![letter(1, 7, "second try")]
+    );
+    committed!(store, &mut session, |connection| store.delete_dead_letters(
+        connection,
+        "contract",
+        DeadLetters::NotOfVersion(2)
+    ));
     committed!(store, &mut session, |connection| store.delete_dead_letters(
         connection,
         "contract",

@@ -605,6 +605,7 @@ async fn dead_letters_and_times_round_trip_to_the_microsecond() {
         event_type: "shop.OrderPlaced".into(),
         error: format!("failed at {position}: ünïcödé"),
         recorded_at: at,
+        retry_requested_at: None,
     };
     let mut session = read.connect().await.unwrap();
     let mut tx = MySqlReadStore::begin(&mut session).await.unwrap();

@@ -5,7 +5,7 @@
 //! the commit; a version bump; a poison event dead-lettered; queries that cannot write;
 //! placeholders, values and an engine's own SQL; opening a store from a URL.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use chronicle::prelude::*;
 use chronicle::sqlx;
 use chronicle::{sql, sql_as, BoxError, RecordedEvent, RunnerState, Sql, SqlEngine, SqlReadStore, SqlValue};
 use chronicle_tests::support::{self, PgBank};
-use chronicle_tests::wait::until;
+use chronicle_tests::wait::{eventually, until};
 
 const CATCH_UP: Duration = Duration::from_secs(15);
 
@@ -27,8 +27,9 @@ struct Cursed(i64);
 /// Each account's balance and event count, and every application of an event, written once.
 #[derive(Default)]
 struct Tally {
-    /// A deposit of this amount makes the handler fail.
-    curse: Option<i64>,
+    /// A deposit of this amount makes the handler fail (none when 0); shared, so that a test can
+    /// lift the curse while the runner runs.
+    curse: Arc<AtomicI64>,
     /// How many times a handler ran (committed or not).
     calls: Arc<AtomicU32>,
 }
@@ -54,7 +55,7 @@ async fn reset_tables(db: &mut Sql) -> Result<(), sqlx::Error> {
 impl Tally {
     fn cursed(amount: i64) -> Self {
         Self {
-            curse: Some(amount),
+            curse: Arc::new(AtomicI64::new(amount)),
             ..Self::default()
         }
     }
@@ -67,7 +68,7 @@ impl Tally {
         amount: i64,
     ) -> Result<(), BoxError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        if Some(amount) == self.curse {
+        if amount != 0 && amount == self.curse.load(Ordering::SeqCst) {
             return Err(Cursed(amount).into());
         }
         // `$2` twice: MariaDB gets `?, ?` with the value bound twice.
@@ -368,9 +369,13 @@ async fn a_poison_event_is_dead_lettered_and_read_back(engine: Engine) {
     let poison = bank.deposit("d", 666).await;
     let last = bank.deposit("d", 5).await;
 
-    let handle = quick(side.runner(TallyV1(Tally::cursed(666))))
+    let tally = Tally::cursed(666);
+    let curse = tally.curse.clone();
+    // A short lease: the runner looks for retry requests each time it renews it.
+    let handle = quick(side.runner(TallyV1(tally)))
         .batch_size(10)
         .on_poison(OnPoison::DeadLetter)
+        .lease(Duration::from_millis(1500))
         .spawn();
     handle.wait_for(last.position, CATCH_UP).await.unwrap();
     assert_eq!(balance(&side, "d").await, Some(15));
@@ -384,6 +389,50 @@ async fn a_poison_event_is_dead_lettered_and_read_back(engine: Engine) {
         letters[0].error.contains("cursed amount 666"),
         "{}",
         letters[0].error
+    );
+    assert_eq!(letters[0].retry_requested_at, None);
+
+    // A retry while the handler still fails: recorded again with the new error, no request left.
+    let position = poison.position.unwrap();
+    assert!(side
+        .store()
+        .request_retry("portable_tally", 1, position)
+        .await
+        .unwrap());
+    let again = eventually("the failed retry recorded", CATCH_UP, || async {
+        let letters = handle.dead_letters().await.ok()?;
+        letters
+            .into_iter()
+            .find(|letter| letter.error.starts_with("retried: ") && letter.retry_requested_at.is_none())
+    })
+    .await;
+    assert!(again.error.contains("cursed amount 666"), "{}", again.error);
+    assert_eq!(balance(&side, "d").await, Some(15));
+
+    // Fixed: the retry applies the event once and deletes the letter in the same transaction.
+    curse.store(0, Ordering::SeqCst);
+    assert!(side
+        .store()
+        .request_retry("portable_tally", 1, position)
+        .await
+        .unwrap());
+    eventually("the letter retried away", CATCH_UP, || async {
+        handle
+            .dead_letters()
+            .await
+            .ok()
+            .filter(|letters| letters.is_empty())
+    })
+    .await;
+    assert_eq!(balance(&side, "d").await, Some(681));
+    assert_eq!(applied(&side).await, (4, 4));
+    assert!(
+        !side
+            .store()
+            .request_retry("portable_tally", 1, position)
+            .await
+            .unwrap(),
+        "gone"
     );
     stop(handle).await;
     engine.clean_up(side).await;

@@ -101,6 +101,7 @@ impl Statements {
                 delete_dead_letters_at: statement("delete_dead_letters_at"),
                 delete_dead_letters_not_of: statement("delete_dead_letters_not_of"),
                 dead_letters: statement("dead_letters"),
+                request_retry: statement("request_retry"),
             },
             consumers: ConsumerStatements {
                 load: statement("load_consumer"),
@@ -335,6 +336,7 @@ mod tests {
             &c.delete_dead_letters_at,
             &c.delete_dead_letters_not_of,
             &c.dead_letters,
+            &c.request_retry,
             &k.load,
             &k.insert,
             &k.update,

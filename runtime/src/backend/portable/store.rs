@@ -359,6 +359,17 @@ impl ReadStore for SqlReadStore {
         })
     }
 
+    async fn request_retry<'a>(
+        &'a self,
+        projection: &'a str,
+        version: u32,
+        position: u64,
+    ) -> Result<bool, ReadStoreError> {
+        each_engine!(self, |store| store
+            .request_retry(projection, version, position)
+            .await)
+    }
+
     async fn dead_letters<'a>(
         &'a self,
         projection: &'a str,

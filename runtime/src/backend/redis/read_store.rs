@@ -39,6 +39,11 @@ return 0";
 const RELEASE_LEAD: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
+/// Marks the dead letter at position `ARGV[1]` of hash `KEYS[1]` for a retry (in hash `KEYS[2]`,
+/// at time `ARGV[2]`), if there is such a letter.
+const REQUEST_RETRY: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1 end
+return 0";
 
 /// Read models in Redis: for applications whose views (leaderboards, counters, caches of
 /// documents) live in Redis while the events stay in Postgres or SQLite.
@@ -46,7 +51,8 @@ return 0";
 /// Chronicle's keys start with a prefix (`chronicle`, or [`prefix`](Self::prefix)):
 /// `<prefix>:checkpoint:<projection>` (a hash: version, transaction id, position),
 /// `<prefix>:lease:<projection>` (the active runner's id, expiring), `<prefix>:dead:<projection>:<version>`
-/// (a hash from position to the dead letter as JSON), `<prefix>:consumer:<name>` (a hash) and
+/// (a hash from position to the dead letter as JSON), `<prefix>:retry:<projection>:<version>` (a hash
+/// from position to when an operator asked for that letter's retry), `<prefix>:consumer:<name>` (a hash) and
 /// `<prefix>:consumed:<name>` (a hash from stream id to the last version applied). The read
 /// models' keys are the application's: a projection's `#[reset]` method deletes them.
 ///
@@ -189,6 +195,7 @@ fn dead_letter_from_json(key: &str, json: &str) -> Result<DeadLetter, ReadStoreE
         event_type: s.event_type,
         error: s.error,
         recorded_at: s.recorded_at,
+        retry_requested_at: None,
     })
 }
 
@@ -270,6 +277,13 @@ impl RedisReadStore {
 
     fn dead_key(&self, projection: &str, version: u32) -> String {
         format!("{}:dead:{projection}:{version}", self.prefix)
+    }
+
+    /// The retries requested for the dead letters of `dead_key(projection, version)`: kept
+    /// apart from the letters' JSON, which a script could not rewrite without losing the
+    /// precision of large positions.
+    fn retry_key(&self, projection: &str, version: u32) -> String {
+        format!("{}:retry:{projection}:{version}", self.prefix)
     }
 
     /// Records the key layout (`<prefix>:layout`), refusing a layout this version does not know.
@@ -525,7 +539,13 @@ impl ReadStore for RedisReadStore {
             .arg(self.dead_key(&letter.projection, letter.version))
             .arg(letter.position)
             .arg(dead_letter_json(letter));
-        connection.queue_own(command)
+        connection.queue_own(command)?;
+        // Recorded again (a retry that failed): no retry is pending any more.
+        let mut answered = ::redis::cmd("HDEL");
+        answered
+            .arg(self.retry_key(&letter.projection, letter.version))
+            .arg(letter.position);
+        connection.queue_own(answered)
     }
 
     async fn delete_dead_letters<'a>(
@@ -535,17 +555,37 @@ impl ReadStore for RedisReadStore {
         which: DeadLetters<'a>,
     ) -> Result<(), ReadStoreError> {
         for (key, version) in self.dead_keys(connection, projection).await? {
+            let retries = self.retry_key(projection, version);
             match which {
                 DeadLetters::NotOfVersion(kept) if version != kept => {
-                    connection.queue_own(::redis::cmd("DEL").arg(&key).clone())?;
+                    connection.queue_own(::redis::cmd("DEL").arg(&key).arg(&retries).clone())?;
                 }
                 DeadLetters::AtPositions(positions) if !positions.is_empty() => {
                     connection.queue_own(::redis::cmd("HDEL").arg(&key).arg(positions).clone())?;
+                    connection.queue_own(::redis::cmd("HDEL").arg(&retries).arg(positions).clone())?;
                 }
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    async fn request_retry<'a>(
+        &'a self,
+        projection: &'a str,
+        version: u32,
+        position: u64,
+    ) -> Result<bool, ReadStoreError> {
+        let mut reader = self.reader().await?;
+        let done: i64 = Script::new(REQUEST_RETRY)
+            .key(self.dead_key(projection, version))
+            .key(self.retry_key(projection, version))
+            .arg(position)
+            .arg(Utc::now().to_rfc3339())
+            .invoke_async(&mut reader)
+            .await
+            .map_err(read_store_error)?;
+        Ok(done == 1)
     }
 
     async fn dead_letters<'a>(
@@ -554,13 +594,27 @@ impl ReadStore for RedisReadStore {
         version: u32,
     ) -> Result<Vec<DeadLetter>, ReadStoreError> {
         let key = self.dead_key(projection, version);
+        let retry_key = self.retry_key(projection, version);
         let mut reader = self.reader().await?;
         let fields: HashMap<String, String> =
             Self::query(&mut reader, ::redis::cmd("HGETALL").arg(&key)).await?;
+        let retries: HashMap<String, String> =
+            Self::query(&mut reader, ::redis::cmd("HGETALL").arg(&retry_key)).await?;
         let mut letters = fields
-            .values()
-            .map(|json| dead_letter_from_json(&key, json))
-            .collect::<Result<Vec<_>, _>>()?;
+            .iter()
+            .map(|(position, json)| {
+                let mut letter = dead_letter_from_json(&key, json)?;
+                letter.retry_requested_at = match retries.get(position) {
+                    Some(at) => Some(
+                        DateTime::parse_from_rfc3339(at)
+                            .map_err(|error| corrupt(&retry_key, error))?
+                            .with_timezone(&Utc),
+                    ),
+                    None => None,
+                };
+                Ok(letter)
+            })
+            .collect::<Result<Vec<_>, ReadStoreError>>()?;
         letters.sort_by_key(|letter| (letter.transaction_id, letter.position));
         Ok(letters)
     }
@@ -701,6 +755,7 @@ mod tests {
             event_type: "Deposited".into(),
             error: "cursed".into(),
             recorded_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            retry_requested_at: None,
         };
         assert_eq!(
             dead_letter_from_json("k", &dead_letter_json(&letter)).unwrap(),

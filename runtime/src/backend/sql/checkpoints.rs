@@ -33,6 +33,8 @@ pub(crate) struct CheckpointStatements {
     pub delete_dead_letters_not_of: String,
     /// `(projection, version) -> the columns of DeadLetter`, in subscription order.
     pub dead_letters: String,
+    /// `(projection, version, position, requested_at)`: marks one letter for a retry.
+    pub request_retry: String,
 }
 
 /// A checkpoint row read back; `columns` are `version`, `transaction_id`, `position`.
@@ -77,6 +79,7 @@ pub(crate) struct DeadLetterRow {
     pub event_type: String,
     pub error: String,
     pub recorded_at: DateTime<Utc>,
+    pub retry_requested_at: Option<DateTime<Utc>>,
 }
 
 impl DeadLetterRow {
@@ -115,6 +118,7 @@ impl DeadLetterRow {
             event_type: self.event_type,
             error: self.error,
             recorded_at: self.recorded_at,
+            retry_requested_at: self.retry_requested_at,
         })
     }
 }
@@ -267,6 +271,23 @@ macro_rules! checkpoint_methods {
                 .map_err(<$dialect as $crate::backend::sql::Dialect>::read_store_error)
         }
 
+        async fn request_retry<'a>(
+            &'a self,
+            projection: &'a str,
+            version: u32,
+            position: u64,
+        ) -> Result<bool, $crate::core::read_store::ReadStoreError> {
+            let done = sqlx::query(&self.sql.checkpoints.request_retry)
+                .bind(projection)
+                .bind(i64::from(version))
+                .bind($crate::backend::sql::rows::clamp_i64(position))
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await
+                .map_err(<$dialect as $crate::backend::sql::Dialect>::read_store_error)?;
+            Ok(done.rows_affected() == 1)
+        }
+
         async fn dead_letters<'a>(
             &'a self,
             projection: &'a str,
@@ -320,6 +341,7 @@ macro_rules! checkpoint_rows {
                 event_type: row.try_get("event_type").map_err(database)?,
                 error: row.try_get("error").map_err(database)?,
                 recorded_at: row.try_get("recorded_at").map_err(database)?,
+                retry_requested_at: row.try_get("retry_requested_at").map_err(database)?,
             }
             .into_dead_letter()
         }

@@ -66,6 +66,8 @@ impl Drop for TemporaryFile {
 struct Statements {
     dead_letters_have_versions: String,
     upgrade_dead_letters: String,
+    dead_letters_have_retries: String,
+    add_retries_to_dead_letters: String,
     take_lease: String,
     renew_lease: String,
     release_lease: String,
@@ -80,6 +82,8 @@ impl Statements {
         Self {
             dead_letters_have_versions: statement("dead_letters_have_versions"),
             upgrade_dead_letters: statement("upgrade_dead_letters"),
+            dead_letters_have_retries: statement("dead_letters_have_retries"),
+            add_retries_to_dead_letters: statement("add_retries_to_dead_letters"),
             take_lease: statement("take_lease"),
             renew_lease: statement("renew_lease"),
             release_lease: statement("release_lease"),
@@ -93,6 +97,7 @@ impl Statements {
                 delete_dead_letters_at: statement("delete_dead_letters_at"),
                 delete_dead_letters_not_of: statement("delete_dead_letters_not_of"),
                 dead_letters: statement("dead_letters"),
+                request_retry: statement("request_retry"),
             },
             consumers: ConsumerStatements {
                 load: statement("load_consumer"),
@@ -177,6 +182,17 @@ impl SqliteReadStore {
                 // make the future fail the `Send` check when spawned.
                 (&mut *tx)
                     .execute(self.sql.upgrade_dead_letters.as_str())
+                    .await
+                    .map_err(read_store_error)?;
+            }
+            let retries: i64 = sqlx::query(&self.sql.dead_letters_have_retries)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("found"))
+                .map_err(read_store_error)?;
+            if retries == 0 {
+                (&mut *tx)
+                    .execute(self.sql.add_retries_to_dead_letters.as_str())
                     .await
                     .map_err(read_store_error)?;
             }
@@ -319,6 +335,8 @@ mod tests {
         for statement in [
             &sql.dead_letters_have_versions,
             &sql.upgrade_dead_letters,
+            &sql.dead_letters_have_retries,
+            &sql.add_retries_to_dead_letters,
             &sql.take_lease,
             &sql.renew_lease,
             &sql.release_lease,
@@ -329,6 +347,7 @@ mod tests {
             &c.delete_dead_letters_at,
             &c.delete_dead_letters_not_of,
             &c.dead_letters,
+            &c.request_retry,
             &k.load,
             &k.insert,
             &k.update,

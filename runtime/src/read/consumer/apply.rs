@@ -249,6 +249,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
             event_type: event.event_type.clone(),
             error,
             recorded_at: Utc::now(),
+            retry_requested_at: None,
         };
         let mut tx = P::Store::begin(&mut lead.connection).await?;
         let mut next = lead.row;

@@ -99,6 +99,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 event_type: event.event_type.clone(),
                 error: message,
                 recorded_at: Utc::now(),
+                retry_requested_at: None,
             };
             return self
                 .poisoned(session, &events[..index], Checkpoint::of(event), letter, poison)
@@ -136,6 +137,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             event_type: row.event_type.clone(),
             error: message,
             recorded_at: Utc::now(),
+            retry_requested_at: None,
         };
         self.poisoned(session, &[], row.checkpoint, letter, poison).await
     }

@@ -3,7 +3,8 @@
 //! [`ProjectionRunner`] is the builder; [`spawn`](ProjectionRunner::spawn) starts the worker
 //! loop (`worker.rs`, with leadership in `lead.rs`) and returns a [`ProjectionHandle`] (`handle.rs`). A batch is applied and
 //! committed with its checkpoint in `apply.rs`, every commit ending in the one fenced update of
-//! `session.rs`; `policy.rs` says what happens when a handler fails.
+//! `session.rs`; `policy.rs` says what happens when a handler fails; `retries.rs` applies again
+//! the dead letters an operator asked for.
 
 mod apply;
 mod config;
@@ -11,6 +12,7 @@ mod handle;
 mod lead;
 mod policy;
 mod read_ahead;
+mod retries;
 mod session;
 mod worker;
 

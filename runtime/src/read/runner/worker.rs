@@ -258,6 +258,10 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 return Ok(Turn::LostLead);
             }
             session.renewed = Instant::now();
+            // An operator's requests are looked for as often as the claim is renewed.
+            if let Some(turn) = self.retry_requested(session).await? {
+                return Ok(turn);
+            }
         }
 
         let checkpoint = session.checkpoint();

@@ -77,7 +77,8 @@ INSERT INTO chronicle_dead_letters
     (projection, version, position, transaction_id, event_id, stream_id, stream_version, event_type,
      error, recorded_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON DUPLICATE KEY UPDATE error = VALUES(error), recorded_at = VALUES(recorded_at)
+ON DUPLICATE KEY UPDATE error = VALUES(error), recorded_at = VALUES(recorded_at),
+    retry_requested_at = NULL
 
 -- name: delete_dead_letters_at
 DELETE FROM chronicle_dead_letters
@@ -90,10 +91,18 @@ DELETE FROM chronicle_dead_letters WHERE projection = ? AND version <> ?
 -- name: dead_letters
 SELECT CONVERT(projection USING utf8mb4) AS projection, CAST(version AS SIGNED) AS version, position,
        transaction_id, CONVERT(event_id USING utf8mb4) AS event_id,
-       CONVERT(stream_id USING utf8mb4) AS stream_id, stream_version, event_type, error, recorded_at
+       CONVERT(stream_id USING utf8mb4) AS stream_id, stream_version, event_type, error, recorded_at,
+       retry_requested_at
 FROM chronicle_dead_letters
 WHERE projection = ? AND version = ?
 ORDER BY transaction_id, position
+
+-- name: request_retry
+-- The values joined in as a row, since `?` parameters bind in order and the time comes last.
+UPDATE chronicle_dead_letters d
+JOIN (SELECT ? AS projection, ? AS version, ? AS position, ? AS requested_at) AS n
+  ON d.projection = n.projection AND d.version = n.version AND d.position = n.position
+SET d.retry_requested_at = n.requested_at
 
 -- name: load_consumer
 SELECT CAST(version AS SIGNED) AS version, transaction_id, position, broker_sequence, last_recorded_at

@@ -26,8 +26,12 @@ CREATE TABLE IF NOT EXISTS chronicle_dead_letters (
     event_type TEXT NOT NULL,
     error MEDIUMTEXT NOT NULL,
     recorded_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    retry_requested_at DATETIME(6) NULL,
     PRIMARY KEY (projection, version, position)
 ) ENGINE = InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+-- Layouts before 3 had no retries: an operator's request for one is kept on the letter.
+ALTER TABLE chronicle_dead_letters ADD COLUMN IF NOT EXISTS retry_requested_at DATETIME(6) NULL;
 
 -- What read models fed from a message broker keep: how far each consumer got, and the version of
 -- each stream's last event it applied (what tells a redelivered message from a new one).

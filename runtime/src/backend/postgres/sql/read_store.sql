@@ -58,7 +58,7 @@ INSERT INTO "{schema}".chronicle_dead_letters
      error, recorded_at)
 VALUES ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9, $10)
 ON CONFLICT (projection, version, position) DO UPDATE SET error = excluded.error,
-    recorded_at = excluded.recorded_at
+    recorded_at = excluded.recorded_at, retry_requested_at = NULL
 
 -- name: delete_dead_letters_at
 DELETE FROM "{schema}".chronicle_dead_letters
@@ -69,10 +69,14 @@ DELETE FROM "{schema}".chronicle_dead_letters WHERE projection = $1 AND version 
 
 -- name: dead_letters
 SELECT projection, version::bigint AS version, position, transaction_id, event_id::text AS event_id,
-       stream_id, stream_version, event_type, error, recorded_at
+       stream_id, stream_version, event_type, error, recorded_at, retry_requested_at
 FROM "{schema}".chronicle_dead_letters
 WHERE projection = $1 AND version = $2
 ORDER BY transaction_id, position
+
+-- name: request_retry
+UPDATE "{schema}".chronicle_dead_letters SET retry_requested_at = $4
+WHERE projection = $1 AND version = $2 AND position = $3
 
 -- name: load_consumer
 SELECT version::bigint AS version, transaction_id, position, broker_sequence, last_recorded_at

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS "{schema}".chronicle_dead_letters (
     event_type text NOT NULL,
     error text NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
+    retry_requested_at timestamptz NULL,
     CONSTRAINT chronicle_dead_letters_key PRIMARY KEY (projection, version, position)
 );
 
@@ -52,6 +53,9 @@ BEGIN
     END IF;
 END
 $do$;
+
+-- Layouts before 3 had no retries: an operator's request for one is kept on the letter.
+ALTER TABLE "{schema}".chronicle_dead_letters ADD COLUMN IF NOT EXISTS retry_requested_at timestamptz NULL;
 
 -- What read models fed from a message broker keep: how far each consumer got, and the version of
 -- each stream's last event it applied (what tells a redelivered message from a new one).

@@ -55,7 +55,7 @@ INSERT INTO chronicle_dead_letters
      error, recorded_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (projection, version, position) DO UPDATE SET error = excluded.error,
-    recorded_at = excluded.recorded_at
+    recorded_at = excluded.recorded_at, retry_requested_at = NULL
 
 -- name: delete_dead_letters_at
 DELETE FROM chronicle_dead_letters
@@ -66,10 +66,21 @@ DELETE FROM chronicle_dead_letters WHERE projection = ?1 AND version <> ?2
 
 -- name: dead_letters
 SELECT projection, version, position, transaction_id, event_id, stream_id, stream_version,
-       event_type, error, recorded_at
+       event_type, error, recorded_at, retry_requested_at
 FROM chronicle_dead_letters
 WHERE projection = ?1 AND version = ?2
 ORDER BY transaction_id, position
+
+-- name: request_retry
+UPDATE chronicle_dead_letters SET retry_requested_at = ?4
+WHERE projection = ?1 AND version = ?2 AND position = ?3
+
+-- name: dead_letters_have_retries
+SELECT COUNT(*) AS found FROM pragma_table_info('chronicle_dead_letters') WHERE name = 'retry_requested_at'
+
+-- name: add_retries_to_dead_letters
+-- Layouts before 3 had no retries: an operator's request for one is kept on the letter.
+ALTER TABLE chronicle_dead_letters ADD COLUMN retry_requested_at TEXT
 
 -- name: take_lease
 -- Takes the lease if it is free, expired, or already ours.

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS chronicle_dead_letters (
     event_type TEXT NOT NULL,
     error TEXT NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    retry_requested_at TEXT,
     PRIMARY KEY (projection, version, position)
 ) STRICT;
 
