@@ -136,6 +136,7 @@ where
             .route("/trace", get(pages::trace::page::<S, R>))
             .route("/projection", get(pages::projection::page::<S, R>))
             .route("/dead-letters", get(pages::dead_letters::list::<S, R>))
+            .route("/retry", post(pages::dead_letters::retry::<S, R>))
             .route("/skip", post(pages::dead_letters::skip::<S, R>))
             .route("/audit", get(pages::audit::page::<S, R>))
             .route(

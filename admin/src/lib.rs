@@ -5,7 +5,7 @@
 //! Pages: the dashboard (the log's head, the event rate, every projection's lag and state, the
 //! dead letters), a streams browser (decoded payloads and metadata, sensitive fields masked), a
 //! correlation trace, a projection's detail (checkpoint, lag over time, rebuild progress, last
-//! error), the dead letters with their events (skipping one is an action), the audit table, and
+//! error), the dead letters with their events (retrying or skipping one is an action), the audit table, and
 //! `/metrics` for Prometheus. Read-only unless an admin token is configured; every action is
 //! recorded in the audit table (who, when, what, on what, how it ended) in the read store's
 //! database.

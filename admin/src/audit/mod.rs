@@ -92,12 +92,19 @@ pub(crate) enum Action {
         version: u32,
         position: u64,
     },
+    /// Ask the projection's active runner to apply a dead letter's event again.
+    Retry {
+        projection: String,
+        version: u32,
+        position: u64,
+    },
 }
 
 impl Action {
     fn name(&self) -> &'static str {
         match self {
             Self::Skip { .. } => "skip",
+            Self::Retry { .. } => "retry",
         }
     }
 
@@ -107,11 +114,18 @@ impl Action {
                 projection,
                 version,
                 position,
+            }
+            | Self::Retry {
+                projection,
+                version,
+                position,
             } => format!("{projection} v{version} @{position}"),
         }
     }
 
-    /// Does it, in the transaction of `connection`.
+    /// Does it, in the transaction of `connection` (a retry request is a statement of its own
+    /// on the store's pool, made before the audit row is written: a request whose row then
+    /// fails to commit stays requested, and the page says the action failed).
     async fn run<R: ReadStore>(&self, read: &R, connection: &mut R::Connection) -> Result<(), AdminError> {
         match self {
             Self::Skip {
@@ -119,6 +133,18 @@ impl Action {
             } => {
                 read.delete_dead_letters(connection, projection, DeadLetters::AtPositions(&[*position]))
                     .await?
+            }
+            Self::Retry {
+                projection,
+                version,
+                position,
+            } => {
+                if !read.request_retry(projection, *version, *position).await? {
+                    // Deleted meanwhile: applied by a rebuild, or skipped.
+                    return Err(AdminError::NotFound(format!(
+                        "`{projection}` has no dead letter at position {position} any more"
+                    )));
+                }
             }
         }
         Ok(())

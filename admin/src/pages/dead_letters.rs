@@ -1,6 +1,8 @@
 //! `/dead-letters[?projection=P]`: the events projections could not apply, by their current
-//! version, each with the event it holds back; `POST /skip` deletes one (the projection stays
-//! past the event without applying it), for an admin, recorded in the audit table.
+//! version, each with the event it holds back; for an admin, `POST /retry` asks the projection's
+//! active runner to apply one again (it deletes the letter on success, records the new error on
+//! failure) and `POST /skip` deletes one (the projection stays past the event without applying
+//! it), each recorded in the audit table.
 
 use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
@@ -33,6 +35,8 @@ pub(crate) struct LetterRow {
     event_type: String,
     error: String,
     recorded_at: String,
+    /// When a retry was asked for, while the runner has not answered it.
+    retry_requested: Option<String>,
     event: Option<EventRow>,
 }
 
@@ -92,6 +96,7 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
             event_type: letter.event_type,
             error: letter.error,
             recorded_at: time(letter.recorded_at),
+            retry_requested: letter.retry_requested_at.map(time),
             event,
         });
     }
@@ -132,6 +137,44 @@ async fn named<S, R: ReadStore>(
     Ok((who, letter))
 }
 
+/// Does what `action` makes of the letter `form` names, for who the request comes from, and
+/// goes back to the list.
+async fn act<S, R>(
+    shared: &AppState<S, R>,
+    headers: &HeaderMap,
+    form: &LetterForm,
+    action: fn(String, u32, u64) -> Action,
+) -> Result<Response, AdminError>
+where
+    R: ReadStore,
+    R::Connection: AuditConnection,
+{
+    let (who, letter) = named(shared, headers, form).await?;
+    let action = action(letter.projection, letter.version, letter.position);
+    audited(&shared.read, &who, &action).await?;
+    tracing::info!(actor = %who, ?action, "admin action");
+    Ok(Redirect::to("dead-letters").into_response())
+}
+
+pub(crate) async fn retry<S: EventSource, R>(
+    State(shared): State<AppState<S, R>>,
+    headers: HeaderMap,
+    Form(form): Form<LetterForm>,
+) -> Result<Response, AdminError>
+where
+    R: ReadStore,
+    R::Connection: AuditConnection,
+{
+    act(&shared, &headers, &form, |projection, version, position| {
+        Action::Retry {
+            projection,
+            version,
+            position,
+        }
+    })
+    .await
+}
+
 pub(crate) async fn skip<S: EventSource, R>(
     State(shared): State<AppState<S, R>>,
     headers: HeaderMap,
@@ -141,13 +184,12 @@ where
     R: ReadStore,
     R::Connection: AuditConnection,
 {
-    let (who, letter) = named(&shared, &headers, &form).await?;
-    let action = Action::Skip {
-        projection: letter.projection,
-        version: letter.version,
-        position: letter.position,
-    };
-    audited(&shared.read, &who, &action).await?;
-    tracing::info!(actor = %who, projection = %form.projection, position = letter.position, "dead letter skipped");
-    Ok(Redirect::to("dead-letters").into_response())
+    act(&shared, &headers, &form, |projection, version, position| {
+        Action::Skip {
+            projection,
+            version,
+            position,
+        }
+    })
+    .await
 }

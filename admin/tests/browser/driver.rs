@@ -110,6 +110,18 @@ impl Browser {
         .await
     }
 
+    /// Reloads the page until it shows `count` elements `css`.
+    pub async fn reload_until_count(&self, css: &str, count: usize) {
+        eventually(&format!("{count} elements `{css}`"), DEADLINE, || async {
+            let found = (self.count(css).await == count).then_some(());
+            if found.is_none() {
+                let _ = self.client.refresh().await;
+            }
+            found
+        })
+        .await
+    }
+
     /// Clicks the first element `css` finds.
     pub async fn click(&self, css: &str) {
         let element = self
@@ -138,6 +150,11 @@ impl Browser {
             .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// The elements `css` finds on the page as it is.
+    pub async fn all(&self, css: &str) -> Vec<fantoccini::elements::Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap_or_default()
     }
 
     /// How many elements `css` finds on the page as it is.

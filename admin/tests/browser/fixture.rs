@@ -76,11 +76,13 @@ impl Fixture {
         }
     }
 
-    /// A runner of the view that dead-letters what it cannot apply after two quick tries.
+    /// A runner of the view that dead-letters what it cannot apply after two quick tries, with a
+    /// short lease: it answers retry requests each time it renews it.
     pub fn runner(&self) -> ProjectionHandle<Deposits, PostgresStore> {
         ProjectionRunner::new(self.store.clone(), self.read.clone(), self.view.clone())
             .retry(RetryPolicy::new(2, Duration::from_millis(5)))
             .on_poison(OnPoison::DeadLetter)
+            .lease(Duration::from_millis(1500))
             .spawn()
     }
 

@@ -4,9 +4,11 @@
 mod driver;
 mod fixture;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chronicle::prelude::*;
+use chronicle::sqlx;
 use chronicle_admin::Admin;
 use chronicle_tests::wait::DEADLINE;
 
@@ -25,7 +27,7 @@ fn screenshot_path() -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_follows_the_lag_reads_a_stream_and_skips_a_dead_letter() {
+async fn an_operator_follows_the_lag_reads_a_stream_and_skips_and_retries_dead_letters() {
     tokio::time::timeout(BOUND, operator())
         .await
         .expect("the test ends within its bound");
@@ -36,13 +38,17 @@ async fn operator() {
     fixture.open("acc-1", "Ada Lovelace").await;
     fixture.deposit("acc-1", 5).await;
     fixture.deposit("acc-1", UNLUCKY).await;
+    fixture.open("acc-2", "Alan Turing").await;
+    fixture.deposit("acc-2", UNLUCKY).await;
     let last = fixture.deposit("acc-1", 7).await;
     let runner = fixture.runner();
     runner
         .wait_for(last.position, DEADLINE)
         .await
         .expect("the view caught up");
-    assert_eq!(runner.dead_letters().await.expect("dead letters").len(), 1);
+    let letters = runner.dead_letters().await.expect("dead letters");
+    assert_eq!(letters.len(), 2);
+    let (skipped, retried) = (letters[0].position, letters[1].position);
 
     let admin = Admin::new(fixture.store.clone(), fixture.read.clone())
         .token("ops", "s3cret")
@@ -51,13 +57,13 @@ async fn operator() {
     let base = Fixture::serve(admin).await;
     let browser = Browser::start().await;
 
-    // The dashboard: the view is live, nothing behind, one dead letter.
+    // The dashboard: the view is live, nothing behind, two dead letters.
     browser.open(&format!("{base}?refresh=0")).await;
     let head = browser.wait_text("#head").await;
     assert_eq!(head, last.position.expect("a position").to_string());
     assert_eq!(browser.wait_text(&format!("{ROW} td.lag")).await, "0");
     assert_eq!(browser.wait_text(&format!("{ROW} td:nth-child(7)")).await, "live");
-    assert_eq!(browser.wait_text("#dead-letters").await, "1");
+    assert_eq!(browser.wait_text("#dead-letters").await, "2");
 
     // The runner stops and three deposits come: the dashboard, reloading itself, shows them.
     runner.stop().await.into_result().expect("a clean stop");
@@ -111,19 +117,23 @@ async fn operator() {
         source.contains(r#""amount": 13"#),
         "other fields are shown: {source}"
     );
-    assert_eq!(browser.count("tr.event").await, 7);
+    assert_eq!(
+        browser.count("tr.event").await,
+        7,
+        "the stream of acc-1: 7 events"
+    );
 
-    // Skipping without logging in is refused, and the letter stays.
+    // Skipping without logging in is refused, and the letters stay.
     browser.click("a[href=dead-letters]").await;
-    assert_eq!(browser.count("tr.letter").await, 1);
+    assert_eq!(browser.count("tr.letter").await, 2);
     let letter = browser.wait_text("tr.letter td.error").await;
     assert!(letter.contains("refuses a deposit of 13"), "{letter}");
     browser.click("button.skip").await;
     assert_eq!(browser.wait_text("#status").await, "401 Unauthorized");
     browser.open(&format!("{base}dead-letters")).await;
-    assert_eq!(browser.count("tr.letter").await, 1);
+    assert_eq!(browser.count("tr.letter").await, 2);
 
-    // Logged in, the skip goes through: the letter disappears, the audit table says who.
+    // Logged in, the skip goes through: the first letter disappears.
     browser.click("a[href=login]").await;
     browser.type_into("#token", "wrong").await;
     browser.click("#login").await;
@@ -132,20 +142,48 @@ async fn operator() {
     browser.click("#login").await;
     assert_eq!(browser.wait_text("#who").await, "ops");
     browser.click("a[href=dead-letters]").await;
-    browser.click("button.skip").await;
-    browser.wait_text("#no-letters").await;
-    assert!(runner.dead_letters().await.expect("dead letters").is_empty());
+    browser
+        .click(&format!(r#"tr.letter[data-position="{skipped}"] button.skip"#))
+        .await;
+    browser.reload_until_count("tr.letter", 1).await;
+    let left: Vec<u64> = runner
+        .dead_letters()
+        .await
+        .expect("dead letters")
+        .iter()
+        .map(|letter| letter.position)
+        .collect();
+    assert_eq!(left, [retried]);
 
-    browser.click("a[href=audit]").await;
-    assert_eq!(browser.wait_text("tr.entry td.actor").await, "ops");
-    assert_eq!(browser.wait_text("tr.entry td.action").await, "skip");
-    let target = browser.wait_text("tr.entry td.target").await;
-    assert!(target.starts_with("admin.deposits v1 @"), "{target}");
-    assert_eq!(browser.wait_text("tr.entry td.outcome").await, "ok");
+    // The view is fixed; a retry of the other letter: the runner applies it, the letter goes.
+    fixture.view.fixed.store(true, Ordering::SeqCst);
+    browser.click("button.retry").await;
+    browser.reload_until_count("#no-letters", 1).await;
+    assert!(runner.dead_letters().await.expect("dead letters").is_empty());
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_deposits WHERE amount = 13")
+        .fetch_one(fixture.store.pool())
+        .await
+        .expect("the view's rows");
     assert_eq!(
-        browser.count("tr.entry").await,
-        1,
-        "the refused skip did nothing to audit"
+        applied, 1,
+        "the retried deposit is in the view, the skipped one is not"
+    );
+
+    // The audit table says who did what, newest first; the refused skip is not in it.
+    browser.click("a[href=audit]").await;
+    browser.wait_text("tr.entry").await;
+    let mut entries = Vec::new();
+    for row in browser.all("tr.entry").await {
+        entries.push(row.text().await.expect("a row's text"));
+    }
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries[0].ends_with(&format!("ops retry admin.deposits v1 @{retried} ok")),
+        "{entries:?}"
+    );
+    assert!(
+        entries[1].ends_with(&format!("ops skip admin.deposits v1 @{skipped} ok")),
+        "{entries:?}"
     );
 
     browser.close().await;
