@@ -31,6 +31,9 @@ pub enum AdminError {
     /// The audit table could not be read or written (not migrated: see `Admin::migrate`).
     #[error("the audit table failed: {0}")]
     Audit(#[source] chronicle::sqlx::Error),
+    /// The Prometheus recorder could not be installed.
+    #[error("cannot install the Prometheus recorder: {0}")]
+    Metrics(String),
     /// A template could not be rendered.
     #[error("the page could not be rendered: {0}")]
     Render(#[from] askama::Error),
@@ -48,7 +51,7 @@ impl AdminError {
             Self::Store(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::ReadStore(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::ReadStore(_) | Self::Audit(_) => StatusCode::BAD_GATEWAY,
-            Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Render(_) | Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

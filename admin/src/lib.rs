@@ -38,6 +38,16 @@ pub use crate::status::{projection, projections, split, ProjectionRow, State};
 pub use axum::Router;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 
+/// Installs a Prometheus recorder as the process's `metrics` recorder, and returns its handle
+/// for [`Admin::prometheus`]: for a program that has none (the command line). An application
+/// with a recorder of its own passes that one's handle instead. Fails when the process already
+/// has a recorder.
+pub fn prometheus_recorder() -> Result<PrometheusHandle, AdminError> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| AdminError::Metrics(error.to_string()))
+}
+
 /// Serves `router` on `listener` until the process ends (or the future is dropped): what
 /// `chronicle admin --listen` runs, and what an application that serves the page alone can run.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
