@@ -16,8 +16,9 @@ use crate::pages;
 use crate::sampler::{self, Samples};
 
 /// The admin page of an application, on its event store `S` and read store `R`: configure it,
-/// [`migrate`](Self::migrate) its audit table, and mount [`router`](Self::router) in the
-/// application's server (or serve it alone, as `chronicle admin --listen` does).
+/// [`migrate`](Self::migrate) its audit table, and merge [`router`](Self::router) into the
+/// application's router, its pages under [`at`](Self::at)'s path (or serve it alone, as
+/// `chronicle admin --listen` does, at the root).
 ///
 /// Read-only unless a [`token`](Self::token) is configured; every action is recorded in the
 /// audit table in the read store's database.
@@ -28,6 +29,7 @@ pub struct Admin<S, R> {
     masked: BTreeSet<String>,
     prometheus: Option<PrometheusHandle>,
     sample_every: Duration,
+    base: String,
 }
 
 impl<S, R> std::fmt::Debug for Admin<S, R> {
@@ -37,6 +39,7 @@ impl<S, R> std::fmt::Debug for Admin<S, R> {
             .field("masked", &self.masked)
             .field("prometheus", &self.prometheus.is_some())
             .field("sample_every", &self.sample_every)
+            .field("base", &self.base)
             .finish_non_exhaustive()
     }
 }
@@ -50,6 +53,8 @@ pub(crate) struct Shared<S, R> {
     pub(crate) prometheus: Option<PrometheusHandle>,
     pub(crate) samples: Mutex<Samples>,
     pub(crate) sample_every: Duration,
+    /// The path the pages are under, without a trailing `/` (empty at the root).
+    pub(crate) base: String,
 }
 
 impl<S, R> Shared<S, R> {
@@ -82,7 +87,21 @@ where
             masked: BTreeSet::new(),
             prometheus: None,
             sample_every: Duration::from_secs(1),
+            base: String::new(),
         }
+    }
+
+    /// Puts the pages under `path` (as in `/admin`): the dashboard is at `/admin/` (and
+    /// `/admin`), the streams at `/admin/streams`, and every link and redirect says so. At the
+    /// root by default.
+    pub fn at(mut self, path: &str) -> Self {
+        let trimmed = path.trim_end_matches('/');
+        self.base = if trimmed.is_empty() || trimmed.starts_with('/') {
+            trimmed.to_owned()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
     }
 
     /// Allows actions (dead-letter skips and retries) to whoever logs in with `secret`; `name`
@@ -115,10 +134,12 @@ where
         audit::migrate(&self.read).await
     }
 
-    /// The router of the pages, to mount where the application likes (`Router::nest`), or to
-    /// serve alone. Starts the sampler, which ends when the router and its clones are dropped;
-    /// call it inside a tokio runtime.
+    /// The router of the pages, under [`at`](Self::at)'s path: serve it alone, or `merge` it
+    /// into the application's router (it has no fallback of its own, so it merges with any;
+    /// unknown paths under its own get its 404 page). Starts the sampler, which ends when the
+    /// router and its clones are dropped; call it inside a tokio runtime.
     pub fn router(self) -> Router {
+        let base = self.base.clone();
         let shared = Arc::new(Shared {
             source: self.source,
             read: self.read,
@@ -127,25 +148,30 @@ where
             prometheus: self.prometheus,
             samples: Mutex::default(),
             sample_every: self.sample_every,
+            base: self.base,
         });
         sampler::spawn(&shared, shared.sample_every);
-        Router::new()
-            .route("/", get(pages::dashboard::page::<S, R>))
-            .route("/streams", get(pages::streams::list::<S, R>))
-            .route("/stream", get(pages::streams::show::<S, R>))
-            .route("/trace", get(pages::trace::page::<S, R>))
-            .route("/projection", get(pages::projection::page::<S, R>))
-            .route("/dead-letters", get(pages::dead_letters::list::<S, R>))
-            .route("/retry", post(pages::dead_letters::retry::<S, R>))
-            .route("/skip", post(pages::dead_letters::skip::<S, R>))
-            .route("/audit", get(pages::audit::page::<S, R>))
+        let at = |path: &str| format!("{base}{path}");
+        let mut router = Router::new()
+            .route(&at("/"), get(pages::dashboard::page::<S, R>))
+            .route(&at("/streams"), get(pages::streams::list::<S, R>))
+            .route(&at("/stream"), get(pages::streams::show::<S, R>))
+            .route(&at("/trace"), get(pages::trace::page::<S, R>))
+            .route(&at("/projection"), get(pages::projection::page::<S, R>))
+            .route(&at("/dead-letters"), get(pages::dead_letters::list::<S, R>))
+            .route(&at("/retry"), post(pages::dead_letters::retry::<S, R>))
+            .route(&at("/skip"), post(pages::dead_letters::skip::<S, R>))
+            .route(&at("/audit"), get(pages::audit::page::<S, R>))
             .route(
-                "/login",
+                &at("/login"),
                 get(pages::login::form::<S, R>).post(pages::login::login::<S, R>),
             )
-            .route("/logout", post(pages::login::logout::<S, R>))
-            .route("/metrics", get(pages::metrics::page::<S, R>))
-            .fallback(pages::not_found)
-            .with_state(shared)
+            .route(&at("/logout"), post(pages::login::logout::<S, R>))
+            .route(&at("/metrics"), get(pages::metrics::page::<S, R>))
+            .route(&at("/{*rest}"), get(pages::not_found).post(pages::not_found));
+        if !base.is_empty() {
+            router = router.route(&base, get(pages::dashboard::page::<S, R>));
+        }
+        router.with_state(shared)
     }
 }

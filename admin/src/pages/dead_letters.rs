@@ -153,7 +153,7 @@ where
     let action = action(letter.projection, letter.version, letter.position);
     audited(&shared.read, &who, &action).await?;
     tracing::info!(actor = %who, ?action, "admin action");
-    Ok(Redirect::to("dead-letters").into_response())
+    Ok(Redirect::to(&format!("{}/dead-letters", shared.base)).into_response())
 }
 
 pub(crate) async fn retry<S: EventSource, R>(

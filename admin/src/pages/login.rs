@@ -50,8 +50,9 @@ pub(crate) async fn login<S: EventSource, R: ReadStore>(
         Some((session, name)) => {
             tracing::info!(actor = %name, "admin logged in");
             // HttpOnly: no script reads it; SameSite=Strict: no other site's form posts with it.
-            let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
-            Ok(([(SET_COOKIE, cookie)], Redirect::to("./")).into_response())
+            let base = &shared.base;
+            let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path={base}/");
+            Ok(([(SET_COOKIE, cookie)], Redirect::to(&format!("{base}/"))).into_response())
         }
         None => {
             tracing::info!("an admin login was refused");
@@ -69,6 +70,7 @@ pub(crate) async fn logout<S: EventSource, R: ReadStore>(
     headers: HeaderMap,
 ) -> Response {
     shared.guard.logout(&headers);
-    let expired = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    ([(SET_COOKIE, expired)], Redirect::to("./")).into_response()
+    let base = &shared.base;
+    let expired = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path={base}/; Max-Age=0");
+    ([(SET_COOKIE, expired)], Redirect::to(&format!("{base}/"))).into_response()
 }

@@ -1,6 +1,6 @@
 //! The pages: one module each, its template in `templates/` (askama checks them when the crate
-//! compiles, and escapes every value for HTML). Links are relative, so the router works mounted
-//! under any prefix; actions post to top-level paths (`skip`, `login`) and redirect back.
+//! compiles, and escapes every value for HTML). Links, forms and redirects start with the
+//! configured base path (`Admin::at`).
 
 pub(crate) mod audit;
 pub(crate) mod dashboard;
@@ -30,6 +30,8 @@ pub(crate) struct Layout {
     pub(crate) who: Option<String>,
     /// Whether any token is configured.
     pub(crate) writable: bool,
+    /// The path the pages are under (empty at the root).
+    pub(crate) base: String,
 }
 
 impl Layout {
@@ -37,6 +39,7 @@ impl Layout {
         Self {
             who: shared.guard.who(headers),
             writable: shared.guard.writable(),
+            base: shared.base.clone(),
         }
     }
 }

@@ -96,7 +96,7 @@ async fn operator() {
     std::fs::write(screenshot_path(), &png).expect("write the book's screenshot");
 
     // A stream, from the streams browser: decoded payloads, masked fields.
-    browser.click("a[href=streams]").await;
+    browser.click("a[href=\"/streams\"]").await;
     browser.click("a.stream").await;
     assert_eq!(browser.wait_text("#stream-id").await, "bank.Account-acc-1");
     let source = browser.client.source().await.expect("the page's source");
@@ -124,7 +124,7 @@ async fn operator() {
     );
 
     // Skipping without logging in is refused, and the letters stay.
-    browser.click("a[href=dead-letters]").await;
+    browser.click("a[href=\"/dead-letters\"]").await;
     assert_eq!(browser.count("tr.letter").await, 2);
     let letter = browser.wait_text("tr.letter td.error").await;
     assert!(letter.contains("refuses a deposit of 13"), "{letter}");
@@ -134,14 +134,14 @@ async fn operator() {
     assert_eq!(browser.count("tr.letter").await, 2);
 
     // Logged in, the skip goes through: the first letter disappears.
-    browser.click("a[href=login]").await;
+    browser.click("a[href=\"/login\"]").await;
     browser.type_into("#token", "wrong").await;
     browser.click("#login").await;
     browser.wait_text("#refused").await;
     browser.type_into("#token", "s3cret").await;
     browser.click("#login").await;
     assert_eq!(browser.wait_text("#who").await, "ops");
-    browser.click("a[href=dead-letters]").await;
+    browser.click("a[href=\"/dead-letters\"]").await;
     browser
         .click(&format!(r#"tr.letter[data-position="{skipped}"] button.skip"#))
         .await;
@@ -170,7 +170,7 @@ async fn operator() {
     );
 
     // The audit table says who did what, newest first; the refused skip is not in it.
-    browser.click("a[href=audit]").await;
+    browser.click("a[href=\"/audit\"]").await;
     browser.wait_text("tr.entry").await;
     let mut entries = Vec::new();
     for row in browser.all("tr.entry").await {
@@ -217,7 +217,7 @@ async fn read_only() {
     let status = browser
         .client
         .execute(
-            "return fetch('skip', {method: 'POST', body: new URLSearchParams(arguments[0])}).then(r => r.status)",
+            "return fetch('/skip', {method: 'POST', body: new URLSearchParams(arguments[0])}).then(r => r.status)",
             vec![serde_json::json!({"projection": "admin.deposits", "position": last.position.unwrap_or(0).to_string()})],
         )
         .await
