@@ -93,3 +93,7 @@ pub mod book_scaling {}
 /// The operations chapter (the command line).
 #[doc = include_str!("../../book/src/operations.md")]
 pub mod book_operations {}
+
+/// The admin-page chapter.
+#[doc = include_str!("../../book/src/admin.md")]
+pub mod book_admin {}
