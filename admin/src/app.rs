@@ -159,8 +159,7 @@ where
             .route(&at("/trace"), get(pages::trace::page::<S, R>))
             .route(&at("/projection"), get(pages::projection::page::<S, R>))
             .route(&at("/dead-letters"), get(pages::dead_letters::list::<S, R>))
-            .route(&at("/retry"), post(pages::dead_letters::retry::<S, R>))
-            .route(&at("/skip"), post(pages::dead_letters::skip::<S, R>))
+            .route(&at("/dead-letter"), post(pages::dead_letters::act::<S, R>))
             .route(&at("/audit"), get(pages::audit::page::<S, R>))
             .route(
                 &at("/login"),

@@ -84,7 +84,7 @@ async fn the_admin_command_serves_the_page_and_metrics_of_a_postgres_log() {
     let (status, body) = get(&address, "/").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.contains("bank.account_balances"), "{body}");
-    let (status, _) = get(&address, "/skip").await;
+    let (status, _) = get(&address, "/dead-letter").await;
     assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
     // The sampler's gauges, once it has looked at the stores.
     eventually("the head's gauge on /metrics", DEADLINE, || async {

@@ -167,32 +167,10 @@ where
         outcome: "ok".to_owned(),
     };
     let mut session = read.connect().await?;
-    let done = async {
-        let mut transaction = R::begin(&mut session).await?;
-        action.run(read, transaction.connection()).await?;
-        transaction
-            .connection()
-            .insert_audit(&entry)
-            .await
-            .map_err(AdminError::Audit)?;
-        transaction.commit().await?;
-        Ok(())
-    }
-    .await;
+    let done = record(read, &mut session, Some(action), &entry).await;
     if let Err(error) = &done {
         entry.outcome = format!("failed: {error}");
-        let recorded = async {
-            let mut transaction = R::begin(&mut session).await?;
-            transaction
-                .connection()
-                .insert_audit(&entry)
-                .await
-                .map_err(AdminError::Audit)?;
-            transaction.commit().await?;
-            Ok::<_, AdminError>(())
-        }
-        .await;
-        if let Err(not_recorded) = recorded {
+        if let Err(not_recorded) = record(read, &mut session, None, &entry).await {
             tracing::warn!(
                 actor = %entry.actor,
                 action = %entry.action,
@@ -205,4 +183,28 @@ where
     }
     R::close(session).await;
     done
+}
+
+/// Does `action` (if any) and writes `entry`, in one transaction on `session`.
+async fn record<R>(
+    read: &R,
+    session: &mut R::Session,
+    action: Option<&Action>,
+    entry: &AuditEntry,
+) -> Result<(), AdminError>
+where
+    R: ReadStore,
+    R::Connection: AuditConnection,
+{
+    let mut transaction = R::begin(session).await?;
+    if let Some(action) = action {
+        action.run(read, transaction.connection()).await?;
+    }
+    transaction
+        .connection()
+        .insert_audit(entry)
+        .await
+        .map_err(AdminError::Audit)?;
+    transaction.commit().await?;
+    Ok(())
 }

@@ -19,6 +19,14 @@ fn entry((at, actor, action, target, outcome): Row) -> AuditEntry {
     }
 }
 
+/// The statements Postgres and SQLite share (`$n` placeholders).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+const INSERT_NUMBERED: &str = "INSERT INTO chronicle_admin_audit (acted_at, actor, action, target, outcome) \
+                               VALUES ($1, $2, $3, $4, $5)";
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+const SELECT_NUMBERED: &str = "SELECT acted_at, actor, action, target, outcome FROM chronicle_admin_audit \
+                               ORDER BY id DESC LIMIT $1";
+
 /// `AuditConnection` for a sqlx connection type, with its engine's statements.
 macro_rules! audit_connection {
     ($connection:ty, create: $create:expr, insert: $insert:expr, select: $select:expr $(,)?) => {
@@ -61,10 +69,8 @@ audit_connection!(
         target TEXT NOT NULL,
         outcome TEXT NOT NULL
     )",
-    insert: "INSERT INTO chronicle_admin_audit (acted_at, actor, action, target, outcome) \
-             VALUES ($1, $2, $3, $4, $5)",
-    select: "SELECT acted_at, actor, action, target, outcome FROM chronicle_admin_audit \
-             ORDER BY id DESC LIMIT $1",
+    insert: INSERT_NUMBERED,
+    select: SELECT_NUMBERED,
 );
 
 #[cfg(feature = "sqlite")]
@@ -78,10 +84,8 @@ audit_connection!(
         target TEXT NOT NULL,
         outcome TEXT NOT NULL
     )",
-    insert: "INSERT INTO chronicle_admin_audit (acted_at, actor, action, target, outcome) \
-             VALUES ($1, $2, $3, $4, $5)",
-    select: "SELECT acted_at, actor, action, target, outcome FROM chronicle_admin_audit \
-             ORDER BY id DESC LIMIT $1",
+    insert: INSERT_NUMBERED,
+    select: SELECT_NUMBERED,
 );
 
 #[cfg(feature = "mysql")]

@@ -19,7 +19,9 @@ const REFRESH: u32 = 5;
 
 #[derive(Deserialize)]
 pub(crate) struct Params {
-    refresh: Option<u32>,
+    /// Seconds, as text: a malformed value gets the admin's own 400 page.
+    #[serde(default)]
+    refresh: String,
 }
 
 /// A projection's row as the dashboard shows it.
@@ -51,6 +53,12 @@ pub(crate) async fn page<S: EventSource, R: ReadStore>(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Result<Html<String>, AdminError> {
+    let refresh = match params.refresh.trim() {
+        "" => REFRESH,
+        given => given.parse().map_err(|_| {
+            AdminError::BadRequest(format!("`{given}` is not a number of seconds to refresh after"))
+        })?,
+    };
     let head = shared.source.head().await?;
     let rows: Vec<Row> = projections(&shared.source, &shared.read)
         .await?
@@ -75,7 +83,7 @@ pub(crate) async fn page<S: EventSource, R: ReadStore>(
     });
     render(&Dashboard {
         layout: Layout::of(&shared, &headers),
-        refresh: params.refresh.unwrap_or(REFRESH),
+        refresh,
         head_position: head.position,
         head_at: head.recorded_at.map(time),
         rate_10s,

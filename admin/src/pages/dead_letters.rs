@@ -1,7 +1,7 @@
 //! `/dead-letters[?projection=P]`: the events projections could not apply, by their current
-//! version, each with the event it holds back; for an admin, `POST /retry` asks the projection's
-//! active runner to apply one again (it deletes the letter on success, records the new error on
-//! failure) and `POST /skip` deletes one (the projection stays past the event without applying
+//! version, each with the event it holds back; for an admin, `POST /dead-letter` with `retry`
+//! asks the projection's active runner to apply one again (it deletes the letter on success,
+//! records the new error on failure), with `skip` deletes one (the projection stays past the event without applying
 //! it), each recorded in the audit table.
 
 use axum::extract::{Form, Query, State};
@@ -111,6 +111,8 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
 #[derive(Deserialize)]
 pub(crate) struct LetterForm {
     #[serde(default)]
+    action: String,
+    #[serde(default)]
     projection: String,
     #[serde(default)]
     position: String,
@@ -137,59 +139,37 @@ async fn named<S, R: ReadStore>(
     Ok((who, letter))
 }
 
-/// Does what `action` makes of the letter `form` names, for who the request comes from, and
-/// goes back to the list.
-async fn act<S, R>(
-    shared: &AppState<S, R>,
-    headers: &HeaderMap,
-    form: &LetterForm,
-    action: fn(String, u32, u64) -> Action,
+/// `POST /dead-letter`: does the form's `action` (`retry` or `skip`) to the letter it names,
+/// for who the request comes from, and goes back to the list.
+pub(crate) async fn act<S: EventSource, R>(
+    State(shared): State<AppState<S, R>>,
+    headers: HeaderMap,
+    Form(form): Form<LetterForm>,
 ) -> Result<Response, AdminError>
 where
     R: ReadStore,
     R::Connection: AuditConnection,
 {
-    let (who, letter) = named(shared, headers, form).await?;
-    let action = action(letter.projection, letter.version, letter.position);
+    let (who, letter) = named(&shared, &headers, &form).await?;
+    let (projection, version, position) = (letter.projection, letter.version, letter.position);
+    let action = match form.action.as_str() {
+        "retry" => Action::Retry {
+            projection,
+            version,
+            position,
+        },
+        "skip" => Action::Skip {
+            projection,
+            version,
+            position,
+        },
+        other => {
+            return Err(AdminError::BadRequest(format!(
+                "`{other}` is no action on a dead letter: retry or skip"
+            )))
+        }
+    };
     audited(&shared.read, &who, &action).await?;
     tracing::info!(actor = %who, ?action, "admin action");
     Ok(Redirect::to(&format!("{}/dead-letters", shared.base)).into_response())
-}
-
-pub(crate) async fn retry<S: EventSource, R>(
-    State(shared): State<AppState<S, R>>,
-    headers: HeaderMap,
-    Form(form): Form<LetterForm>,
-) -> Result<Response, AdminError>
-where
-    R: ReadStore,
-    R::Connection: AuditConnection,
-{
-    act(&shared, &headers, &form, |projection, version, position| {
-        Action::Retry {
-            projection,
-            version,
-            position,
-        }
-    })
-    .await
-}
-
-pub(crate) async fn skip<S: EventSource, R>(
-    State(shared): State<AppState<S, R>>,
-    headers: HeaderMap,
-    Form(form): Form<LetterForm>,
-) -> Result<Response, AdminError>
-where
-    R: ReadStore,
-    R::Connection: AuditConnection,
-{
-    act(&shared, &headers, &form, |projection, version, position| {
-        Action::Skip {
-            projection,
-            version,
-            position,
-        }
-    })
-    .await
 }

@@ -122,15 +122,19 @@ impl Browser {
         .await
     }
 
-    /// Clicks the first element `css` finds.
-    pub async fn click(&self, css: &str) {
-        let element = self
-            .client
+    /// The first element `css` finds, once the page shows one.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(DEADLINE)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("find `{css}`: {e}"));
+            .unwrap_or_else(|e| panic!("find `{css}`: {e}"))
+    }
+
+    /// Clicks the first element `css` finds.
+    pub async fn click(&self, css: &str) {
+        let element = self.element(css).await;
         element
             .click()
             .await
@@ -139,13 +143,7 @@ impl Browser {
 
     /// Types `text` into the first element `css` finds.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self
-            .client
-            .wait()
-            .at_most(DEADLINE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find `{css}`: {e}"));
+        let element = self.element(css).await;
         element
             .send_keys(text)
             .await

@@ -217,8 +217,8 @@ async fn read_only() {
     let status = browser
         .client
         .execute(
-            "return fetch('/skip', {method: 'POST', body: new URLSearchParams(arguments[0])}).then(r => r.status)",
-            vec![serde_json::json!({"projection": "admin.deposits", "position": last.position.unwrap_or(0).to_string()})],
+            "return fetch('/dead-letter', {method: 'POST', body: new URLSearchParams(arguments[0])}).then(r => r.status)",
+            vec![serde_json::json!({"action": "skip", "projection": "admin.deposits", "position": last.position.unwrap_or(0).to_string()})],
         )
         .await
         .expect("a fetch from the page");
@@ -246,6 +246,8 @@ async fn read_only() {
     browser.open(&format!("{base}projection?name=%3Cb%3Enope")).await;
     assert_eq!(browser.wait_text("#status").await, "404 Not Found");
     browser.open(&format!("{base}trace?correlation=not-a-uuid")).await;
+    assert_eq!(browser.wait_text("#status").await, "400 Bad Request");
+    browser.open(&format!("{base}?refresh=soon")).await;
     assert_eq!(browser.wait_text("#status").await, "400 Bad Request");
     browser.open(&format!("{base}no/such/page")).await;
     assert_eq!(browser.wait_text("#status").await, "404 Not Found");
