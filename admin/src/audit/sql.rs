@@ -2,13 +2,16 @@
 //! for Chronicle's portable [`Sql`](chronicle::Sql), which hands the engine's own connection out.
 
 use chronicle::sqlx;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 use chrono::{DateTime, Utc};
 
 use super::{AuditConnection, AuditEntry};
 
 /// A row as the engines decode it: time, actor, action, target, outcome.
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 type Row = (DateTime<Utc>, String, String, String, String);
 
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 fn entry((at, actor, action, target, outcome): Row) -> AuditEntry {
     AuditEntry {
         at,
@@ -28,6 +31,7 @@ const SELECT_NUMBERED: &str = "SELECT acted_at, actor, action, target, outcome F
                                ORDER BY id DESC LIMIT $1";
 
 /// `AuditConnection` for a sqlx connection type, with its engine's statements.
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 macro_rules! audit_connection {
     ($connection:ty, create: $create:expr, insert: $insert:expr, select: $select:expr $(,)?) => {
         impl AuditConnection for $connection {
@@ -131,6 +135,11 @@ macro_rules! on_engine {
     }};
 }
 
+// Built without any engine's feature, every method says so and uses none of its arguments.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite", feature = "mysql")),
+    allow(unused_variables)
+)]
 impl AuditConnection for chronicle::Sql {
     async fn create_audit_table(&mut self) -> Result<(), sqlx::Error> {
         on_engine!(self, |connection| connection.create_audit_table())
