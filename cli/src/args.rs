@@ -6,6 +6,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "chronicle", version, about, long_about = None)]
 pub struct Cli {
+    /// Where to connect, and how to print.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes: where the stores are, and how to print.
+#[derive(Debug, clap::Args)]
+pub struct Global {
     /// The database of the event log and of the read store's checkpoints: `postgres://...` or
     /// `sqlite:<file>`.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -23,9 +34,17 @@ pub struct Cli {
     /// How to print: a table for people, JSON for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
+}
+
+/// A time as the command line takes it: RFC 3339.
+pub(crate) fn rfc3339(text: &str) -> Result<chrono::DateTime<chrono::Utc>, crate::error::CliError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            crate::error::CliError::Invalid(format!(
+                "`{text}` is not a time: give RFC 3339, as in 2026-12-01T10:00:00Z"
+            ))
+        })
 }
 
 /// How a command prints.

@@ -61,6 +61,12 @@ pub enum CliError {
     /// The admin page could not start (its audit table), or its server failed.
     #[error("{0}")]
     Admin(#[from] chronicle_admin::AdminError),
+    /// A projection's runner, or a rebuild, said no.
+    #[error("{0}")]
+    Projection(#[from] chronicle::ProjectionError),
+    /// A replay said no.
+    #[error("{0}")]
+    Replay(#[from] chronicle::ReplayError),
     /// Writing the output failed (a closed pipe).
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),

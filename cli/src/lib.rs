@@ -11,25 +11,37 @@
 mod args;
 mod commands;
 mod connect;
+mod embedded;
 mod error;
 mod output;
 
-pub use crate::args::{Cli, Command, DeadLettersCommand, EventsCommand, Output, StreamsCommand};
+pub use crate::args::{Cli, Command, DeadLettersCommand, EventsCommand, Global, Output, StreamsCommand};
+pub use crate::embedded::{fail, AppCli, AppCommand, AppCommands, ReplayTarget};
 pub use crate::error::CliError;
 
 /// Runs `cli`'s command, writing its output to `out`.
 pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
-    let url = cli.database_url.as_deref().ok_or(CliError::NoDatabase)?;
-    let mut target = connect::Target::parse(url, &cli.schema)?;
-    if let Some(read_url) = &cli.read_database_url {
-        let schema = cli.read_schema.as_deref().unwrap_or(&cli.schema);
+    run_command(&cli.global, &cli.command, out).await
+}
+
+/// Runs `command` on the stores `global` names, writing its output to `out`.
+pub(crate) async fn run_command(
+    global: &Global,
+    command: &Command,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let url = global.database_url.as_deref().ok_or(CliError::NoDatabase)?;
+    let mut target = connect::Target::parse(url, &global.schema)?;
+    if let Some(read_url) = &global.read_database_url {
+        let schema = global.read_schema.as_deref().unwrap_or(&global.schema);
         target = target.with_read_store(connect::ReadTarget::parse(read_url, schema)?);
     }
-    match &cli.command {
-        Command::Migrate { dry_run } => commands::migrate::run(&target, *dry_run, cli.output, out).await,
+    let output = global.output;
+    match command {
+        Command::Migrate { dry_run } => commands::migrate::run(&target, *dry_run, output, out).await,
         Command::Status => {
             let stores = target.open_existing().await?;
-            commands::status::run(&stores, cli.output, out).await
+            commands::status::run(&stores, output, out).await
         }
         Command::Streams {
             command:
@@ -45,7 +57,7 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
                 aggregate.as_deref(),
                 after,
                 usize::from(*limit),
-                cli.output,
+                output,
                 out,
             )
             .await
@@ -60,7 +72,7 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
         } => {
             let stores = target.open_existing().await?;
             let until = commands::streams::Until::parse(*at_version, as_of.as_deref())?;
-            commands::streams::show(&stores, stream, until, cli.output, out).await
+            commands::streams::show(&stores, stream, until, output, out).await
         }
         Command::Events {
             command:
@@ -75,22 +87,22 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
             let stores = target.open_existing().await?;
             let filter =
                 commands::events::Filter::parse(event_types, stream.as_deref(), correlation.as_deref())?;
-            commands::events::tail(&stores, *from, &filter, *follow, cli.output, out).await
+            commands::events::tail(&stores, *from, &filter, *follow, output, out).await
         }
         Command::DeadLetters { command } => {
             let stores = target.open_existing().await?;
             match command {
                 DeadLettersCommand::Ls { projection } => {
-                    commands::dead_letters::list(&stores, projection.as_deref(), cli.output, out).await
+                    commands::dead_letters::list(&stores, projection.as_deref(), output, out).await
                 }
                 DeadLettersCommand::Show { projection, position } => {
-                    commands::dead_letters::show(&stores, projection, *position, cli.output, out).await
+                    commands::dead_letters::show(&stores, projection, *position, output, out).await
                 }
                 DeadLettersCommand::Retry { projection, position } => {
-                    commands::dead_letters::retry(&stores, projection, *position, cli.output, out).await
+                    commands::dead_letters::retry(&stores, projection, *position, output, out).await
                 }
                 DeadLettersCommand::Skip { projection, position } => {
-                    commands::dead_letters::skip(&stores, projection, *position, cli.output, out).await
+                    commands::dead_letters::skip(&stores, projection, *position, output, out).await
                 }
             }
         }
@@ -110,7 +122,7 @@ pub async fn run(cli: &Cli, out: &mut impl std::io::Write) -> Result<(), CliErro
         }
         Command::Trace { correlation_id } => {
             let stores = target.open_existing().await?;
-            commands::trace::run(&stores, correlation_id, cli.output, out).await
+            commands::trace::run(&stores, correlation_id, output, out).await
         }
     }
 }

@@ -8,45 +8,15 @@ use std::time::Duration;
 use bank::views::postgres::AccountBalances;
 use chronicle::prelude::*;
 use chronicle::{CommandContext, EventSource, ProjectionRunner};
+use chronicle_tests::command_line::{self, fails_with, json, stdout};
 use chronicle_tests::support::{self, PgBank, TempFile};
 use chronicle_tests::wait::eventually;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Runs the binary with `args`, `DATABASE_URL` unset (every test names its database).
+/// Runs the `chronicle` binary with `args`.
 fn chronicle(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_chronicle"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env("COLUMNS", "200")
-        .output()
-        .expect("run chronicle")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "chronicle failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_str(&stdout(output)).expect("JSON output")
-}
-
-/// A failure: a non-zero exit and one line on standard error, which holds `expected`.
-fn fails_with(output: &Output, expected: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success(),
-        "succeeded: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(expected), "`{expected}` not in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    command_line::run(env!("CARGO_BIN_EXE_chronicle"), args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

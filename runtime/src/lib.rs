@@ -88,6 +88,7 @@ pub use crate::read::consumer::{
     wait_for_consumer, Consumer, ConsumerError, ConsumerExit, ConsumerHandle, ConsumerStatus,
     OnPoisonMessage, PoisonMessage, DEFAULT_CONSUMER_BATCH,
 };
+pub use crate::read::control::{is_paused, pause, rebuild_detached, resume};
 pub use crate::read::error::{PoisonEvent, ProjectionError};
 pub use crate::read::partitioned::{
     PartitionStatus, PartitionedHandle, PartitionedRunner, PartitionedStatus,

@@ -6,6 +6,7 @@
 //! - [`counts`]: a view counting each stream's events, and event rows written by hand;
 //! - [`ledger`]: a view recording each application of each event, for consumers;
 //! - [`process`]: the tests' own binaries run as processes to kill, at reproducible moments;
+//! - [`command_line`]: an operator's binary run, and what it printed or the one line it failed with;
 //! - [`support`]: connections to the real services (Postgres, SQLite files);
 //! - [`spy`]: a store that reports what reached it, to prove negatives by counting;
 //! - [`wait`]: waiting on a condition with a deadline;
@@ -16,6 +17,7 @@
 //!   other kind of listing is left.
 
 pub mod brokers;
+pub mod command_line;
 pub mod conformance;
 pub mod counts;
 pub mod ledger;

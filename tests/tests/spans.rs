@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bank::views::AccountBalances;
 use chronicle::{CommandContext, ProjectionRunner, SqlReadStore};
+use chronicle_tests::wait::eventually;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::Subscriber;
@@ -119,10 +120,14 @@ async fn a_command_is_followed_from_its_execution_to_the_batch_that_applies_it()
     assert_eq!(opened["attempts"], "1");
     assert_eq!(opened["outcome"], "appended");
     assert!(Uuid::parse_str(&opened["command_id"]).is_ok(), "{opened:?}");
-    let withdrawal = execute
-        .iter()
-        .find(|f| f["command"].ends_with("Withdraw"))
-        .expect("the withdrawal's span");
+    // A span is captured when its last handle is dropped, which was seen to come a moment after
+    // the rejected command returned (under load), so the test waits for it.
+    let withdrawal = eventually("the withdrawal's span", Duration::from_secs(10), || async {
+        spans_named(&spans, "chronicle.execute")
+            .into_iter()
+            .find(|f| f.get("command").is_some_and(|c| c.ends_with("Withdraw")))
+    })
+    .await;
     assert_eq!(withdrawal["outcome"], "rejected");
     let appends = spans_named(&spans, "chronicle.append");
     assert!(

@@ -38,6 +38,9 @@ struct Checkpoint {
     seconds_behind: f64,
     /// Who holds the projection's (or partition's) claim: a runner's id, or a session.
     holder: Option<String>,
+    /// Whether an operator paused the projection's runners (`pause`, in an application's
+    /// embedded command line).
+    paused: bool,
 }
 
 pub(crate) async fn run(
@@ -53,10 +56,16 @@ pub(crate) async fn run(
         Err(missing @ CliError::NoReadStore { .. }) => (Vec::new(), Some(missing.to_string())),
         Err(other) => return Err(other),
     };
+    let paused: Vec<String> = rows
+        .iter()
+        .filter(|(name, row)| name.ends_with("/paused") && row.checkpoint.position == 1)
+        .map(|(name, _)| name.trim_end_matches("/paused").to_owned())
+        .collect();
     for (name, row) in rows {
         let Some((projection, partition)) = split(&name) else {
             continue;
         };
+        let paused = paused.contains(&projection);
         let progress = stores.log.progress(row.checkpoint).await?;
         let seconds_behind = progress
             .oldest_readable_at
@@ -70,6 +79,7 @@ pub(crate) async fn run(
             events_behind: progress.readable,
             seconds_behind,
             holder: stores.read.holder(&name).await?,
+            paused,
         });
     }
     let status = Status {
@@ -104,6 +114,7 @@ pub(crate) async fn run(
                 "seconds behind",
                 "holder",
             ]);
+            let any_paused = status.projections.iter().any(|p| p.paused);
             for p in &status.projections {
                 table.add_row([
                     p.projection.clone(),
@@ -112,18 +123,30 @@ pub(crate) async fn run(
                     p.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
                     p.events_behind.to_string(),
                     format!("{:.1}", p.seconds_behind),
-                    p.holder.clone().unwrap_or_else(|| "-".to_owned()),
+                    match (&p.holder, p.paused) {
+                        (_, true) => "paused".to_owned(),
+                        (Some(holder), false) => holder.clone(),
+                        (None, false) => "-".to_owned(),
+                    },
                 ]);
             }
-            output::text(out, table)
+            output::text(out, table)?;
+            if any_paused {
+                output::text(
+                    out,
+                    "paused: no runner applies events until the projection is resumed",
+                )?;
+            }
+            Ok(())
         }
     }
 }
 
 /// A checkpoint row's projection and partition (`<projection>/<i>-of-<n>`); `None` for a
-/// partitioned projection's layout row (`<projection>/partitions`), which is no checkpoint.
+/// partitioned projection's layout row (`<projection>/partitions`) and a pause's marker row
+/// (`<projection>/paused`), which are no checkpoints.
 fn split(name: &str) -> Option<(String, Option<String>)> {
-    if name.ends_with("/partitions") {
+    if name.ends_with("/partitions") || name.ends_with("/paused") {
         return None;
     }
     if let Some((projection, partition)) = name.rsplit_once('/') {
@@ -148,6 +171,7 @@ mod tests {
             Some(("bank.balances".to_owned(), Some("2 of 4".to_owned())))
         );
         assert_eq!(split("bank.balances/partitions"), None);
+        assert_eq!(split("bank.balances/paused"), None);
         assert_eq!(split("a/b"), Some(("a/b".to_owned(), None)));
         assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), None)));
     }

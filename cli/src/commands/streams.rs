@@ -21,13 +21,7 @@ impl Until {
     pub(crate) fn parse(at_version: Option<u64>, as_of: Option<&str>) -> Result<Self, CliError> {
         match (at_version, as_of) {
             (Some(version), _) => Ok(Self::Version(version)),
-            (None, Some(text)) => DateTime::parse_from_rfc3339(text)
-                .map(|at| Self::Time(at.with_timezone(&Utc)))
-                .map_err(|_| {
-                    CliError::Invalid(format!(
-                        "`{text}` is not a time: give RFC 3339, as in 2026-12-01T10:00:00Z"
-                    ))
-                }),
+            (None, Some(text)) => crate::args::rfc3339(text).map(Self::Time),
             (None, None) => Ok(Self::Now),
         }
     }

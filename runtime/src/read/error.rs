@@ -112,6 +112,28 @@ pub enum ProjectionError {
         /// The projection.
         projection: &'static str,
     },
+    /// A rebuild from another process ([`rebuild_detached`](crate::rebuild_detached)) found the
+    /// read model built by another version than this code's: the deployment of this version
+    /// rebuilds it when its runner starts, and a rebuild here would make the two take turns.
+    #[error(
+        "the read model of projection `{projection}` is version {stored}, this code's is {current}: \
+         it is rebuilt by the runner of version {current} when it starts"
+    )]
+    OtherVersion {
+        /// The projection.
+        projection: &'static str,
+        /// The version the read model was built with.
+        stored: u32,
+        /// The version of this code.
+        current: u32,
+    },
+    /// A rebuild from another process found the checkpoint moved at every try: the runner kept
+    /// committing between its read and its update.
+    #[error("the checkpoint of projection `{projection}` kept moving under the rebuild: try again")]
+    CheckpointMoving {
+        /// The projection.
+        projection: &'static str,
+    },
     /// The runner has stopped, so it cannot serve the request.
     #[error("the runner of projection `{projection}` has stopped")]
     Stopped {

@@ -3,7 +3,8 @@
 //!
 //! Partition `i` of `n` of projection `p` keeps its checkpoint, lease and dead letters under
 //! `p/i-of-n`; the marker is the checkpoint row `p/partitions` (its position holds `n`); the
-//! one worker rebuilding the read model holds `p/setup`; worker slots are `p/worker-k`.
+//! one worker rebuilding the read model holds `p/setup`; worker slots are `p/worker-k`. A pause
+//! of every runner of `p` (partitioned or not) is the marker row `p/paused` (see `control.rs`).
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -37,6 +38,11 @@ pub(crate) fn partition_name(projection: &str, partition: Partition) -> &'static
 /// The name of the layout marker's row.
 pub(crate) fn marker_name(projection: &str) -> &'static str {
     intern(format!("{projection}/partitions"))
+}
+
+/// The marker row of a pause of `projection`'s runners (all its partitions', when partitioned).
+pub(crate) fn paused_name(projection: &str) -> &'static str {
+    intern(format!("{projection}/paused"))
 }
 
 /// The claim a worker holds while it rebuilds the read model for a new layout.

@@ -4,6 +4,7 @@
 //! feeding read models from them. Built on the model (`core`) alone; it names no database.
 
 pub mod consumer;
+pub mod control;
 pub mod error;
 pub(crate) mod layout;
 pub mod partitioned;

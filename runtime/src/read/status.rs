@@ -23,6 +23,8 @@ pub enum RunnerState {
     CatchingUp,
     /// Active and caught up, waiting for appends.
     Live,
+    /// Paused by an operator ([`pause`](crate::pause)): leading nothing until resumed.
+    Paused,
     /// Stopped on request.
     Stopped,
     /// Stopped by an error (see [`ProjectionStatus::last_error`]).

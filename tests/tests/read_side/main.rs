@@ -22,6 +22,7 @@
 //!   `SqlReadStore` over Postgres, SQLite and MariaDB, and the order example's view on all three;
 //! - `contract.rs`: the read-store contract through the `ReadStore` API on every store (and
 //!   behind a `SqlReadStore`): fenced, transactional checkpoints, dead letters, one leader;
+//! - `control.rs`: an operator's pause, resume and detached rebuild, seen by every runner;
 //! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
@@ -29,6 +30,7 @@
 mod batch;
 mod consumer_tables;
 mod contract;
+mod control;
 mod dead_letters;
 mod mysql;
 mod partition_processes;

@@ -153,6 +153,22 @@ impl SqlReadStore {
         Ok(SqliteReadStore::temporary().await?.into())
     }
 
+    /// The read store of schema `schema` in the same Postgres database (to replay a read model
+    /// beside the live one, say). Only Postgres has schemas: on another engine this is
+    /// [`ReadStoreError::InvalidName`], saying so.
+    pub fn with_schema(self, schema: &str) -> Result<Self, ReadStoreError> {
+        match self.engine {
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(store) => Ok(store.with_schema(schema)?.into()),
+            #[allow(unreachable_patterns)]
+            _ => Err(ReadStoreError::InvalidName {
+                kind: "schema",
+                name: schema.to_owned(),
+                rule: "only a Postgres read store has schemas: name another database by its URL",
+            }),
+        }
+    }
+
     /// The engine the store runs on.
     pub fn engine(&self) -> SqlEngine {
         each_engine!(self, |store| engine_of(store))

@@ -10,8 +10,9 @@ use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::EventSource;
+use crate::read::control::says_paused;
 use crate::read::error::ProjectionError;
-use crate::read::layout::{count_of, marker_name};
+use crate::read::layout::{count_of, marker_name, paused_name};
 use crate::read::status::RunnerState;
 
 impl<P: Projection, S: EventSource> Worker<P, S> {
@@ -57,6 +58,22 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                     partitions: count_of(marker).unwrap_or_default(),
                 });
             }
+        }
+        if says_paused(
+            self.store
+                .load_checkpoint(&mut connection, paused_name(P::NAME))
+                .await?,
+        ) {
+            let _ = self
+                .store
+                .release_lead(&mut connection, self.name(), self.owner)
+                .await;
+            *spare = Some(connection);
+            if self.shared.observed().state != RunnerState::Paused {
+                tracing::info!("paused by an operator; leading nothing until resumed");
+            }
+            self.set_leader(false, RunnerState::Paused);
+            return Ok(None);
         }
         let row = self.store.load_checkpoint(&mut connection, self.name()).await?;
         let mut session = Session {

@@ -19,7 +19,9 @@ use crate::core::error::error_chain;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{AppendListener, EventSource};
+use crate::read::control::says_paused;
 use crate::read::error::ProjectionError;
+use crate::read::layout::paused_name;
 use crate::read::reads::read_for;
 use crate::read::status::RunnerState;
 
@@ -76,6 +78,8 @@ pub(super) enum Turn {
     Standby,
     /// The checkpoint moved under this runner, or its lease was taken: step down.
     LostLead,
+    /// An operator paused the projection: let go of the lead until resumed.
+    Paused,
     /// A store could not be reached, or a handler failed because its connection did: reconnect
     /// and try again. `read_store` says whether the read store's session is what broke.
     Broken { message: String, read_store: bool },
@@ -205,9 +209,16 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                     self.serve(request, &mut held.session).await;
                 }
             }
+            Turn::Paused => {
+                tracing::info!("paused by an operator; stepping down until resumed");
+                self.release(held.session.take()).await;
+                self.set_leader(false, RunnerState::Paused);
+            }
             Turn::LostLead => {
-                tracing::warn!("another runner moved the checkpoint or took the lease; stepping down");
-                held.session = None;
+                tracing::warn!("the checkpoint moved under this runner, or its claim lapsed; stepping down");
+                // Let go of the claim, if it still holds it (an operator's rebuild moved the
+                // checkpoint): a pooled session dropped as it is would keep it from leading again.
+                self.release(held.session.take()).await;
                 self.set_leader(false, RunnerState::Standby);
             }
             Turn::Broken { message, read_store } => {
@@ -258,7 +269,24 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 return Ok(Turn::LostLead);
             }
             session.renewed = Instant::now();
-            // An operator's requests are looked for as often as the claim is renewed.
+            // An operator's requests are looked for as often as the claim is renewed: a rebuild
+            // from another process moved the checkpoint (an idle runner commits nothing that
+            // would find out), a pause, retries.
+            if self
+                .store
+                .load_checkpoint(&mut session.connection, self.name())
+                .await?
+                != session.row
+            {
+                return Ok(Turn::LostLead);
+            }
+            if says_paused(
+                self.store
+                    .load_checkpoint(&mut session.connection, paused_name(P::NAME))
+                    .await?,
+            ) {
+                return Ok(Turn::Paused);
+            }
             if let Some(turn) = self.retry_requested(session).await? {
                 return Ok(turn);
             }
