@@ -33,6 +33,8 @@ pub struct ProjectionRow {
     pub holder: Option<String>,
     /// How many dead letters its version recorded.
     pub dead_letters: usize,
+    /// Whether an operator paused its runners (`chronicle::pause`): none leads until resumed.
+    pub paused: bool,
 }
 
 /// What a projection is doing, as far as the stores tell.
@@ -44,6 +46,8 @@ pub enum State {
     CatchingUp,
     /// No runner holds it: its lag grows with every event.
     NoRunner,
+    /// An operator paused its runners: none applies events until it is resumed.
+    Paused,
 }
 
 impl State {
@@ -53,6 +57,7 @@ impl State {
             Self::Live => "live",
             Self::CatchingUp => "catching up",
             Self::NoRunner => "no runner",
+            Self::Paused => "paused",
         }
     }
 }
@@ -60,6 +65,9 @@ impl State {
 impl ProjectionRow {
     /// What it is doing.
     pub fn state(&self) -> State {
+        if self.paused {
+            return State::Paused;
+        }
         match (&self.holder, self.events_behind) {
             (None, _) => State::NoRunner,
             (Some(_), 0) => State::Live,
@@ -80,9 +88,10 @@ impl ProjectionRow {
 }
 
 /// A checkpoint row's projection and partition (`<projection>/<i>-of-<n>`); `None` for a
-/// partitioned projection's layout row (`<projection>/partitions`), which is no checkpoint.
+/// partitioned projection's layout row (`<projection>/partitions`) and a pause's marker row
+/// (`<projection>/paused`), which are no checkpoints.
 pub fn split(name: &str) -> Option<(String, Option<(u32, u32)>)> {
-    if name.ends_with("/partitions") {
+    if name.ends_with("/partitions") || name.ends_with("/paused") {
         return None;
     }
     if let Some((projection, partition)) = name.rsplit_once('/') {
@@ -106,6 +115,7 @@ pub async fn projections<S: EventSource, R: ReadStore>(
             continue;
         };
         let progress = source.progress(row.checkpoint, &[]).await?;
+        let paused = chronicle::is_paused(read, &projection).await?;
         rows.push(ProjectionRow {
             projection,
             partition,
@@ -117,6 +127,7 @@ pub async fn projections<S: EventSource, R: ReadStore>(
             held_back: progress.held_back,
             holder: read.holder(&name).await?,
             dead_letters: read.dead_letters(&name, row.version).await?.len(),
+            paused,
             name,
         });
     }
@@ -154,6 +165,40 @@ mod tests {
             Some(("bank.balances".to_owned(), Some((2, 4))))
         );
         assert_eq!(split("bank.balances/partitions"), None);
+        assert_eq!(split("bank.balances/paused"), None);
         assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), None)));
+    }
+}
+
+#[cfg(test)]
+mod state {
+    use chronicle::Checkpoint;
+
+    use super::{ProjectionRow, State};
+
+    fn row(holder: Option<&str>, events_behind: u64, paused: bool) -> ProjectionRow {
+        ProjectionRow {
+            name: "p".to_owned(),
+            projection: "p".to_owned(),
+            partition: None,
+            version: 1,
+            checkpoint: Checkpoint::START,
+            position: None,
+            events_behind,
+            seconds_behind: 0.0,
+            held_back: 0,
+            holder: holder.map(str::to_owned),
+            dead_letters: 0,
+            paused,
+        }
+    }
+
+    #[test]
+    fn the_state_follows_the_holder_the_lag_and_a_pause() {
+        assert_eq!(row(Some("r"), 0, false).state(), State::Live);
+        assert_eq!(row(Some("r"), 3, false).state(), State::CatchingUp);
+        assert_eq!(row(None, 0, false).state(), State::NoRunner);
+        assert_eq!(row(None, 3, true).state(), State::Paused);
+        assert_eq!(row(Some("r"), 0, true).state(), State::Paused);
     }
 }
