@@ -85,6 +85,24 @@ pub enum Command {
         #[command(subcommand)]
         command: DeadLettersCommand,
     },
+    /// Serves the admin page (dashboard, streams, traces, projections, dead letters, audit,
+    /// /metrics) on these stores until interrupted.
+    Admin {
+        /// Where to listen, as in `127.0.0.1:8080` (port 0: any free port; the address is printed).
+        #[arg(long)]
+        listen: String,
+        /// The admin token that allows actions (dead-letter retries and skips); without one the
+        /// page is read-only. Prefer the environment variable: a command line is visible to
+        /// everyone on the machine.
+        #[arg(long, env = "CHRONICLE_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Who acts with that token, in the audit table.
+        #[arg(long, default_value = "admin")]
+        token_name: String,
+        /// JSON fields whose values are shown as `***` in payloads and metadata (repeat the option).
+        #[arg(long)]
+        mask: Vec<String>,
+    },
     /// Every event of one business transaction (a correlation id) in log order, grouped by the
     /// command that recorded it, each command under the one that caused it.
     Trace {

@@ -58,6 +58,9 @@ pub enum CliError {
     /// The read store said no.
     #[error("{0}")]
     ReadStore(#[from] ReadStoreError),
+    /// The admin page could not start (its audit table), or its server failed.
+    #[error("{0}")]
+    Admin(#[from] chronicle_admin::AdminError),
     /// A projection's runner, or a rebuild, said no.
     #[error("{0}")]
     Projection(#[from] chronicle::ProjectionError),

@@ -1,5 +1,5 @@
 //! The commands of the `chronicle` binary, for operators of a Chronicle event store: `migrate`,
-//! `status`, `streams ls|show`, `events tail`, `dead-letters ls|show|retry|skip`, `trace`. Each connects from `--database-url` (or `DATABASE_URL`:
+//! `status`, `streams ls|show`, `events tail`, `dead-letters ls|show|retry|skip`, `trace`, `admin`. Each connects from `--database-url` (or `DATABASE_URL`:
 //! `postgres://...` or `sqlite:<file>`), reads with Chronicle's own stores, and prints a table
 //! that fits a terminal, or JSON with `--output json` for scripts.
 //!
@@ -105,6 +105,20 @@ pub(crate) async fn run_command(
                     commands::dead_letters::skip(&stores, projection, *position, output, out).await
                 }
             }
+        }
+        Command::Admin {
+            listen,
+            token,
+            token_name,
+            mask,
+        } => {
+            let stores = target.open_existing().await?;
+            let access = commands::admin::Access {
+                token: token.as_deref(),
+                token_name,
+                mask,
+            };
+            commands::admin::run(&stores, listen, &access, out).await
         }
         Command::Trace { correlation_id } => {
             let stores = target.open_existing().await?;

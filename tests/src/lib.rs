@@ -99,3 +99,7 @@ pub mod book_operations {}
 /// The metrics and traces chapter.
 #[doc = include_str!("../../book/src/observability.md")]
 pub mod book_observability {}
+
+/// The admin-page chapter.
+#[doc = include_str!("../../book/src/admin.md")]
+pub mod book_admin {}

@@ -13,6 +13,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+#[path = "../../book/listings/admin.rs"]
+mod admin;
 #[path = "../../book/listings/balances.rs"]
 mod balances;
 #[allow(dead_code)]

@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub(crate) mod admin;
 pub(crate) mod dead_letters;
 pub(crate) mod events;
 pub(crate) mod migrate;
