@@ -137,3 +137,14 @@ ON DUPLICATE KEY UPDATE version = VALUES(version)
 
 -- name: forget_consumed
 DELETE FROM chronicle_consumed_streams WHERE consumer = ?
+
+-- name: delete_checkpoint
+-- The registration of a dropped blue/green location.
+DELETE FROM chronicle_checkpoints WHERE projection = ?
+
+-- name: create_location
+-- `{location}` is a name `location_identifier` derived: `[a-z0-9_]` only.
+CREATE DATABASE IF NOT EXISTS `{location}`
+
+-- name: drop_location
+DROP DATABASE IF EXISTS `{location}`
