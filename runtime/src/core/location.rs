@@ -10,7 +10,9 @@ use std::future::Future;
 use super::read_store::{ReadStore, ReadStoreError};
 
 /// A read store that can open a location of its own per (projection, version): a Postgres schema,
-/// a SQLite file beside the store's file.
+/// a SQLite file beside the store's file, a MariaDB database (and whichever the engine of a
+/// [`SqlReadStore`](crate::SqlReadStore) opens). Redis has none: its handlers name their own
+/// keys, which a location could not move.
 ///
 /// A location's name is derived from the store's own (its schema, its file), the projection's
 /// name and the version, so that every process of every deployment finds the same one; any
