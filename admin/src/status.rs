@@ -91,7 +91,9 @@ impl ProjectionRow {
 /// partitioned projection's layout row (`<projection>/partitions`) and a pause's marker row
 /// (`<projection>/paused`), which are no checkpoints.
 pub fn split(name: &str) -> Option<(String, Option<(u32, u32)>)> {
-    if name.ends_with("/partitions") || name.ends_with("/paused") {
+    // Marker rows, not checkpoints: a layout, a pause, a blue/green projection's live version
+    // (its versions' locations, `<projection>/v<N>`, are listed as rows of their own).
+    if name.ends_with("/partitions") || name.ends_with("/paused") || name.ends_with("/live") {
         return None;
     }
     if let Some((projection, partition)) = name.rsplit_once('/') {

@@ -64,6 +64,7 @@ pub use crate::core::error::{BoxError, CommandError, HandlerError, StoreError};
 pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, EventSet};
 pub use crate::core::future::BoxFuture;
 pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
+pub use crate::core::location::Locations;
 pub use crate::core::metadata::{CommandContext, Metadata};
 pub use crate::core::metrics::describe_metrics;
 pub use crate::core::partition::{partition_key, Partition, MAX_PARTITIONS};
@@ -85,6 +86,9 @@ pub use crate::write::chronicle::Chronicle;
 pub use crate::write::load::Loaded;
 pub use crate::write::retry::DEFAULT_MAX_ATTEMPTS;
 
+pub use crate::read::blue_green::{
+    BlueGreenHandle, BlueGreenRunner, BlueGreenStatus, LocationStatus, DEFAULT_GRACE, MIN_GRACE,
+};
 pub use crate::read::consumer::{
     wait_for_consumer, Consumer, ConsumerError, ConsumerExit, ConsumerHandle, ConsumerStatus,
     OnPoisonMessage, PoisonMessage, DEFAULT_CONSUMER_BATCH,

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 mod admin;
 #[path = "../../book/listings/balances.rs"]
 mod balances;
+#[path = "../../book/listings/blue_green.rs"]
+mod blue_green;
 #[allow(dead_code)]
 #[path = "../../book/listings/compiler_says_no.rs"]
 mod compiler_says_no;

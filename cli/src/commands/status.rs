@@ -1,4 +1,7 @@
-//! `chronicle status`: the log's head and every projection's checkpoint, lag and holder.
+//! `chronicle status`: the log's head and every projection's checkpoint, lag and holder (and
+//! each version's location of a projection rebuilt blue/green, with the live one marked).
+
+use std::collections::HashMap;
 
 use chronicle::ReadStore as _;
 use serde::Serialize;
@@ -21,12 +24,18 @@ struct Status {
     read_store_missing: Option<String>,
 }
 
-/// One checkpoint row: a projection's, or one partition's of a partitioned projection.
+/// One checkpoint row: a projection's, one partition's of a partitioned projection, or one
+/// version's location of a projection rebuilt blue/green.
 #[derive(Serialize)]
 struct Checkpoint {
     projection: String,
     /// `"<index> of <count>"` for a partition.
     partition: Option<String>,
+    /// For a version's location of a projection rebuilt blue/green: `"live"` (queries read it),
+    /// `"building"` (newer than the live one, or none is live yet) or `"old"` (older than the live
+    /// one; dropped once its runners stopped and the grace period passed). Its position is as its
+    /// runner last recorded it.
+    location: Option<&'static str>,
     version: u32,
     /// The highest position the checkpoint covers (applied or passed over); `None` before the
     /// first event.
@@ -56,16 +65,26 @@ pub(crate) async fn run(
         Err(missing @ CliError::NoReadStore { .. }) => (Vec::new(), Some(missing.to_string())),
         Err(other) => return Err(other),
     };
-    let paused: Vec<String> = rows
+    let paused: Vec<&str> = rows
         .iter()
         .filter(|(name, row)| name.ends_with("/paused") && row.checkpoint.position == 1)
-        .map(|(name, _)| name.trim_end_matches("/paused").to_owned())
+        .filter_map(|(name, _)| name.strip_suffix("/paused"))
         .collect();
-    for (name, row) in rows {
-        let Some((projection, partition)) = split(&name) else {
+    // The live versions of projections rebuilt blue/green: marker rows, not checkpoints.
+    let live: HashMap<&str, u32> = rows
+        .iter()
+        .filter_map(|(name, row)| Some((name.strip_suffix("/live")?, row.version)))
+        .collect();
+    for (name, row) in &rows {
+        let Some((projection, kind)) = split(name) else {
             continue;
         };
-        let paused = paused.contains(&projection);
+        let (partition, location) = match kind {
+            Kind::Projection => (None, None),
+            Kind::Partition(partition) => (Some(partition), None),
+            Kind::Location(version) => (None, Some(location_state(live.get(projection.as_str()), version))),
+        };
+        let paused = paused.contains(&projection.as_str());
         let progress = stores.log.progress(row.checkpoint).await?;
         let seconds_behind = progress
             .oldest_readable_at
@@ -74,11 +93,16 @@ pub(crate) async fn run(
         projections.push(Checkpoint {
             projection,
             partition,
+            location,
             version: row.version,
             position: progress.position,
             events_behind: progress.readable,
             seconds_behind,
-            holder: stores.read.holder(&name).await?,
+            // A location's claim is kept in the location, which only the application opens.
+            holder: match location {
+                Some(_) => None,
+                None => stores.read.holder(name).await?,
+            },
             paused,
         });
     }
@@ -108,6 +132,7 @@ pub(crate) async fn run(
             let mut table = output::table([
                 "projection",
                 "partition",
+                "location",
                 "version",
                 "position",
                 "events behind",
@@ -119,6 +144,7 @@ pub(crate) async fn run(
                 table.add_row([
                     p.projection.clone(),
                     p.partition.clone().unwrap_or_default(),
+                    p.location.unwrap_or_default().to_owned(),
                     p.version.to_string(),
                     p.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
                     p.events_behind.to_string(),
@@ -142,37 +168,87 @@ pub(crate) async fn run(
     }
 }
 
-/// A checkpoint row's projection and partition (`<projection>/<i>-of-<n>`); `None` for a
-/// partitioned projection's layout row (`<projection>/partitions`) and a pause's marker row
-/// (`<projection>/paused`), which are no checkpoints.
-fn split(name: &str) -> Option<(String, Option<String>)> {
-    if name.ends_with("/partitions") || name.ends_with("/paused") {
+/// What a checkpoint row is of.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Projection,
+    /// `"<index> of <count>"`.
+    Partition(String),
+    /// A version's location of a projection rebuilt blue/green.
+    Location(u32),
+}
+
+/// A checkpoint row's projection and what the row is of: the projection, a partition
+/// (`<projection>/<i>-of-<n>`) or a blue/green location (`<projection>/v<N>`); `None` for the
+/// marker rows that are no checkpoint: a partitioned projection's layout
+/// (`<projection>/partitions`), a blue/green projection's live version (`<projection>/live`) and
+/// a pause (`<projection>/paused`).
+fn split(name: &str) -> Option<(String, Kind)> {
+    if name.ends_with("/partitions") || name.ends_with("/live") || name.ends_with("/paused") {
         return None;
     }
-    if let Some((projection, partition)) = name.rsplit_once('/') {
-        if let Some((index, count)) = partition.split_once("-of-") {
+    if let Some((projection, last)) = name.rsplit_once('/') {
+        if let Some((index, count)) = last.split_once("-of-") {
             if index.parse::<u32>().is_ok() && count.parse::<u32>().is_ok() {
-                return Some((projection.to_owned(), Some(format!("{index} of {count}"))));
+                return Some((
+                    projection.to_owned(),
+                    Kind::Partition(format!("{index} of {count}")),
+                ));
+            }
+        }
+        if let Some(version) = last.strip_prefix('v') {
+            if version.bytes().all(|b| b.is_ascii_digit()) {
+                if let Ok(version) = version.parse() {
+                    return Some((projection.to_owned(), Kind::Location(version)));
+                }
             }
         }
     }
-    Some((name.to_owned(), None))
+    Some((name.to_owned(), Kind::Projection))
+}
+
+/// Where a location of `version` stands, when `live` is the live version.
+fn location_state(live: Option<&u32>, version: u32) -> &'static str {
+    match live {
+        Some(live) if *live == version => "live",
+        Some(live) if *live > version => "old",
+        _ => "building",
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{location_state, split, Kind};
 
     #[test]
     fn partitions_and_layout_rows_are_told_apart() {
-        assert_eq!(split("bank.balances"), Some(("bank.balances".to_owned(), None)));
+        assert_eq!(
+            split("bank.balances"),
+            Some(("bank.balances".to_owned(), Kind::Projection))
+        );
         assert_eq!(
             split("bank.balances/2-of-4"),
-            Some(("bank.balances".to_owned(), Some("2 of 4".to_owned())))
+            Some(("bank.balances".to_owned(), Kind::Partition("2 of 4".to_owned())))
         );
         assert_eq!(split("bank.balances/partitions"), None);
         assert_eq!(split("bank.balances/paused"), None);
-        assert_eq!(split("a/b"), Some(("a/b".to_owned(), None)));
-        assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), None)));
+        assert_eq!(split("a/b"), Some(("a/b".to_owned(), Kind::Projection)));
+        assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), Kind::Projection)));
+    }
+
+    #[test]
+    fn blue_green_rows_are_told_apart() {
+        assert_eq!(split("bank.balances/live"), None);
+        assert_eq!(
+            split("bank.balances/v2"),
+            Some(("bank.balances".to_owned(), Kind::Location(2)))
+        );
+        assert_eq!(split("a/v"), Some(("a/v".to_owned(), Kind::Projection)));
+        assert_eq!(split("a/v+2"), Some(("a/v+2".to_owned(), Kind::Projection)));
+        assert_eq!(split("a/vx"), Some(("a/vx".to_owned(), Kind::Projection)));
+        assert_eq!(location_state(Some(&2), 2), "live");
+        assert_eq!(location_state(Some(&2), 1), "old");
+        assert_eq!(location_state(Some(&2), 3), "building");
+        assert_eq!(location_state(None, 1), "building");
     }
 }

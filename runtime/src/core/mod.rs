@@ -4,7 +4,8 @@
 //! From the bottom up: [`error`], [`future`] and [`metadata`]; the input [`limits`] every store
 //! keeps; the [`store`] trait and its rows; [`event`]s, their upcasting and envelope;
 //! [`aggregate`]s (and their stream ids) and [`command`]s; the [`source`] a subscriber follows, and its [`partition`]s;
-//! [`projection`]s, the [`read_store`] they write to, and the [`query`]s answered from it; the
+//! [`projection`]s, the [`read_store`] they write to (and its [`location`]s, one per version of a
+//! projection rebuilt blue/green), and the [`query`]s answered from it; the
 //! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes;
 //! the [`metrics`] both sides emit.
 //!
@@ -16,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod future;
 pub mod limits;
+pub mod location;
 pub mod message;
 pub mod metadata;
 pub mod metrics;

@@ -5,6 +5,10 @@
 //! `p/i-of-n`; the marker is the checkpoint row `p/partitions` (its position holds `n`); the
 //! one worker rebuilding the read model holds `p/setup`; worker slots are `p/worker-k`. A pause
 //! of every runner of `p` (partitioned or not) is the marker row `p/paused` (see `control.rs`).
+//!
+//! A projection rebuilt blue/green keeps two kinds of marker rows in the store it was given (its
+//! read models live in locations of their own): `p/live`, whose version is the version queries
+//! read, and `p/v<N>` for each version's location, whose checkpoint mirrors that location's.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -53,6 +57,28 @@ pub(crate) fn setup_name(projection: &str) -> &'static str {
 /// Worker slot `slot` of `projection`'s workers.
 pub(crate) fn worker_name(projection: &str, slot: u32) -> &'static str {
     intern(format!("{projection}/worker-{slot}"))
+}
+
+/// The row of the live version of a projection rebuilt blue/green.
+pub(crate) fn live_name(projection: &str) -> &'static str {
+    intern(format!("{projection}/live"))
+}
+
+/// The row registering the location of `version` of a projection rebuilt blue/green.
+pub(crate) fn location_name(projection: &str, version: u32) -> &'static str {
+    intern(format!("{projection}/v{version}"))
+}
+
+/// The version a row named `name` registers a location of, when it is such a row of
+/// `projection`.
+pub(crate) fn location_version(projection: &str, name: &str) -> Option<u32> {
+    let version = name.strip_prefix(projection)?.strip_prefix("/v")?;
+    // `u32` parsing takes a leading `+`; Chronicle writes none.
+    version
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| version.parse().ok())
+        .flatten()
 }
 
 /// The marker row of `count` partitions of `version`.

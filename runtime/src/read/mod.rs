@@ -1,8 +1,9 @@
 //! The read side: projection runners that keep read models up to date exactly once, their
-//! status and read-your-writes waits, queries through [`ReadSide`](crate::ReadSide), and
+//! status and read-your-writes waits, blue/green rebuilds beside the live read model, queries through [`ReadSide`](crate::ReadSide), and
 //! replays into a separate read model; relays publishing the log to brokers, and consumers
 //! feeding read models from them. Built on the model (`core`) alone; it names no database.
 
+pub mod blue_green;
 pub mod consumer;
 pub mod control;
 pub mod error;

@@ -1,14 +1,19 @@
 //! The read side of an application, as one handle: queries (eventual or consistent with a
 //! command), waits, status, dead letters, and runners.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::blue_green::locations::{serving, LocationCache};
+use super::blue_green::status::blue_green_status;
+use super::blue_green::{BlueGreenRunner, BlueGreenStatus};
 use super::error::ProjectionError;
 use super::partitioned::PartitionedRunner;
 use super::runner::ProjectionRunner;
 use super::status::{status_of, ProjectionStatus};
 use super::wait::wait_for_checkpoint;
 use crate::core::error::HandlerError;
+use crate::core::location::Locations;
 use crate::core::projection::{Identity, Projection};
 use crate::core::query::{Answer, Query, ReadOnly};
 use crate::core::read_store::{DeadLetter, ReadStore, ReadTransaction};
@@ -37,12 +42,18 @@ pub enum QueryError {
 pub struct ReadSide<S, R> {
     source: S,
     store: R,
+    /// The blue/green locations this read side's queries opened, and the live pointers they read.
+    locations: Arc<LocationCache<R>>,
 }
 
 impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
     /// A read side following `source` with read models in `store`.
     pub fn new(source: S, store: R) -> Self {
-        Self { source, store }
+        Self {
+            source,
+            store,
+            locations: Arc::default(),
+        }
     }
 
     /// The event store.
@@ -68,6 +79,57 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         partitions: u32,
     ) -> PartitionedRunner<P, S> {
         PartitionedRunner::new(self.source.clone(), self.store.clone(), projection, partitions)
+    }
+
+    /// A runner of `projection` rebuilt blue/green: in a location of its own beside this read
+    /// side's read store, becoming the live version once caught up (see [`BlueGreenRunner`]).
+    pub fn blue_green<P: Projection<Store = R>>(&self, projection: P) -> BlueGreenRunner<P, S>
+    where
+        R: Locations,
+    {
+        BlueGreenRunner::new(self.runner(projection))
+    }
+
+    /// Answers `query` from the live version of `read_model`, a projection run blue/green: the
+    /// live version's location while `read_model`'s version is newer (still being built), its
+    /// own otherwise (see [`BlueGreenRunner`]). The live pointer is read at most every 100 ms;
+    /// the switch is one committed update, so a query reads either the old read model, whole, or
+    /// the new one, caught up.
+    pub async fn query_live<Q>(&self, read_model: &Q::ReadModel, query: &Q) -> Result<Q::Output, QueryError>
+    where
+        Q: Query,
+        Q::ReadModel: Projection<Store = R>,
+        R: Locations,
+    {
+        let name = <Q::ReadModel as Projection>::NAME;
+        let version = <Q::ReadModel as Projection>::VERSION;
+        let live = self
+            .locations
+            .live(&self.store, name)
+            .await
+            .map_err(ProjectionError::from)?;
+        let reads = serving(live, version);
+        // Older locations are not read again from here; SQLite's files are let go.
+        self.locations.forget_older(name, reads, version);
+        let store = self
+            .locations
+            .store(&self.store, name, reads)
+            .await
+            .map_err(ProjectionError::from)?;
+        answer(&store, read_model, query).await
+    }
+
+    /// Where projection `P`, run blue/green, stands, from the stores alone: the live version,
+    /// the one `P`'s queries read, and the progress of `P`'s version's location (and of every
+    /// registered one).
+    pub async fn blue_green_status<P: Projection<Store = R>>(
+        &self,
+    ) -> Result<BlueGreenStatus, ProjectionError>
+    where
+        R: Locations,
+    {
+        let location = self.locations.store(&self.store, P::NAME, P::VERSION).await?;
+        blue_green_status(&self.source, &self.store, &location, Identity::of::<P>()).await
     }
 
     /// Answers `query` from `read_model` as it is now, in a read-only transaction that is

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::connection::{Held, Link, Sql, SqlEngine, SqlRead, SqlSession, SqlWrite};
 use crate::core::error::HandlerError;
+use crate::core::location::Locations;
 use crate::core::read_store::{
     CheckpointRow, ConsumerRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError,
 };
@@ -481,6 +482,24 @@ impl ReadStore for SqlReadStore {
             return true;
         }
         false
+    }
+}
+
+/// A location is the engine's own: a schema, a file or a database of its own.
+impl Locations for SqlReadStore {
+    async fn at_location<'a>(&'a self, projection: &'a str, version: u32) -> Result<Self, ReadStoreError> {
+        each_engine!(self, |store| Ok(store
+            .at_location(projection, version)
+            .await?
+            .into()))
+    }
+
+    async fn drop_location<'a>(&'a self, projection: &'a str, version: u32) -> Result<(), ReadStoreError> {
+        each_engine!(self, |store| store.drop_location(projection, version).await)
+    }
+
+    async fn delete_checkpoint<'a>(&'a self, name: &'a str) -> Result<bool, ReadStoreError> {
+        each_engine!(self, |store| store.delete_checkpoint(name).await)
     }
 }
 

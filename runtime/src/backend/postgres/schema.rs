@@ -5,7 +5,7 @@ use crate::core::error::StoreError;
 use crate::core::read_store::ReadStoreError;
 
 /// The longest name Postgres keeps for an identifier such as a schema or a channel.
-const MAX_IDENTIFIER_LEN: usize = 63;
+pub(crate) const MAX_IDENTIFIER_LEN: usize = 63;
 
 /// What a schema name must look like, for error messages.
 const RULE: &str = "use 1 to 63 lowercase ASCII letters, digits and underscores, not starting with a digit \

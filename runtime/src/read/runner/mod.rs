@@ -184,6 +184,32 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         self
     }
 
+    /// The same runner, writing into `store` instead (a blue/green location).
+    pub(crate) fn in_store(mut self, store: P::Store) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The event store the runner reads.
+    pub(crate) fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The read store the runner writes into.
+    pub(crate) fn store(&self) -> &P::Store {
+        &self.store
+    }
+
+    /// The projection the runner runs.
+    pub(crate) fn projection(&self) -> &P {
+        &self.projection
+    }
+
+    /// How often a caught-up runner polls.
+    pub(crate) fn poll(&self) -> Duration {
+        self.config.poll_interval
+    }
+
     /// Starts the runner on the Tokio runtime. Dropping the handle leaves it running; stop it
     /// with [`ProjectionHandle::stop`].
     #[must_use = "the handle is how the runner is stopped and observed"]

@@ -17,9 +17,11 @@ START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT
 -- Not a statement: the name of a projection's named lock (`?` is the projection), which the
 -- three below share. A name is at most 64 characters: the start of the database's name (so that
 -- `information_schema.metadata_lock_info` tells whose it is), then a hash of the whole database
--- name and the projection, so that two databases of one server never share a lock.
-CONCAT(LEFT(COALESCE(DATABASE(), ''), 20), ':',
-       LEFT(SHA2(CONCAT(COALESCE(DATABASE(), ''), ':', ?), 256), 43))
+-- name and the projection, so that two databases of one server never share a lock. `DATABASE()`
+-- is `utf8mb3`: converted to `utf8mb4`, it concatenates with a projection name holding a character
+-- outside the Basic Multilingual Plane (an ASCII database name has the same bytes either way).
+CONCAT(LEFT(CONVERT(COALESCE(DATABASE(), '') USING utf8mb4), 20), ':',
+       LEFT(SHA2(CONCAT(CONVERT(COALESCE(DATABASE(), '') USING utf8mb4), ':', ?), 256), 43))
 
 -- name: try_lead
 -- 1 taken, 0 held by another session; the lock lives as long as the session.
@@ -137,3 +139,14 @@ ON DUPLICATE KEY UPDATE version = VALUES(version)
 
 -- name: forget_consumed
 DELETE FROM chronicle_consumed_streams WHERE consumer = ?
+
+-- name: delete_checkpoint
+-- The registration of a dropped blue/green location.
+DELETE FROM chronicle_checkpoints WHERE projection = ?
+
+-- name: create_location
+-- `{location}` is a name `location_identifier` derived: `[a-z0-9_]` only.
+CREATE DATABASE IF NOT EXISTS `{location}`
+
+-- name: drop_location
+DROP DATABASE IF EXISTS `{location}`

@@ -103,3 +103,11 @@ ON CONFLICT (consumer, stream_id) DO UPDATE SET version = excluded.version
 
 -- name: forget_consumed
 DELETE FROM "{schema}".chronicle_consumed_streams WHERE consumer = $1
+
+-- name: delete_checkpoint
+-- The registration of a dropped blue/green location.
+DELETE FROM "{schema}".chronicle_checkpoints WHERE projection = $1
+
+-- name: drop_location
+-- `{location}` is a name `location_identifier` derived: `[a-z0-9_]` only.
+DROP SCHEMA IF EXISTS "{location}" CASCADE

@@ -123,3 +123,7 @@ ON CONFLICT (consumer, stream_id) DO UPDATE SET version = excluded.version
 
 -- name: forget_consumed
 DELETE FROM chronicle_consumed_streams WHERE consumer = ?1
+
+-- name: delete_checkpoint
+-- The registration of a dropped blue/green location.
+DELETE FROM chronicle_checkpoints WHERE projection = ?1
