@@ -350,11 +350,17 @@ mod tests {
     }
 
     #[test]
-    fn the_migration_is_four_tables() {
+    fn the_migration_is_four_tables_and_the_retry_column() {
         let statements: Vec<String> = migration_statements().collect();
-        assert_eq!(statements.len(), 4, "{statements:?}");
-        assert!(statements
+        assert_eq!(statements.len(), 5, "{statements:?}");
+        let creates = statements
             .iter()
-            .all(|s| s.trim_start().starts_with("CREATE TABLE IF NOT EXISTS")));
+            .filter(|s| s.trim_start().starts_with("CREATE TABLE IF NOT EXISTS"))
+            .count();
+        assert_eq!(creates, 4, "{statements:?}");
+        // The upgrade of a dead-letter table made before retries, safe to run again.
+        assert!(statements.iter().any(|s| s
+            .trim_start()
+            .starts_with("ALTER TABLE chronicle_dead_letters ADD COLUMN IF NOT EXISTS retry_requested_at")));
     }
 }
