@@ -273,7 +273,9 @@ async fn checks<P: Projection<Store = SqlReadStore>>(handle: &BlueGreenHandle<P,
     until("more checks", DEADLINE, || handle.checks() >= target).await;
 }
 
-/// Waits until `P`'s own location has applied every event (whichever version is live).
+/// Waits until `P`'s own location has applied every event (whichever version is live), none
+/// held back by a transaction still open (another test's, in the same database, holds back
+/// what comes after it).
 async fn built<P: Projection<Store = SqlReadStore>>(side: &Side, deadline: Duration) {
     eventually(
         &format!("{} v{} built", P::NAME, P::VERSION),
@@ -281,7 +283,10 @@ async fn built<P: Projection<Store = SqlReadStore>>(side: &Side, deadline: Durat
         || async {
             let status = side.blue_green_status::<P>().await.expect("status");
             let location = status.location;
-            (location.stored_version == Some(P::VERSION) && location.lag_events == 0).then_some(())
+            (location.stored_version == Some(P::VERSION)
+                && location.lag_events == 0
+                && location.held_back_events == 0)
+                .then_some(())
         },
     )
     .await
