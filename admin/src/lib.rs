@@ -34,7 +34,7 @@ mod status;
 pub use crate::app::Admin;
 pub use crate::audit::{AuditConnection, AuditEntry};
 pub use crate::error::AdminError;
-pub use crate::status::{projection, projections, split, ProjectionRow, State};
+pub use crate::status::{projection, projections, ProjectionRow, State};
 pub use axum::Router;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 

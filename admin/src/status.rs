@@ -1,8 +1,10 @@
 //! Where each projection stands, from the stores alone: what the dashboard, the projection page
-//! and the sampler show. (`chronicle status` computes the same from the same runtime calls; it
-//! could call [`projections`] instead.)
+//! and the sampler show. (`chronicle status` computes the same from the same runtime calls, and
+//! tells the rows apart with the same [`CheckpointName`].)
 
-use chronicle::{Checkpoint, EventSource, Head, ReadStore};
+use std::collections::HashMap;
+
+use chronicle::{Checkpoint, CheckpointName, EventSource, Head, LocationRole, ReadStore};
 use chrono::{DateTime, Utc};
 
 use crate::error::AdminError;
@@ -16,6 +18,9 @@ pub struct ProjectionRow {
     pub projection: String,
     /// The partition, `(index, count)`, if the row is one.
     pub partition: Option<(u32, u32)>,
+    /// For a version's location of a projection rebuilt blue/green (`<projection>/v<N>`), where
+    /// it stands against the live version; its position is as its runner last recorded it.
+    pub location: Option<LocationRole>,
     /// The version its read model was built with.
     pub version: u32,
     /// Its place in the subscription order.
@@ -48,6 +53,14 @@ pub enum State {
     NoRunner,
     /// An operator paused its runners: none applies events until it is resumed.
     Paused,
+    /// A version's location of a projection rebuilt blue/green, which queries read.
+    LiveVersion,
+    /// A newer version's location being built beside the live one (or the first one, before any
+    /// is live): queries switch to it once it has caught up.
+    Building,
+    /// An older version's location, kept while a deployment of it runs and dropped once its
+    /// runners stopped and the grace period passed.
+    OldVersion,
 }
 
 impl State {
@@ -58,6 +71,9 @@ impl State {
             Self::CatchingUp => "catching up",
             Self::NoRunner => "no runner",
             Self::Paused => "paused",
+            Self::LiveVersion => "live version",
+            Self::Building => "building",
+            Self::OldVersion => "old version",
         }
     }
 }
@@ -65,6 +81,14 @@ impl State {
 impl ProjectionRow {
     /// What it is doing.
     pub fn state(&self) -> State {
+        // A location's claim is kept in the location, which only the application opens: its
+        // role is what the stores tell.
+        match self.location {
+            Some(LocationRole::Live) => return State::LiveVersion,
+            Some(LocationRole::Building) => return State::Building,
+            Some(LocationRole::Old) => return State::OldVersion,
+            None => {}
+        }
         if self.paused {
             return State::Paused;
         }
@@ -87,47 +111,49 @@ impl ProjectionRow {
     }
 }
 
-/// A checkpoint row's projection and partition (`<projection>/<i>-of-<n>`); `None` for a
-/// partitioned projection's layout row (`<projection>/partitions`) and a pause's marker row
-/// (`<projection>/paused`), which are no checkpoints.
-pub fn split(name: &str) -> Option<(String, Option<(u32, u32)>)> {
-    // Marker rows, not checkpoints: a layout, a pause, a blue/green projection's live version
-    // (its versions' locations, `<projection>/v<N>`, are listed as rows of their own).
-    if name.ends_with("/partitions") || name.ends_with("/paused") || name.ends_with("/live") {
-        return None;
-    }
-    if let Some((projection, partition)) = name.rsplit_once('/') {
-        if let Some((index, count)) = partition.split_once("-of-") {
-            if let (Ok(index), Ok(count)) = (index.parse(), count.parse()) {
-                return Some((projection.to_owned(), Some((index, count))));
-            }
-        }
-    }
-    Some((name.to_owned(), None))
-}
-
 /// Every projection's (and partition's) row, in name order.
 pub async fn projections<S: EventSource, R: ReadStore>(
     source: &S,
     read: &R,
 ) -> Result<Vec<ProjectionRow>, AdminError> {
+    let stored = read.checkpoints().await?;
+    // The live versions of projections rebuilt blue/green: marker rows, not checkpoints.
+    let live: HashMap<String, u32> = stored
+        .iter()
+        .filter_map(|(name, row)| match CheckpointName::of(name) {
+            CheckpointName::Live(projection) => Some((projection.to_owned(), row.version)),
+            _ => None,
+        })
+        .collect();
     let mut rows = Vec::new();
-    for (name, row) in read.checkpoints().await? {
-        let Some((projection, partition)) = split(&name) else {
-            continue;
+    for (name, row) in stored {
+        let (partition, location) = match CheckpointName::of(&name) {
+            CheckpointName::Projection(_) => (None, None),
+            CheckpointName::Partition { partition, .. } => (Some((partition.index, partition.count)), None),
+            CheckpointName::Location { projection, version } => (
+                None,
+                Some(LocationRole::of(live.get(projection).copied(), version)),
+            ),
+            // Markers, no checkpoints.
+            _ => continue,
         };
+        let projection = CheckpointName::of(&name).projection().to_owned();
         let progress = source.progress(row.checkpoint, &[]).await?;
         let paused = chronicle::is_paused(read, &projection).await?;
         rows.push(ProjectionRow {
             projection,
             partition,
+            location,
             version: row.version,
             checkpoint: row.checkpoint,
             position: progress.position,
             events_behind: progress.readable,
             seconds_behind: seconds_since(progress.oldest_readable_at),
             held_back: progress.held_back,
-            holder: read.holder(&name).await?,
+            holder: match location {
+                Some(_) => None,
+                None => read.holder(&name).await?,
+            },
             dead_letters: read.dead_letters(&name, row.version).await?.len(),
             paused,
             name,
@@ -156,25 +182,8 @@ fn seconds_since(at: Option<DateTime<Utc>>) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn partitions_and_layout_rows_are_told_apart() {
-        assert_eq!(split("bank.balances"), Some(("bank.balances".to_owned(), None)));
-        assert_eq!(
-            split("bank.balances/2-of-4"),
-            Some(("bank.balances".to_owned(), Some((2, 4))))
-        );
-        assert_eq!(split("bank.balances/partitions"), None);
-        assert_eq!(split("bank.balances/paused"), None);
-        assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), None)));
-    }
-}
-
-#[cfg(test)]
 mod state {
-    use chronicle::Checkpoint;
+    use chronicle::{Checkpoint, LocationRole};
 
     use super::{ProjectionRow, State};
 
@@ -183,6 +192,7 @@ mod state {
             name: "p".to_owned(),
             projection: "p".to_owned(),
             partition: None,
+            location: None,
             version: 1,
             checkpoint: Checkpoint::START,
             position: None,
@@ -202,5 +212,18 @@ mod state {
         assert_eq!(row(None, 0, false).state(), State::NoRunner);
         assert_eq!(row(None, 3, true).state(), State::Paused);
         assert_eq!(row(Some("r"), 0, true).state(), State::Paused);
+    }
+
+    #[test]
+    fn a_blue_green_location_shows_its_role() {
+        let mut building = row(None, 40, false);
+        building.location = Some(LocationRole::Building);
+        assert_eq!(building.state(), State::Building);
+        let mut live = row(None, 0, false);
+        live.location = Some(LocationRole::Live);
+        assert_eq!(live.state().label(), "live version");
+        let mut old = row(None, 0, false);
+        old.location = Some(LocationRole::Old);
+        assert_eq!(old.state(), State::OldVersion);
     }
 }

@@ -95,6 +95,7 @@ pub use crate::read::consumer::{
 };
 pub use crate::read::control::{is_paused, pause, rebuild_detached, resume};
 pub use crate::read::error::{PoisonEvent, ProjectionError};
+pub use crate::read::layout::{CheckpointName, LocationRole};
 pub use crate::read::partitioned::{
     PartitionStatus, PartitionedHandle, PartitionedRunner, PartitionedStatus,
 };

@@ -7,7 +7,7 @@
 use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chronicle::{DeadLetter, EventSource, ReadStore};
+use chronicle::{CheckpointName, DeadLetter, EventSource, ReadStore};
 use serde::Deserialize;
 
 use super::event::EventRow;
@@ -15,7 +15,6 @@ use super::{parse_position, render, time, Layout};
 use crate::app::AppState;
 use crate::audit::{audited, Action, AuditConnection};
 use crate::error::AdminError;
-use crate::status::split;
 
 /// Letters shown with their event at most: past it, only the letter.
 const WITH_EVENTS: usize = 50;
@@ -53,7 +52,7 @@ async fn letters<R: ReadStore>(read: &R, only: Option<&str>) -> Result<Vec<DeadL
     let mut letters = Vec::new();
     let mut found = false;
     for (name, row) in read.checkpoints().await? {
-        if split(&name).is_none() || only.is_some_and(|only| only != name) {
+        if !CheckpointName::of(&name).is_checkpoint() || only.is_some_and(|only| only != name) {
             continue;
         }
         found = true;

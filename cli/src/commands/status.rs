@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chronicle::ReadStore as _;
+use chronicle::{CheckpointName, LocationRole, ReadStore as _};
 use serde::Serialize;
 
 use crate::args::Output;
@@ -65,33 +65,48 @@ pub(crate) async fn run(
         Err(missing @ CliError::NoReadStore { .. }) => (Vec::new(), Some(missing.to_string())),
         Err(other) => return Err(other),
     };
-    let paused: Vec<&str> = rows
+    let names: Vec<(CheckpointName<'_>, &chronicle::CheckpointRow)> = rows
         .iter()
-        .filter(|(name, row)| name.ends_with("/paused") && row.checkpoint.position == 1)
-        .filter_map(|(name, _)| name.strip_suffix("/paused"))
+        .map(|(name, row)| (CheckpointName::of(name), row))
+        .collect();
+    let paused: Vec<&str> = names
+        .iter()
+        .filter_map(|(name, row)| match name {
+            CheckpointName::Paused(projection) if row.checkpoint.position == 1 => Some(*projection),
+            _ => None,
+        })
         .collect();
     // The live versions of projections rebuilt blue/green: marker rows, not checkpoints.
-    let live: HashMap<&str, u32> = rows
+    let live: HashMap<&str, u32> = names
         .iter()
-        .filter_map(|(name, row)| Some((name.strip_suffix("/live")?, row.version)))
+        .filter_map(|(name, row)| match name {
+            CheckpointName::Live(projection) => Some((*projection, row.version)),
+            _ => None,
+        })
         .collect();
-    for (name, row) in &rows {
-        let Some((projection, kind)) = split(name) else {
-            continue;
+    for (stored, row) in &rows {
+        let name = CheckpointName::of(stored);
+        let (partition, location) = match name {
+            CheckpointName::Projection(_) => (None, None),
+            CheckpointName::Partition { partition, .. } => {
+                (Some(format!("{} of {}", partition.index, partition.count)), None)
+            }
+            CheckpointName::Location { projection, version } => (
+                None,
+                Some(LocationRole::of(live.get(projection).copied(), version).label()),
+            ),
+            // Markers, no checkpoints.
+            _ => continue,
         };
-        let (partition, location) = match kind {
-            Kind::Projection => (None, None),
-            Kind::Partition(partition) => (Some(partition), None),
-            Kind::Location(version) => (None, Some(location_state(live.get(projection.as_str()), version))),
-        };
-        let paused = paused.contains(&projection.as_str());
+        let projection = name.projection();
+        let paused = paused.contains(&projection);
         let progress = stores.log.progress(row.checkpoint).await?;
         let seconds_behind = progress
             .oldest_readable_at
             .and_then(|at| (chrono::Utc::now() - at).to_std().ok())
             .map_or(0.0, |age| age.as_secs_f64());
         projections.push(Checkpoint {
-            projection,
+            projection: projection.to_owned(),
             partition,
             location,
             version: row.version,
@@ -101,7 +116,7 @@ pub(crate) async fn run(
             // A location's claim is kept in the location, which only the application opens.
             holder: match location {
                 Some(_) => None,
-                None => stores.read.holder(name).await?,
+                None => stores.read.holder(stored).await?,
             },
             paused,
         });
@@ -165,90 +180,5 @@ pub(crate) async fn run(
             }
             Ok(())
         }
-    }
-}
-
-/// What a checkpoint row is of.
-#[derive(Debug, PartialEq)]
-enum Kind {
-    Projection,
-    /// `"<index> of <count>"`.
-    Partition(String),
-    /// A version's location of a projection rebuilt blue/green.
-    Location(u32),
-}
-
-/// A checkpoint row's projection and what the row is of: the projection, a partition
-/// (`<projection>/<i>-of-<n>`) or a blue/green location (`<projection>/v<N>`); `None` for the
-/// marker rows that are no checkpoint: a partitioned projection's layout
-/// (`<projection>/partitions`), a blue/green projection's live version (`<projection>/live`) and
-/// a pause (`<projection>/paused`).
-fn split(name: &str) -> Option<(String, Kind)> {
-    if name.ends_with("/partitions") || name.ends_with("/live") || name.ends_with("/paused") {
-        return None;
-    }
-    if let Some((projection, last)) = name.rsplit_once('/') {
-        if let Some((index, count)) = last.split_once("-of-") {
-            if index.parse::<u32>().is_ok() && count.parse::<u32>().is_ok() {
-                return Some((
-                    projection.to_owned(),
-                    Kind::Partition(format!("{index} of {count}")),
-                ));
-            }
-        }
-        if let Some(version) = last.strip_prefix('v') {
-            if version.bytes().all(|b| b.is_ascii_digit()) {
-                if let Ok(version) = version.parse() {
-                    return Some((projection.to_owned(), Kind::Location(version)));
-                }
-            }
-        }
-    }
-    Some((name.to_owned(), Kind::Projection))
-}
-
-/// Where a location of `version` stands, when `live` is the live version.
-fn location_state(live: Option<&u32>, version: u32) -> &'static str {
-    match live {
-        Some(live) if *live == version => "live",
-        Some(live) if *live > version => "old",
-        _ => "building",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{location_state, split, Kind};
-
-    #[test]
-    fn partitions_and_layout_rows_are_told_apart() {
-        assert_eq!(
-            split("bank.balances"),
-            Some(("bank.balances".to_owned(), Kind::Projection))
-        );
-        assert_eq!(
-            split("bank.balances/2-of-4"),
-            Some(("bank.balances".to_owned(), Kind::Partition("2 of 4".to_owned())))
-        );
-        assert_eq!(split("bank.balances/partitions"), None);
-        assert_eq!(split("bank.balances/paused"), None);
-        assert_eq!(split("a/b"), Some(("a/b".to_owned(), Kind::Projection)));
-        assert_eq!(split("a/x-of-4"), Some(("a/x-of-4".to_owned(), Kind::Projection)));
-    }
-
-    #[test]
-    fn blue_green_rows_are_told_apart() {
-        assert_eq!(split("bank.balances/live"), None);
-        assert_eq!(
-            split("bank.balances/v2"),
-            Some(("bank.balances".to_owned(), Kind::Location(2)))
-        );
-        assert_eq!(split("a/v"), Some(("a/v".to_owned(), Kind::Projection)));
-        assert_eq!(split("a/v+2"), Some(("a/v+2".to_owned(), Kind::Projection)));
-        assert_eq!(split("a/vx"), Some(("a/vx".to_owned(), Kind::Projection)));
-        assert_eq!(location_state(Some(&2), 2), "live");
-        assert_eq!(location_state(Some(&2), 1), "old");
-        assert_eq!(location_state(Some(&2), 3), "building");
-        assert_eq!(location_state(None, 1), "building");
     }
 }
