@@ -92,7 +92,9 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
 
     /// Answers `query` from the live version of `read_model`, a projection run blue/green: the
     /// live version's location while `read_model`'s version is newer (still being built), its
-    /// own otherwise (see [`BlueGreenRunner`]). The live pointer is read at most every 100 ms;
+    /// own otherwise (see [`BlueGreenRunner`]); before any version is live, the read model a plain
+    /// [`ProjectionRunner`](crate::ProjectionRunner) built in the store itself, when there is
+    /// one (a projection moving to blue/green). The live pointer is read at most every 100 ms;
     /// the switch is one committed update, so a query reads either the old read model, whole, or
     /// the new one, caught up.
     pub async fn query_live<Q>(&self, read_model: &Q::ReadModel, query: &Q) -> Result<Q::Output, QueryError>
@@ -103,12 +105,16 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
     {
         let name = <Q::ReadModel as Projection>::NAME;
         let version = <Q::ReadModel as Projection>::VERSION;
-        let live = self
+        let pointer = self
             .locations
-            .live(&self.store, name)
+            .pointer(&self.store, name)
             .await
             .map_err(ProjectionError::from)?;
-        let reads = serving(live, version);
+        if pointer.live.is_none() && pointer.plain.is_some() {
+            // A plain runner's read model, whole, while the first location is being built.
+            return answer(&self.store, read_model, query).await;
+        }
+        let reads = serving(pointer.live, version);
         // Older locations are not read again from here; SQLite's files are let go.
         self.locations.forget_older(name, reads, version);
         let store = self

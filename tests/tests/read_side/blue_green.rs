@@ -2,8 +2,9 @@
 //! store: queries answered throughout a rebuild of a view over 100,000 events, each whole and
 //! from one version or the other, the switch seen; two versions running side by side without
 //! rebuilding each other, restarts included; the live pointer never going back; an old location
-//! dropped only once its runner stopped and the grace period passed; projection names no schema,
-//! file or database could be called.
+//! dropped only once its runner stopped and the grace period passed; a plain runner's read model
+//! read until the first version is live; projection names no schema, file or database could be
+//! called.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -560,6 +561,48 @@ async fn sqlite_locations_are_files_beside_the_store() {
     assert_eq!(engine.locations().await, 0);
 }
 
+/// A projection moving to blue/green: before its first version is live, queries read the read
+/// model a plain runner built in the store itself, whole, never the location being built; then
+/// the first version, once caught up.
+async fn a_plain_read_model_is_read_until_the_first_version_is_live(engine: Engine) {
+    const EVENTS: u32 = 20_000;
+    let bank = PgBank::new().await;
+    insert_deposits(&bank.store, "plain", 50, EVENTS).await;
+    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
+    // The projection as it ran before: a plain runner, its read model in the store itself.
+    let plain = quick(side.runner(ViewV1::default())).batch_size(1_000).spawn();
+    plain
+        .wait_until_caught_up(BUILD)
+        .await
+        .expect("the plain read model built");
+    plain.stop().await.into_result().expect("the plain runner stops");
+    let status = side.blue_green_status::<ViewV2>().await.unwrap();
+    assert_eq!((status.live_version, status.plain_version), (None, Some(1)));
+
+    let seen = Arc::new(Seen::default());
+    let queries = tokio::spawn(query_loop(side.clone(), seen.clone(), i64::from(EVENTS)));
+    until("a first answer", DEADLINE, || {
+        seen.answers.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let v2 = blue_green(&side, ViewV2::default()).spawn();
+    live::<ViewV2>(&side, 2, BUILD).await;
+    until("the switch seen by the queries", DEADLINE, || {
+        seen.switched.load(Ordering::SeqCst)
+    })
+    .await;
+    seen.stop.store(true, Ordering::SeqCst);
+    let answers = queries
+        .await
+        .expect("the query task")
+        .expect("every answer whole");
+    assert!(answers > 1, "{answers} answers");
+    let status = v2.status().await.unwrap();
+    assert_eq!((status.live_version, status.plain_version), (Some(2), None));
+    stop(v2).await;
+    engine.clean_up(&[("bg_view", 2)]).await;
+}
+
 macro_rules! on_each_engine {
     ($($engine:ident: $open:expr;)*) => {$(
         mod $engine {
@@ -578,6 +621,11 @@ macro_rules! on_each_engine {
             #[tokio::test]
             async fn an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed() {
                 super::an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed($open.await).await;
+            }
+
+            #[tokio::test]
+            async fn a_plain_read_model_is_read_until_the_first_version_is_live() {
+                super::a_plain_read_model_is_read_until_the_first_version_is_live($open.await).await;
             }
 
             #[tokio::test]

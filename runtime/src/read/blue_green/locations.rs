@@ -28,11 +28,39 @@ pub(crate) fn serving(live: Option<u32>, version: u32) -> u32 {
     }
 }
 
+/// Which read model of a projection run blue/green queries read, as the store tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pointer {
+    /// The live version, once one has become live.
+    pub(crate) live: Option<u32>,
+    /// Before any version is live: the version of a read model a plain runner built in the store
+    /// itself (its `<projection>` checkpoint row), which queries read until the first location
+    /// has caught up, rather than one still being built.
+    pub(crate) plain: Option<u32>,
+}
+
+/// The live pointer of `projection` in `base`, and the plain read model's version before any
+/// version is live.
+pub(crate) async fn read_pointer<R: Locations>(
+    base: &R,
+    projection: &str,
+) -> Result<Pointer, ReadStoreError> {
+    let live = base
+        .read_checkpoint(live_name(projection))
+        .await?
+        .map(|row| row.version);
+    let plain = match live {
+        Some(_) => None,
+        None => base.read_checkpoint(projection).await?.map(|row| row.version),
+    };
+    Ok(Pointer { live, plain })
+}
+
 /// A process's open locations and the live pointers it read, shared by the clones of a
 /// [`ReadSide`](crate::ReadSide).
 pub(crate) struct LocationCache<R> {
     stores: Mutex<HashMap<(String, u32), R>>,
-    live: Mutex<HashMap<String, (Option<u32>, Instant)>>,
+    live: Mutex<HashMap<String, (Pointer, Instant)>>,
 }
 
 impl<R> Default for LocationCache<R> {
@@ -59,20 +87,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<R: Locations> LocationCache<R> {
-    /// The live version of `projection` as `base` holds it, read again once the cached one is
+    /// The live pointer of `projection` as `base` holds it, read again once the cached one is
     /// older than [`LIVE_POINTER_TTL`].
-    pub(crate) async fn live(&self, base: &R, projection: &str) -> Result<Option<u32>, ReadStoreError> {
-        if let Some((live, read_at)) = lock(&self.live).get(projection) {
+    pub(crate) async fn pointer(&self, base: &R, projection: &str) -> Result<Pointer, ReadStoreError> {
+        if let Some((pointer, read_at)) = lock(&self.live).get(projection) {
             if read_at.elapsed() < LIVE_POINTER_TTL {
-                return Ok(*live);
+                return Ok(*pointer);
             }
         }
-        let live = base
-            .read_checkpoint(live_name(projection))
-            .await?
-            .map(|row| row.version);
-        lock(&self.live).insert(projection.to_owned(), (live, Instant::now()));
-        Ok(live)
+        let pointer = read_pointer(base, projection).await?;
+        lock(&self.live).insert(projection.to_owned(), (pointer, Instant::now()));
+        Ok(pointer)
     }
 
     /// The store of `projection`'s location of `version`, opened (and created) on first use.

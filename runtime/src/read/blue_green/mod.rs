@@ -74,7 +74,9 @@ pub const MIN_GRACE: Duration = Duration::from_secs(1);
 /// able to read the previous version's tables** (as when a version changes only what handlers
 /// compute, or adds columns the queries do not need yet); a deployment whose version is older
 /// than the live one keeps reading its own location, which its runner keeps up to date, until it
-/// is retired.
+/// is retired. Before any version is live, queries read the read model a plain runner built in
+/// the store itself, if there is one (a projection moving to blue/green), and the deployment's
+/// own location otherwise.
 pub struct BlueGreenRunner<P: Projection, S> {
     runner: ProjectionRunner<P, S>,
     grace: Duration,

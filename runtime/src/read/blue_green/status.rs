@@ -6,11 +6,11 @@ use crate::core::projection::Identity;
 use crate::core::read_store::ReadStore;
 use crate::core::source::EventSource;
 use crate::read::error::ProjectionError;
-use crate::read::layout::{live_name, location_version};
+use crate::read::layout::location_version;
 use crate::read::reads::progress_for;
 use crate::read::status::{status_of, ProjectionStatus};
 
-use super::locations::serving;
+use super::locations::{read_pointer, serving, Pointer};
 
 /// Where a projection rebuilt blue/green stands, for one version of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +23,11 @@ pub struct BlueGreenStatus {
     /// The version queries read, if one has become live yet.
     pub live_version: Option<u32>,
     /// The version this deployment's queries read now: the live one while this version is newer
-    /// and still being built, this version otherwise.
+    /// and still being built, this version otherwise (but see [`plain_version`](Self::plain_version)).
     pub serving_version: u32,
+    /// Before any version is live: the version of a read model a plain runner built in the store
+    /// itself, which queries read until the first location has caught up and become live.
+    pub plain_version: Option<u32>,
     /// This version's location: how far its read model got and what it has yet to apply (its
     /// lag while it is the shadow being built), and its runner's role.
     pub location: ProjectionStatus,
@@ -53,10 +56,10 @@ pub(crate) async fn blue_green_status<R: Locations, S: EventSource>(
     location: &R,
     identity: Identity<'_>,
 ) -> Result<BlueGreenStatus, ProjectionError> {
-    let live_version = base
-        .read_checkpoint(live_name(identity.name))
-        .await?
-        .map(|row| row.version);
+    let Pointer {
+        live: live_version,
+        plain: plain_version,
+    } = read_pointer(base, identity.name).await?;
     let mut locations = Vec::new();
     for (name, row) in base.checkpoints().await? {
         if let Some(version) = location_version(identity.name, &name) {
@@ -74,6 +77,7 @@ pub(crate) async fn blue_green_status<R: Locations, S: EventSource>(
         version: identity.version,
         live_version,
         serving_version: serving(live_version, identity.version),
+        plain_version,
         location: status_of(source, location, identity).await?,
         locations,
     })
