@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::core::error::{HandlerError, StoreError};
-use crate::core::read_store::ReadStoreError;
+use chrono::Utc;
+
+use crate::core::error::{error_chain, HandlerError, StoreError};
+use crate::core::read_store::{DeadLetter, ReadStoreError};
 use crate::core::source::Checkpoint;
+use crate::core::store::RecordedEvent;
 
 /// An error of a projection runner, of a read store, or of waiting for a read model.
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +232,46 @@ pub struct PoisonEvent {
     /// The handler's last error, or why the event could not be read or decoded.
     #[source]
     pub source: HandlerError,
+}
+
+impl PoisonEvent {
+    /// The poison event `event` is to `projection`, after `attempts` tries that ended in `source`.
+    pub(crate) fn of(
+        projection: &'static str,
+        event: &RecordedEvent,
+        attempts: u32,
+        source: HandlerError,
+    ) -> Self {
+        Self {
+            projection,
+            position: event.position,
+            transaction_id: event.transaction_id,
+            event_id: Some(event.event_id),
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_type: event.event_type.clone(),
+            attempts,
+            source,
+        }
+    }
+
+    /// The dead letter that keeps this event aside for `version` of the projection, its error
+    /// the whole chain of this one, recorded now.
+    pub(crate) fn dead_letter(&self, version: u32) -> DeadLetter {
+        DeadLetter {
+            projection: self.projection.to_owned(),
+            version,
+            position: self.position,
+            transaction_id: self.transaction_id,
+            event_id: self.event_id,
+            stream_id: self.stream_id.clone(),
+            stream_version: self.stream_version,
+            event_type: self.event_type.clone(),
+            error: error_chain(self),
+            recorded_at: Utc::now(),
+            retry_requested_at: None,
+        }
+    }
 }
 
 impl ProjectionError {

@@ -149,18 +149,9 @@ async fn replay_in<P: Projection, S: EventStore>(
             }
             if let Err(source) = projection.apply(event, tx.connection()).await {
                 let _ = tx.rollback().await;
-                return Err(ProjectionError::Poison(Box::new(PoisonEvent {
-                    projection: P::NAME,
-                    position: event.position,
-                    transaction_id: event.transaction_id,
-                    event_id: Some(event.event_id),
-                    stream_id: event.stream_id.clone(),
-                    stream_version: event.stream_version,
-                    event_type: event.event_type.clone(),
-                    attempts: 1,
-                    source,
-                }))
-                .into());
+                return Err(
+                    ProjectionError::Poison(Box::new(PoisonEvent::of(P::NAME, event, 1, source))).into(),
+                );
             }
             replayed.applied += 1;
         }

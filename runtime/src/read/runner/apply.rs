@@ -1,8 +1,6 @@
 //! Applying what a runner read: a batch with its checkpoint in one transaction, retries, and
 //! what happens to a poison event; passing events of other types; resetting the read model.
 
-use chrono::Utc;
-
 use super::policy::OnPoison;
 use super::session::{commit_fenced, Fence, Session};
 use super::worker::{Turn, Worker};
@@ -68,18 +66,9 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             }
             // Trying again cannot decode what did not decode.
             let retry = !error.is_undecodable() && attempt < self.config.retry.attempts;
-            let poison = PoisonEvent {
-                projection: self.name(),
-                position: event.position,
-                transaction_id: event.transaction_id,
-                event_id: Some(event.event_id),
-                stream_id: event.stream_id.clone(),
-                stream_version: event.stream_version,
-                event_type: event.event_type.clone(),
-                attempts: attempt,
-                source: error,
-            };
-            let message = error_chain(&poison);
+            let poison = PoisonEvent::of(self.name(), event, attempt, error);
+            let letter = poison.dead_letter(self.version());
+            let message = letter.error.clone();
             self.set_error(message.clone());
             if retry {
                 let pause = self.config.retry.delay(attempt, self.config.retry.max_backoff);
@@ -89,19 +78,6 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 }
                 continue;
             }
-            let letter = DeadLetter {
-                projection: self.name().to_owned(),
-                version: self.version(),
-                position: event.position,
-                transaction_id: event.transaction_id,
-                event_id: Some(event.event_id),
-                stream_id: event.stream_id.clone(),
-                stream_version: event.stream_version,
-                event_type: event.event_type.clone(),
-                error: message,
-                recorded_at: Utc::now(),
-                retry_requested_at: None,
-            };
             return self
                 .poisoned(session, &events[..index], Checkpoint::of(event), letter, poison)
                 .await;
@@ -125,21 +101,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             attempts: 1,
             source: HandlerError::new(row.error.clone()),
         };
-        let message = error_chain(&poison);
-        self.set_error(message.clone());
-        let letter = DeadLetter {
-            projection: self.name().to_owned(),
-            version: self.version(),
-            position: row.checkpoint.position,
-            transaction_id: row.checkpoint.transaction_id,
-            event_id: row.event_id,
-            stream_id: row.stream_id.clone(),
-            stream_version: row.stream_version,
-            event_type: row.event_type.clone(),
-            error: message,
-            recorded_at: Utc::now(),
-            retry_requested_at: None,
-        };
+        let letter = poison.dead_letter(self.version());
+        self.set_error(letter.error.clone());
         self.poisoned(session, &[], row.checkpoint, letter, poison).await
     }
 

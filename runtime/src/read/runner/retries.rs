@@ -95,17 +95,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                             }));
                         }
                         tx = P::Store::begin(&mut session.connection).await?;
-                        error_chain(&PoisonEvent {
-                            projection: self.name(),
-                            position: event.position,
-                            transaction_id: event.transaction_id,
-                            event_id: Some(event.event_id),
-                            stream_id: event.stream_id.clone(),
-                            stream_version: event.stream_version,
-                            event_type: event.event_type.clone(),
-                            attempts: 1,
-                            source: error,
-                        })
+                        error_chain(&PoisonEvent::of(self.name(), &event, 1, error))
                     }
                 }
             }
