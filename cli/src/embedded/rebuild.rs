@@ -13,8 +13,11 @@ use serde::Serialize;
 
 use crate::error::CliError;
 
-/// How often the progress is read from the read store.
+/// How often the checkpoint is read from the read store.
 const POLL: Duration = Duration::from_millis(200);
+/// How often the events left are counted in the log (a count of the rest of the log, which a
+/// rebuild of millions of events should not pay five times a second).
+const COUNT_EVERY: Duration = Duration::from_secs(1);
 /// How long the read model may stay where it is, while a runner elsewhere holds the claim,
 /// before the rebuild says that runner is not replaying it (an older version, or stuck).
 const STALL: Duration = Duration::from_secs(60);
@@ -118,6 +121,7 @@ where
     let types = Identity::of::<P>().event_types;
     let total = bar.length().unwrap_or(0);
     let mut last = (Checkpoint::START, Instant::now());
+    let mut counted: Option<(Checkpoint, Instant)> = None;
     loop {
         let row = store.read_checkpoint(P::NAME).await?;
         let checkpoint = row
@@ -128,8 +132,12 @@ where
         }
         if checkpoint != last.0 {
             last = (checkpoint, Instant::now());
-            let left = source.progress(checkpoint, types).await?.readable;
-            bar.set_position(total.saturating_sub(left));
+            let due = counted.is_none_or(|(at, when)| at != checkpoint && when.elapsed() >= COUNT_EVERY);
+            if due {
+                counted = Some((checkpoint, Instant::now()));
+                let left = source.progress(checkpoint, types).await?.readable;
+                bar.set_position(total.saturating_sub(left));
+            }
         } else if local.is_none() && last.1.elapsed() >= STALL {
             let holder = store
                 .holder(P::NAME)
