@@ -65,6 +65,7 @@ async fn status_streams_and_traces_of_a_postgres_log() {
     let head = bank.store.head().await.unwrap().position.unwrap();
     let status = json(&run(with(&["status", "--output", "json"])));
     assert_eq!(status["head_position"], head);
+    assert_eq!(status["event_count"], 4, "two openings, two deposits");
     let balances = &status["projections"][0];
     assert_eq!(balances["projection"], "bank.account_balances");
     assert_eq!(balances["position"], head);
@@ -79,7 +80,7 @@ async fn status_streams_and_traces_of_a_postgres_log() {
     // The first line as the book shows it.
     let first_line = table.lines().next().unwrap();
     let expected = format!(
-        "log: {url} (schema `{schema}`) at position {}, last event ",
+        "log: {url} (schema `{schema}`) at position {} (5 events), last event ",
         head + 1
     );
     assert!(first_line.starts_with(&expected), "{first_line}");
@@ -292,6 +293,7 @@ async fn migrate_creates_the_tables_and_a_dry_run_only_prints_them() {
         "json",
     ]));
     assert_eq!(status["head_position"], Value::Null);
+    assert_eq!(status["event_count"], 0);
     assert_eq!(status["projections"], Value::Array(Vec::new()));
     support::drop_schema(&support::postgres_pool(1).await, &schema).await;
 }

@@ -18,6 +18,8 @@ struct Status {
     /// The newest event's position, if any event is stored.
     head_position: Option<u64>,
     head_recorded_at: Option<String>,
+    /// How many events the log holds (committed ones held back by an open transaction too).
+    event_count: u64,
     projections: Vec<Checkpoint>,
     /// Why there are no projections to show, when the read store cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +60,8 @@ pub(crate) async fn run(
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
     let head = stores.log.head().await?;
+    let everything = stores.log.progress(chronicle::Checkpoint::START).await?;
+    let event_count = everything.readable + everything.held_back;
     let mut projections = Vec::new();
     // The log's head is worth showing even where no read store is.
     let (rows, read_store_missing) = match stores.checkpoints().await {
@@ -125,6 +129,7 @@ pub(crate) async fn run(
         place: stores.place.clone(),
         head_position: head.position,
         head_recorded_at: head.recorded_at.map(output::time),
+        event_count,
         projections,
         read_store_missing,
     };
@@ -133,7 +138,10 @@ pub(crate) async fn run(
         Output::Table => {
             let head = match (status.head_position, &status.head_recorded_at) {
                 (Some(position), Some(at)) => {
-                    format!("log: {} at position {position}, last event {at}", status.place)
+                    format!(
+                        "log: {} at position {position} ({} events), last event {at}",
+                        status.place, status.event_count
+                    )
                 }
                 _ => format!("log: {}, no events yet", status.place),
             };
