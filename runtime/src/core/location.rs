@@ -11,13 +11,14 @@ use super::read_store::{ReadStore, ReadStoreError};
 
 /// A read store that can open a location of its own per (projection, version): a Postgres schema,
 /// a SQLite file beside the store's file, a MariaDB database (and whichever the engine of a
-/// [`SqlReadStore`](crate::SqlReadStore) opens). Redis has none: its handlers name their own
-/// keys, which a location could not move.
+/// [`SqlReadStore`](crate::SqlReadStore) opens), or on Redis a key namespace of its own on the
+/// same server. Redis cannot move keys that handlers name themselves: there a location only holds
+/// the read model's keys that handlers and `#[reset]` name through `RedisWrites::key`.
 ///
-/// A location's name is derived from the store's own (its schema, its file), the projection's
-/// name and the version, so that every process of every deployment finds the same one; any
-/// projection name is turned into a safe name (its hostile characters replaced, a hash of the
-/// whole name kept so that two names never meet).
+/// A location's name is derived from the store's own (its schema, its file, its key prefix), the
+/// projection's name and the version, so that every process of every deployment finds the same
+/// one; any projection name is turned into a safe name (its hostile characters replaced, a hash
+/// of the whole name kept so that two names never meet).
 pub trait Locations: ReadStore {
     /// The store of `projection`'s read model of `version`, created and migrated if missing.
     /// Opening it again later gives the same location.
