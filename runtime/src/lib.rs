@@ -123,7 +123,7 @@ pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore
 #[cfg(feature = "rabbitmq")]
 pub use crate::backend::rabbitmq::{RabbitMqPublisher, RabbitMqSubscriber, RabbitMqSubscription};
 #[cfg(feature = "redis")]
-pub use crate::backend::redis::{RedisReadStore, RedisTransaction, RedisWrites};
+pub use crate::backend::redis::{RedisReadStore, RedisSession, RedisTransaction, RedisWrites};
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 pub use crate::backend::sql::SqlTransaction;
 #[cfg(feature = "sqlite")]

@@ -71,6 +71,12 @@ impl<'c, C> ReadOnly<'c, C> {
         self.connection
     }
 
+    /// The connection, shared, for the backends' methods that only look at it (Redis's `key`).
+    #[allow(dead_code)] // used only by backends of some features
+    pub(crate) fn connection(&self) -> &C {
+        self.connection
+    }
+
     /// All rows of `statement` (for the SQL stores: an `sqlx::query`, `sqlx::query_as` or
     /// `sqlx::query_scalar` with its arguments bound).
     pub fn fetch_all<'a, F: Fetch<C> + 'a>(

@@ -8,6 +8,8 @@
 //! - `blue_green.rs`: rebuilds without downtime on Postgres, SQLite and MariaDB: queries answered
 //!   throughout a rebuild of 100,000 events, two versions side by side, the switch never going
 //!   back, old locations dropped after their runner stopped and the grace period, hostile names;
+//! - `blue_green_redis.rs`: the same on Redis (a key namespace per location, the view's keys named
+//!   through `RedisWrites::key`), and `drop_location` removing the namespace and nothing else;
 //! - `batch.rs`: batch handlers (`#[on]` methods taking `&[E]`) and the bank's batch views;
 //! - `replay.rs`: `replay_until`, into a read store of its own while the live one carries on;
 //! - `poison.rs`: events a runner cannot read or decode, poison at once, named;
@@ -32,6 +34,7 @@
 
 mod batch;
 mod blue_green;
+mod blue_green_redis;
 mod consumer_tables;
 mod contract;
 mod control;

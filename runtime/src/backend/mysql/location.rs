@@ -6,8 +6,8 @@ use sqlx::mysql::MySqlPoolOptions;
 
 use super::errors::read_store_error;
 use super::read_store::MySqlReadStore;
-use crate::backend::sql::location::location_identifier;
 use crate::backend::sql::section;
+use crate::core::location::location_identifier;
 use crate::core::location::Locations;
 use crate::core::read_store::ReadStoreError;
 

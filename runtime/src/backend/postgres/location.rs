@@ -5,8 +5,8 @@
 use super::errors::read_store_error;
 use super::read_store::PostgresReadStore;
 use super::schema::MAX_IDENTIFIER_LEN;
-use crate::backend::sql::location::location_identifier;
 use crate::backend::sql::section;
+use crate::core::location::location_identifier;
 use crate::core::location::Locations;
 use crate::core::read_store::ReadStoreError;
 

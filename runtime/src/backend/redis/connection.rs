@@ -2,6 +2,7 @@
 //! ([`RedisTransaction`]), and the read methods of a query's [`ReadOnly`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{Cmd, FromRedisValue, Value};
@@ -82,8 +83,15 @@ const TRANSACTION_COMMANDS: &[&str] = &[
 /// keys the read model owns. A transaction dropped or rolled back sends nothing.
 ///
 /// In a query's transaction (read-only), [`queue`](Self::queue) refuses every command.
+///
+/// **Name the read model's keys through [`key`](Self::key)** (`db.key("leaderboard")`): on a
+/// blue/green location it puts them under the location's namespace, so that each version builds
+/// its own keys and a dropped location takes them along; on a store that is not a location it
+/// returns the name unchanged.
 pub struct RedisWrites {
     connection: MultiplexedConnection,
+    /// What [`key`](Self::key) puts before a read model's key name: `None` outside a location.
+    namespace: Option<Arc<str>>,
     queued: Vec<Cmd>,
     read_only: bool,
     watching: bool,
@@ -104,7 +112,16 @@ impl std::fmt::Debug for RedisWrites {
         f.debug_struct("RedisWrites")
             .field("queued", &self.queued.len())
             .field("read_only", &self.read_only)
+            .field("namespace", &self.namespace)
             .finish_non_exhaustive()
+    }
+}
+
+/// The key of the read model called `name` under `namespace` (unchanged without one).
+pub(crate) fn model_key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{namespace}{name}"),
+        None => name.to_owned(),
     }
 }
 
@@ -121,9 +138,14 @@ fn command_name(command: &Cmd) -> String {
 }
 
 impl RedisWrites {
-    pub(crate) fn new(connection: MultiplexedConnection, read_only: bool) -> Self {
+    pub(crate) fn new(
+        connection: MultiplexedConnection,
+        read_only: bool,
+        namespace: Option<Arc<str>>,
+    ) -> Self {
         Self {
             connection,
+            namespace,
             queued: Vec::new(),
             read_only,
             watching: false,
@@ -149,6 +171,15 @@ impl RedisWrites {
         }
         self.queued.push(command.clone());
         Ok(self)
+    }
+
+    /// The key of the read model called `name` in this store: `name` under the location's
+    /// namespace on a blue/green location (`<prefix>:bg:<location>:model:<name>`), `name`
+    /// unchanged on a store that is not a location (so that handlers written before locations
+    /// keep their keys). Handlers, `#[reset]` and queries that name every key of the read model
+    /// through it can be rebuilt blue/green; a key named otherwise is shared by every version.
+    pub fn key(&self, name: &str) -> String {
+        model_key(self.namespace.as_deref(), name)
     }
 
     /// How many commands are queued.
@@ -322,6 +353,12 @@ impl ReadTransaction for RedisTransaction {
 /// The reading methods of a query on a [`RedisReadStore`](crate::RedisReadStore): the same as
 /// [`RedisWrites`]'s, on committed values; there is no way to queue a write.
 impl ReadOnly<'_, RedisWrites> {
+    /// The key of the read model called `name` in the store queried (see [`RedisWrites::key`]):
+    /// under the location's namespace on a blue/green location, `name` unchanged otherwise.
+    pub fn key(&self, name: &str) -> String {
+        self.connection().key(name)
+    }
+
     /// Runs a reading command (see [`RedisWrites::read`]); any other command is refused without
     /// reaching the server.
     pub async fn read<T: FromRedisValue + Send>(&mut self, command: &Cmd) -> Result<T, ReadStoreError> {

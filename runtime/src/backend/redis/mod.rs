@@ -6,11 +6,13 @@
 //! fenced checkpoints by `WATCH`, dead letters, consumer records); `connection.rs` what handlers
 //! write with ([`RedisWrites`]: queued commands applied by the transaction's `MULTI`/`EXEC`, and
 //! reads of committed values) and the read methods of a query's [`ReadOnly`](crate::ReadOnly);
-//! `errors.rs` the one sorting of the client's failures.
+//! `location.rs` its blue/green locations (a key namespace each); `errors.rs` the one sorting of
+//! the client's failures.
 
 mod connection;
 mod errors;
+mod location;
 mod read_store;
 
 pub use self::connection::{RedisTransaction, RedisWrites};
-pub use self::read_store::RedisReadStore;
+pub use self::read_store::{RedisReadStore, RedisSession};

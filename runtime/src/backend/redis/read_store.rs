@@ -9,7 +9,7 @@ use ::redis::{AsyncConnectionConfig, Client, Cmd, Script};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::connection::{RedisTransaction, RedisWrites};
+use super::connection::{model_key, RedisTransaction, RedisWrites};
 use super::errors::{handler_error_is_transient, read_store_error};
 use crate::core::error::HandlerError;
 use crate::core::read_store::{
@@ -56,6 +56,16 @@ return 0";
 /// `<prefix>:consumed:<name>` (a hash from stream id to the last version applied). The read
 /// models' keys are the application's: a projection's `#[reset]` method deletes them.
 ///
+/// **Blue/green rebuilds** ([`Locations`](crate::Locations)): a location is the same server under
+/// a key namespace of its own, `<prefix>:bg:<location>` (the location named after the prefix, the
+/// projection and the version), holding that version's Chronicle keys and its read model's keys
+/// `<prefix>:bg:<location>:model:<name>`. Redis cannot tell which keys a handler writes, so a
+/// projection run blue/green must name **every** key of its read model, in its handlers, its
+/// `#[reset]` and its queries, through [`RedisWrites::key`] (`db.key("board")`); on a store that
+/// is not a location `key` returns the name unchanged, so the same handlers run on a plain runner
+/// with the keys they always had. A key named otherwise is shared by every version: each would
+/// reset and rebuild the other's.
+///
 /// Handlers take `&mut chronicle::RedisWrites` and queue their commands; the transaction applies
 /// them with the new checkpoint in one `MULTI`/`EXEC`, fenced by `WATCH` on the checkpoint key
 /// (see [`RedisWrites`] for what that does and does not promise). Queries take
@@ -74,6 +84,9 @@ return 0";
 pub struct RedisReadStore {
     client: Client,
     prefix: Arc<str>,
+    /// What the read model's key names go under (see [`RedisWrites::key`]): `None` unless this
+    /// store is a blue/green location.
+    models: Option<Arc<str>>,
     reader: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
 }
 
@@ -81,6 +94,7 @@ impl std::fmt::Debug for RedisReadStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisReadStore")
             .field("prefix", &self.prefix)
+            .field("models", &self.models)
             .finish_non_exhaustive()
     }
 }
@@ -200,7 +214,7 @@ fn dead_letter_from_json(key: &str, json: &str) -> Result<DeadLetter, ReadStoreE
 }
 
 /// `text` with the glob characters of `SCAN MATCH` escaped.
-fn glob_escape(text: &str) -> String {
+pub(super) fn glob_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -236,6 +250,22 @@ async fn scan(connection: &mut RedisWrites, start: &str) -> Result<Vec<String>, 
     }
 }
 
+/// A runner's session on a [`RedisReadStore`]: a connection of its own, where its transactions'
+/// `WATCH` lives, and the store's read-model namespace, which its transactions'
+/// [`RedisWrites::key`] names keys under.
+pub struct RedisSession {
+    connection: MultiplexedConnection,
+    namespace: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for RedisSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSession")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The lease as whole milliseconds, at least one.
 fn lease_millis(lease: Duration) -> u64 {
     u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -250,6 +280,7 @@ impl RedisReadStore {
         Ok(Self {
             client,
             prefix: DEFAULT_PREFIX.into(),
+            models: None,
             reader: Arc::default(),
         })
     }
@@ -266,12 +297,41 @@ impl RedisReadStore {
         &self.prefix
     }
 
+    /// The key of the read model called `name` in this store, as its handlers name it with
+    /// [`RedisWrites::key`]: under the location's namespace on a blue/green location, `name`
+    /// unchanged otherwise (for the application's own connections).
+    pub fn model_key(&self, name: &str) -> String {
+        model_key(self.models.as_deref(), name)
+    }
+
+    /// Whether this store is a blue/green location (whose read model's keys
+    /// [`model_key`](Self::model_key) puts under a namespace of their own).
+    pub fn is_location(&self) -> bool {
+        self.models.is_some()
+    }
+
     /// The redis client, for the application's own connections.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
-    fn key(&self, kind: &str, name: &str) -> String {
+    /// A store of Chronicle's keys under `prefix` and the read model's under `models`, on the
+    /// same server and sharing the query connection (a location).
+    pub(super) fn beside(&self, prefix: String, models: String) -> Self {
+        Self {
+            client: self.client.clone(),
+            prefix: prefix.into(),
+            models: Some(models.into()),
+            reader: self.reader.clone(),
+        }
+    }
+
+    /// A connection for one-off commands: the query connection.
+    pub(super) async fn commands(&self) -> Result<MultiplexedConnection, ReadStoreError> {
+        self.reader().await
+    }
+
+    pub(super) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}:{kind}:{name}", self.prefix)
     }
 
@@ -342,7 +402,7 @@ impl RedisReadStore {
 
     async fn lease_script(
         &self,
-        session: &mut MultiplexedConnection,
+        session: &mut RedisSession,
         script: &str,
         projection: &str,
         owner: Uuid,
@@ -354,7 +414,10 @@ impl RedisReadStore {
         if let Some(lease) = lease {
             invocation.arg(lease_millis(lease));
         }
-        let done: i64 = invocation.invoke_async(session).await.map_err(read_store_error)?;
+        let done: i64 = invocation
+            .invoke_async(&mut session.connection)
+            .await
+            .map_err(read_store_error)?;
         Ok(done == 1)
     }
 
@@ -389,7 +452,7 @@ impl RedisReadStore {
 
 impl ReadStore for RedisReadStore {
     type Connection = RedisWrites;
-    type Session = MultiplexedConnection;
+    type Session = RedisSession;
     type Transaction<'s> = RedisTransaction;
     type ReadOnly = RedisTransaction;
 
@@ -397,30 +460,38 @@ impl ReadStore for RedisReadStore {
         RedisReadStore::migrate(self).await
     }
 
-    async fn connect(&self) -> Result<MultiplexedConnection, ReadStoreError> {
-        self.open_connection().await
+    async fn connect(&self) -> Result<RedisSession, ReadStoreError> {
+        Ok(RedisSession {
+            connection: self.open_connection().await?,
+            namespace: self.models.clone(),
+        })
     }
 
-    async fn close(session: MultiplexedConnection) {
+    async fn close(session: RedisSession) {
         drop(session);
     }
 
-    async fn begin(session: &mut MultiplexedConnection) -> Result<RedisTransaction, ReadStoreError> {
+    async fn begin(session: &mut RedisSession) -> Result<RedisTransaction, ReadStoreError> {
         // A clone shares the session's one server connection, where `WATCH` lives; the session is
         // borrowed for as long as the transaction, so nothing else uses it meanwhile.
-        Ok(RedisTransaction::new(RedisWrites::new(session.clone(), false)))
+        Ok(RedisTransaction::new(RedisWrites::new(
+            session.connection.clone(),
+            false,
+            session.namespace.clone(),
+        )))
     }
 
     async fn begin_read_only(&self) -> Result<RedisTransaction, ReadStoreError> {
         Ok(RedisTransaction::new(RedisWrites::new(
             self.reader().await?,
             true,
+            self.models.clone(),
         )))
     }
 
     async fn try_lead<'a>(
         &'a self,
-        session: &'a mut MultiplexedConnection,
+        session: &'a mut RedisSession,
         projection: &'a str,
         owner: Uuid,
         lease: Duration,
@@ -431,7 +502,7 @@ impl ReadStore for RedisReadStore {
 
     async fn keep_lead<'a>(
         &'a self,
-        session: &'a mut MultiplexedConnection,
+        session: &'a mut RedisSession,
         projection: &'a str,
         owner: Uuid,
         lease: Duration,
@@ -442,7 +513,7 @@ impl ReadStore for RedisReadStore {
 
     async fn release_lead<'a>(
         &'a self,
-        session: &'a mut MultiplexedConnection,
+        session: &'a mut RedisSession,
         projection: &'a str,
         owner: Uuid,
     ) -> Result<(), ReadStoreError> {
@@ -462,17 +533,17 @@ impl ReadStore for RedisReadStore {
 
     async fn load_checkpoint<'a>(
         &'a self,
-        session: &'a mut MultiplexedConnection,
+        session: &'a mut RedisSession,
         projection: &'a str,
     ) -> Result<Option<CheckpointRow>, ReadStoreError> {
         let key = self.key("checkpoint", projection);
-        let fields = Self::query(session, ::redis::cmd("HGETALL").arg(&key)).await?;
+        let fields = Self::query(&mut session.connection, ::redis::cmd("HGETALL").arg(&key)).await?;
         checkpoint_row(&key, &fields)
     }
 
     async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, ReadStoreError> {
         let start = self.key("checkpoint", "");
-        let mut reader = RedisWrites::new(self.reader().await?, true);
+        let mut reader = RedisWrites::new(self.reader().await?, true, None);
         let mut names: Vec<String> = scan(&mut reader, &start)
             .await?
             .iter()
@@ -621,11 +692,11 @@ impl ReadStore for RedisReadStore {
 
     async fn load_consumer<'a>(
         &'a self,
-        session: &'a mut MultiplexedConnection,
+        session: &'a mut RedisSession,
         consumer: &'a str,
     ) -> Result<Option<ConsumerRow>, ReadStoreError> {
         let key = self.key("consumer", consumer);
-        let fields = Self::query(session, ::redis::cmd("HGETALL").arg(&key)).await?;
+        let fields = Self::query(&mut session.connection, ::redis::cmd("HGETALL").arg(&key)).await?;
         consumer_row(&key, &fields)
     }
 

@@ -4,8 +4,8 @@
 //!
 //! Where things are: this file the [`Dialect`], [`SqlTransaction`] and `section`; `rows.rs`
 //! reading event and snapshot rows; `checkpoints.rs` the checkpoint and dead-letter tables;
-//! `consumers.rs` the consumer tables; `fetch.rs` `Fetch` for sqlx statements; `location.rs` the names
-//! of blue/green locations.
+//! `consumers.rs` the consumer tables; `fetch.rs` `Fetch` for sqlx statements. (The names of
+//! blue/green locations are `core/location.rs`'s, which Redis shares.)
 //!
 //! Each backend says once how its driver's failures are sorted ([`Dialect::classify`]); every
 //! store, connection and transaction of that backend goes through it.
@@ -13,7 +13,6 @@
 pub(crate) mod checkpoints;
 pub(crate) mod consumers;
 pub(crate) mod fetch;
-pub(crate) mod location;
 // Event and snapshot rows are read by the event stores only: MariaDB, a read store alone, uses
 // nothing here but `clamp_i64`.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::errors::read_store_error;
 use super::read_store::SqliteReadStore;
-use crate::backend::sql::location::location_identifier;
 use crate::backend::sql::section;
+use crate::core::location::location_identifier;
 use crate::core::location::Locations;
 use crate::core::read_store::ReadStoreError;
 

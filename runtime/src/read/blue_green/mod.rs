@@ -56,9 +56,9 @@ pub const MIN_GRACE: Duration = Duration::from_secs(1);
 /// ```
 ///
 /// The runner opens the location of its projection's version in the store
-/// ([`Locations::at_location`]: a schema, a file or a database of its own) and runs an ordinary
-/// [`ProjectionRunner`] there: leadership, fenced checkpoints, retries and poison events are that
-/// runner's, inside the location. Beside it, every check interval, it:
+/// ([`Locations::at_location`]: a schema, a file, a database or a Redis key namespace of its own)
+/// and runs an ordinary [`ProjectionRunner`] there: leadership, fenced checkpoints, retries and
+/// poison events are that runner's, inside the location. Beside it, every check interval, it:
 ///
 /// - records the location's progress in the store's `<projection>/v<N>` row;
 /// - once the location has caught up with the log (nothing of the projection's types left to
