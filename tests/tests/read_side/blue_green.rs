@@ -23,15 +23,15 @@ use chronicle_tests::support::{self, PgBank, TempFile};
 use chronicle_tests::wait::{eventually, until};
 
 /// A build of 100,000 events on a shared machine.
-const BUILD: Duration = Duration::from_secs(240);
+pub(super) const BUILD: Duration = Duration::from_secs(240);
 /// Everything else.
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(super) const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so that the tests see old locations dropped; the checks come often.
-const GRACE: Duration = Duration::from_secs(1);
-const CHECK_EVERY: Duration = Duration::from_millis(20);
+pub(super) const GRACE: Duration = Duration::from_secs(1);
+pub(super) const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 /// What the view holds: events counted, their amounts summed, and the version that built it.
-type Totals = (i64, i64, i64);
+pub(super) type Totals = (i64, i64, i64);
 
 /// Creates the view's one row, empty, built by `version`.
 async fn reset_view(db: &mut Sql, version: i64) -> Result<(), sqlx::Error> {
@@ -120,7 +120,8 @@ view!(
 view!(Dotted, "Bg.View'; --", 1, DottedTotals);
 view!(Underscored, "bg_view_____", 1, UnderscoredTotals);
 
-type Side = ReadSide<PostgresStore, SqlReadStore>;
+/// A read side over the tests' Postgres event store and read store `R`.
+pub(super) type SideOf<R> = ReadSide<PostgresStore, R>;
 
 /// A read store on one engine, and how to see its locations from outside Chronicle.
 struct Engine {
@@ -236,17 +237,20 @@ impl Engine {
 
 /// A blue/green runner at the tests' pace: quick polls, large batches, frequent checks, a short
 /// grace period.
-fn blue_green<P: Projection<Store = SqlReadStore>>(
-    side: &Side,
-    view: P,
-) -> BlueGreenRunner<P, PostgresStore> {
+pub(super) fn blue_green<P: Projection>(side: &SideOf<P::Store>, view: P) -> BlueGreenRunner<P, PostgresStore>
+where
+    P::Store: Locations,
+{
     side.blue_green(view)
         .configure(|runner| quick(runner).batch_size(1_000))
         .check_every(CHECK_EVERY)
         .grace(GRACE)
 }
 
-async fn stop<P: Projection<Store = SqlReadStore>>(handle: BlueGreenHandle<P, PostgresStore>) {
+pub(super) async fn stop<P: Projection>(handle: BlueGreenHandle<P, PostgresStore>)
+where
+    P::Store: Locations,
+{
     handle
         .stop()
         .await
@@ -255,7 +259,10 @@ async fn stop<P: Projection<Store = SqlReadStore>>(handle: BlueGreenHandle<P, Po
 }
 
 /// Waits until `version` of `P` is live.
-async fn live<P: Projection<Store = SqlReadStore>>(side: &Side, version: u32, deadline: Duration) {
+pub(super) async fn live<P: Projection>(side: &SideOf<P::Store>, version: u32, deadline: Duration)
+where
+    P::Store: Locations,
+{
     eventually(
         &format!("version {version} of {} live", P::NAME),
         deadline,
@@ -269,7 +276,10 @@ async fn live<P: Projection<Store = SqlReadStore>>(side: &Side, version: u32, de
 
 /// Waits until `handle` has done `more` checks after now: each considers the switch and looks at
 /// older locations, so whatever a check would do has had its chance that many times.
-async fn checks<P: Projection<Store = SqlReadStore>>(handle: &BlueGreenHandle<P, PostgresStore>, more: u64) {
+pub(super) async fn checks<P: Projection>(handle: &BlueGreenHandle<P, PostgresStore>, more: u64)
+where
+    P::Store: Locations,
+{
     let target = handle.checks() + more;
     until("more checks", DEADLINE, || handle.checks() >= target).await;
 }
@@ -277,7 +287,10 @@ async fn checks<P: Projection<Store = SqlReadStore>>(handle: &BlueGreenHandle<P,
 /// Waits until `P`'s own location has applied every event (whichever version is live), none
 /// held back by a transaction still open (another test's, in the same database, holds back
 /// what comes after it).
-async fn built<P: Projection<Store = SqlReadStore>>(side: &Side, deadline: Duration) {
+pub(super) async fn built<P: Projection>(side: &SideOf<P::Store>, deadline: Duration)
+where
+    P::Store: Locations,
+{
     eventually(
         &format!("{} v{} built", P::NAME, P::VERSION),
         deadline,
@@ -295,26 +308,36 @@ async fn built<P: Projection<Store = SqlReadStore>>(side: &Side, deadline: Durat
 
 /// What the querying task saw.
 #[derive(Default)]
-struct Seen {
-    answers: AtomicU64,
+pub(super) struct Seen {
+    pub(super) answers: AtomicU64,
     /// The version that built the last answer.
     built_by: AtomicI64,
     /// Set when an answer came from version 2, after one from version 1.
-    switched: AtomicBool,
-    stop: AtomicBool,
+    pub(super) switched: AtomicBool,
+    pub(super) stop: AtomicBool,
 }
 
-/// Queries as a deployment of version 2 does, in a loop, until told to stop: every answer must
-/// be there, whole (never fewer than `floor` events, never fewer than the answer before, amounts
-/// matching counts), and from version 1 and then version 2, never back.
-async fn query_loop(side: Side, seen: Arc<Seen>, floor: i64) -> Result<u64, String> {
+/// Queries `query` of `read_model` (a deployment of version 2) in a loop, until told to stop:
+/// every answer must be there, whole (never fewer than `floor` events, never fewer than the
+/// answer before, amounts matching counts), and from version 1 and then version 2, never back.
+pub(super) async fn query_loop<Q>(
+    side: SideOf<<Q::ReadModel as Projection>::Store>,
+    seen: Arc<Seen>,
+    floor: i64,
+    read_model: Q::ReadModel,
+    query: Q,
+) -> Result<u64, String>
+where
+    Q: Query<Output = Option<Totals>>,
+    <Q::ReadModel as Projection>::Store: Locations,
+{
     let mut last = 0;
     while !seen.stop.load(Ordering::SeqCst) {
         let answer = side
-            .query_live(&ViewV2::default(), &TotalsV2)
+            .query_live(&read_model, &query)
             .await
             .map_err(|error| format!("query failed: {error}"))?;
-        let (events, amount, built_by) = answer.ok_or("no row: an empty read model")?;
+        let (events, amount, built_by) = answer.ok_or("no answer: an empty read model")?;
         if events < floor || events < last || amount != events {
             return Err(format!(
                 "a partial answer: {events} events, {amount} in amounts, after {last} (at least {floor})"
@@ -342,7 +365,13 @@ async fn queries_are_answered_throughout_a_rebuild_of_100_000_events(engine: Eng
     let v1 = blue_green(&side, ViewV1::default()).spawn();
     live::<ViewV1>(&side, 1, BUILD).await;
     let seen = Arc::new(Seen::default());
-    let queries = tokio::spawn(query_loop(side.clone(), seen.clone(), i64::from(EVENTS)));
+    let queries = tokio::spawn(query_loop(
+        side.clone(),
+        seen.clone(),
+        i64::from(EVENTS),
+        ViewV2::default(),
+        TotalsV2,
+    ));
     until("a first answer", DEADLINE, || {
         seen.answers.load(Ordering::SeqCst) > 0
     })
@@ -580,7 +609,13 @@ async fn a_plain_read_model_is_read_until_the_first_version_is_live(engine: Engi
     assert_eq!((status.live_version, status.plain_version), (None, Some(1)));
 
     let seen = Arc::new(Seen::default());
-    let queries = tokio::spawn(query_loop(side.clone(), seen.clone(), i64::from(EVENTS)));
+    let queries = tokio::spawn(query_loop(
+        side.clone(),
+        seen.clone(),
+        i64::from(EVENTS),
+        ViewV2::default(),
+        TotalsV2,
+    ));
     until("a first answer", DEADLINE, || {
         seen.answers.load(Ordering::SeqCst) > 0
     })

@@ -8,31 +8,20 @@
 //! namespace, in batches, and nothing of another store's prefix however alike.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::pace::quick;
+use super::blue_green::{
+    blue_green, built, checks, live, query_loop, stop, Seen, Totals, BUILD, CHECK_EVERY, DEADLINE, GRACE,
+};
 use bank::MoneyDeposited;
 use chronicle::prelude::*;
 use chronicle::redis;
-use chronicle::{
-    BlueGreenHandle, BlueGreenRunner, Checkpoint, CheckpointRow, Locations, ReadStoreError, ReadTransaction,
-};
+use chronicle::{Checkpoint, CheckpointRow, Locations, ReadStoreError, ReadTransaction};
 use chronicle_tests::counts::insert_deposits;
 use chronicle_tests::support::{self, PgBank};
 use chronicle_tests::wait::{eventually, until};
-
-/// A build of 100,000 events on a shared machine.
-const BUILD: Duration = Duration::from_secs(240);
-/// Everything else.
-const DEADLINE: Duration = Duration::from_secs(60);
-/// Short, so that the tests see old locations dropped; the checks come often.
-const GRACE: Duration = Duration::from_secs(1);
-const CHECK_EVERY: Duration = Duration::from_millis(20);
-
-/// What the view holds: events counted, their amounts summed, and the version that built it.
-type Totals = (i64, i64, i64);
 
 /// The view's one hash, named through `key` so that each location has its own.
 const VIEW: &str = "bg_view";
@@ -141,8 +130,6 @@ view!(Globbed, "bg:view*[v]?\\:bg:*", 1, GlobbedTotals);
 view!(Dotted, "Bg.View'; --", 1, DottedTotals);
 view!(Underscored, "bg_view_____", 1, UnderscoredTotals);
 
-type Side = ReadSide<PostgresStore, RedisReadStore>;
-
 /// `text` with the glob characters of `SCAN MATCH` escaped.
 fn glob_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -243,102 +230,6 @@ impl Engine {
     }
 }
 
-/// A blue/green runner at the tests' pace: quick polls, large batches, frequent checks, a short
-/// grace period.
-fn blue_green<P: Projection<Store = RedisReadStore>>(
-    side: &Side,
-    view: P,
-) -> BlueGreenRunner<P, PostgresStore> {
-    side.blue_green(view)
-        .configure(|runner| quick(runner).batch_size(1_000))
-        .check_every(CHECK_EVERY)
-        .grace(GRACE)
-}
-
-async fn stop<P: Projection<Store = RedisReadStore>>(handle: BlueGreenHandle<P, PostgresStore>) {
-    handle
-        .stop()
-        .await
-        .into_result()
-        .expect("the runner stops cleanly");
-}
-
-/// Waits until `version` of `P` is live.
-async fn live<P: Projection<Store = RedisReadStore>>(side: &Side, version: u32, deadline: Duration) {
-    eventually(
-        &format!("version {version} of {} live", P::NAME),
-        deadline,
-        || async {
-            let status = side.blue_green_status::<P>().await.expect("status");
-            (status.live_version == Some(version)).then_some(())
-        },
-    )
-    .await
-}
-
-/// Waits until `handle` has done `more` checks after now.
-async fn checks<P: Projection<Store = RedisReadStore>>(
-    handle: &BlueGreenHandle<P, PostgresStore>,
-    more: u64,
-) {
-    let target = handle.checks() + more;
-    until("more checks", DEADLINE, || handle.checks() >= target).await;
-}
-
-/// Waits until `P`'s own location has applied every event (whichever version is live).
-async fn built<P: Projection<Store = RedisReadStore>>(side: &Side, deadline: Duration) {
-    eventually(
-        &format!("{} v{} built", P::NAME, P::VERSION),
-        deadline,
-        || async {
-            let status = side.blue_green_status::<P>().await.expect("status");
-            let location = status.location;
-            (location.stored_version == Some(P::VERSION) && location.lag_events == 0).then_some(())
-        },
-    )
-    .await
-}
-
-/// What the querying task saw.
-#[derive(Default)]
-struct Seen {
-    answers: AtomicU64,
-    /// The version that built the last answer.
-    built_by: AtomicI64,
-    /// Set when an answer came from version 2, after one from version 1.
-    switched: AtomicBool,
-    stop: AtomicBool,
-}
-
-/// Queries as a deployment of version 2 does, in a loop, until told to stop: every answer must
-/// be there, whole (never fewer than `floor` events, never fewer than the answer before, amounts
-/// matching counts), and from version 1 and then version 2, never back.
-async fn query_loop(side: Side, seen: Arc<Seen>, floor: i64) -> Result<u64, String> {
-    let mut last = 0;
-    while !seen.stop.load(Ordering::SeqCst) {
-        let answer = side
-            .query_live(&ViewV2::default(), &TotalsV2)
-            .await
-            .map_err(|error| format!("query failed: {error}"))?;
-        let (events, amount, built_by) = answer.ok_or("no hash: an empty read model")?;
-        if events < floor || events < last || amount != events {
-            return Err(format!(
-                "a partial answer: {events} events, {amount} in amounts, after {last} (at least {floor})"
-            ));
-        }
-        let before = seen.built_by.swap(built_by, Ordering::SeqCst);
-        match (before, built_by) {
-            (0 | 1, 1) | (2, 2) => {}
-            (0 | 1, 2) => seen.switched.store(before == 1, Ordering::SeqCst),
-            other => return Err(format!("answered by versions {other:?}: the switch went back")),
-        }
-        last = events;
-        seen.answers.fetch_add(1, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-    }
-    Ok(seen.answers.load(Ordering::SeqCst))
-}
-
 #[tokio::test]
 async fn queries_are_answered_throughout_a_rebuild_of_100_000_events() {
     const EVENTS: u32 = 100_000;
@@ -350,7 +241,13 @@ async fn queries_are_answered_throughout_a_rebuild_of_100_000_events() {
     let v1 = blue_green(&side, ViewV1::default()).spawn();
     live::<ViewV1>(&side, 1, BUILD).await;
     let seen = Arc::new(Seen::default());
-    let queries = tokio::spawn(query_loop(side.clone(), seen.clone(), i64::from(EVENTS)));
+    let queries = tokio::spawn(query_loop(
+        side.clone(),
+        seen.clone(),
+        i64::from(EVENTS),
+        ViewV2::default(),
+        TotalsV2,
+    ));
     until("a first answer", DEADLINE, || {
         seen.answers.load(Ordering::SeqCst) > 0
     })
