@@ -62,7 +62,7 @@ async fn operator() {
     let head = browser.wait_text("#head").await;
     assert_eq!(head, last.position.expect("a position").to_string());
     assert_eq!(browser.wait_text(&format!("{ROW} td.lag")).await, "0");
-    assert_eq!(browser.wait_text(&format!("{ROW} td:nth-child(7)")).await, "live");
+    assert_eq!(browser.wait_text(&format!("{ROW} td.state")).await, "live");
     assert_eq!(browser.wait_text("#dead-letters").await, "2");
 
     // The runner stops and three deposits come: the dashboard, reloading itself, shows them.
@@ -77,7 +77,7 @@ async fn operator() {
         })
         .await;
     assert_eq!(
-        browser.wait_text(&format!("{ROW} td:nth-child(7)")).await,
+        browser.wait_text(&format!("{ROW} td.state")).await,
         "no runner"
     );
 
