@@ -64,6 +64,11 @@ pub enum Command {
         /// Prints the SQL that would run instead of running it.
         #[arg(long)]
         dry_run: bool,
+        /// Also sets up the roles of least privilege (Postgres, the read store in the same
+        /// database): an owner of the tables, a writer, a projector and a reader. Run it as a
+        /// superuser.
+        #[command(flatten)]
+        roles: RoleArgs,
     },
     /// The log's head and every projection's checkpoint, lag and holder.
     Status,
@@ -196,4 +201,37 @@ pub enum StreamsCommand {
         #[arg(long)]
         as_of: Option<String>,
     },
+}
+
+/// The roles `migrate --roles` sets up, by name.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RoleArgs {
+    /// Sets up the roles (see `chronicle::Roles`).
+    #[arg(long = "roles")]
+    pub enabled: bool,
+    /// The role that owns the schemas and Chronicle's tables (cannot log in).
+    #[arg(long, default_value = "chronicle_owner", requires = "enabled")]
+    pub owner: String,
+    /// The role of command processing: inserts and reads events, nothing else on them.
+    #[arg(long, default_value = "chronicle_writer", requires = "enabled")]
+    pub writer: String,
+    /// The role of projection runners: reads events, writes the read models.
+    #[arg(long, default_value = "chronicle_projector", requires = "enabled")]
+    pub projector: String,
+    /// The role of queries: reads the read models only.
+    #[arg(long, default_value = "chronicle_reader", requires = "enabled")]
+    pub reader: String,
+}
+
+impl RoleArgs {
+    /// The roles asked for, if any.
+    pub fn roles(&self) -> Option<chronicle::Roles> {
+        self.enabled.then(|| {
+            chronicle::Roles::new()
+                .owner(&self.owner)
+                .writer(&self.writer)
+                .projector(&self.projector)
+                .reader(&self.reader)
+        })
+    }
 }

@@ -182,6 +182,29 @@ impl Target {
         Ok([log, read])
     }
 
+    /// The event log's schema and the read store's, for the roles of least privilege: Postgres
+    /// only, with the read store in the same database (its schema may differ).
+    pub(crate) fn postgres_schemas(&self) -> Result<(String, String), CliError> {
+        let refused = || {
+            CliError::Invalid(
+                "--roles sets up Postgres roles: give a postgres:// --database-url, the read store in the same \
+                 database (the same URL, if you name it; --read-schema may name another schema)"
+                    .to_owned(),
+            )
+        };
+        let Database::Postgres { url, schema } = &self.log else {
+            return Err(refused());
+        };
+        match &self.read {
+            None => Ok((schema.clone(), schema.clone())),
+            Some(ReadTarget::Sql(Database::Postgres {
+                url: read_url,
+                schema: read_schema,
+            })) if read_url == url => Ok((schema.clone(), read_schema.clone())),
+            Some(_) => Err(refused()),
+        }
+    }
+
     /// Opens the stores, creating a SQLite file if missing unless `existing`.
     async fn open_stores(&self, existing: bool) -> Result<Stores, CliError> {
         self.log.check_file(!existing)?;
@@ -358,6 +381,18 @@ impl Log {
     /// Events of any type after `checkpoint` (what a projection of every type has not applied).
     pub(crate) async fn progress(&self, checkpoint: chronicle::Checkpoint) -> Result<Progress, StoreError> {
         each!(self, |store| store.progress(checkpoint, &[]).await)
+    }
+
+    /// Runs `sql` (several statements, one transaction) on a Postgres log's database.
+    pub(crate) async fn run_sql(&self, sql: &str) -> Result<(), CliError> {
+        match self {
+            Log::Postgres(store) => sqlx::raw_sql(sql)
+                .execute(store.pool())
+                .await
+                .map(drop)
+                .map_err(|error| CliError::Invalid(format!("setting up the roles failed: {error}"))),
+            Log::Sqlite(_) => Err(CliError::Invalid("SQLite has no roles".to_owned())),
+        }
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {

@@ -38,7 +38,9 @@ pub(crate) async fn run_command(
     }
     let output = global.output;
     match command {
-        Command::Migrate { dry_run } => commands::migrate::run(&target, *dry_run, output, out).await,
+        Command::Migrate { dry_run, roles } => {
+            commands::migrate::run(&target, *dry_run, roles.roles().as_ref(), output, out).await
+        }
         Command::Status => {
             let stores = target.open_existing().await?;
             commands::status::run(&stores, output, out).await

@@ -119,7 +119,7 @@ pub use crate::backend::portable::{
     SqlTuple, SqlValue, SqlWrite,
 };
 #[cfg(feature = "postgres")]
-pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore};
+pub use crate::backend::postgres::{GroupCommit, PostgresReadStore, PostgresStore, Roles};
 #[cfg(feature = "rabbitmq")]
 pub use crate::backend::rabbitmq::{RabbitMqPublisher, RabbitMqSubscriber, RabbitMqSubscription};
 #[cfg(feature = "redis")]

@@ -46,6 +46,11 @@ mod projection_test;
 mod reference;
 #[path = "../../book/listings/relay.rs"]
 mod relay;
+// `set_up_roles` and `pool_as` are a deployment's; `backends/postgres/roles.rs` runs the same
+// calls with throwaway role names.
+#[allow(dead_code)]
+#[path = "../../book/listings/roles.rs"]
+mod roles;
 #[path = "../../book/listings/scaling.rs"]
 mod scaling;
 #[path = "../../book/listings/services.rs"]

@@ -6,7 +6,8 @@
 //! `statements.rs` its SQL (from `sql/`); `append.rs` appends; `reads.rs` reads and snapshots,
 //! `rows.rs` reading rows; `source.rs` the gap-free subscription order; `wake_up.rs` and
 //! `listen.rs` the notifications after appends; `group_commit.rs` and `inline.rs` the two append
-//! modes; `read_store.rs` the read store, `location.rs` its blue/green locations (a schema each); `errors.rs` the one sorting of Postgres' SQLSTATE
+//! modes; `read_store.rs` the read store, `location.rs` its blue/green locations (a schema each); `roles.rs` the roles of least
+//! privilege; `errors.rs` the one sorting of Postgres' SQLSTATE
 //! codes; `schema.rs` the names Chronicle puts into SQL.
 
 mod append;
@@ -19,6 +20,7 @@ mod listen;
 mod location;
 mod read_store;
 mod reads;
+mod roles;
 mod rows;
 mod schema;
 mod source;
@@ -28,6 +30,7 @@ mod wake_up;
 
 pub use self::group_commit::GroupCommit;
 pub use self::read_store::PostgresReadStore;
+pub use self::roles::Roles;
 pub use self::store::PostgresStore;
 
 crate::backend::sql::fetch::fetch_impls!(

@@ -57,6 +57,10 @@ pub struct PostgresReadStore {
 /// [`holder`](ReadStore::holder) tells who holds a claim.
 const OWNER_PREFIX: &str = "chronicle:";
 
+/// The comment the migration leaves on `chronicle_checkpoints` when the tables are complete (the
+/// last statement of `sql/read_store_migrate.sql`).
+const READ_STORE_MARKER: &str = "Chronicle read store. Table layout 3.";
+
 /// The store's SQL, built once per schema.
 struct Statements {
     schema: String,
@@ -172,9 +176,21 @@ impl PostgresReadStore {
     }
 
     /// Creates the schema, `chronicle_checkpoints`, `chronicle_dead_letters`, `chronicle_consumers`
-    /// and `chronicle_consumed_streams` if missing, and upgrades those of an earlier version in place. Safe to run at every start, from several
-    /// processes at once (they take turns on an advisory lock).
+    /// and `chronicle_consumed_streams` if missing, and upgrades those of an earlier version in
+    /// place. Safe to run at every start, from several processes at once (they take turns on an
+    /// advisory lock). Once the tables are complete this only reads the catalog, so a role
+    /// without DDL rights (the projector of [`Roles`](crate::Roles)) may call it too.
     pub async fn migrate(&self) -> Result<(), ReadStoreError> {
+        let table = format!("\"{}\".chronicle_checkpoints", self.sql.schema);
+        let marker: Option<String> =
+            sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
+                .bind(&table)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(read_store_error)?;
+        if marker.as_deref() == Some(READ_STORE_MARKER) {
+            return Ok(());
+        }
         sqlx::raw_sql(self.migration_sql())
             .execute(&self.pool)
             .await
@@ -350,5 +366,15 @@ mod tests {
         ] {
             assert!(!statement.is_empty() && !statement.contains('{'), "{statement:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod marker {
+    #[test]
+    fn the_migration_ends_with_the_marker_migrate_looks_for() {
+        assert!(super::MIGRATE_SQL
+            .trim_end()
+            .ends_with(&format!("IS '{}';", super::READ_STORE_MARKER)));
     }
 }

@@ -6,6 +6,7 @@ mod group_commit;
 mod inline;
 mod layout;
 mod restart;
+mod roles;
 mod rows;
 mod subscription;
 

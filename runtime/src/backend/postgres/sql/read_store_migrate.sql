@@ -75,3 +75,8 @@ CREATE TABLE IF NOT EXISTS "{schema}".chronicle_consumed_streams (
     version bigint NOT NULL,
     PRIMARY KEY (consumer, stream_id)
 );
+
+-- The marker `PostgresReadStore::migrate` looks for, so that a role without DDL rights (the
+-- projector of `Roles`) may call it once the tables are complete; change it whenever this file
+-- changes.
+COMMENT ON TABLE "{schema}".chronicle_checkpoints IS 'Chronicle read store. Table layout 3.';
