@@ -31,7 +31,10 @@ pub async fn pool_as(role: &str, password: &str) -> Result<PgPool, chronicle::sq
         .database("bank")
         .username(role)
         .password(password);
-    PgPoolOptions::new().max_connections(8).connect_with(options).await
+    PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
 }
 // ANCHOR_END: services
 

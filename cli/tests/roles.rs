@@ -59,7 +59,16 @@ async fn migrate_sets_up_the_roles_of_least_privilege() {
 
     // Hostile names and targets without roles: one line, a non-zero exit, nothing made.
     fails_with(
-        &chronicle(&["--database-url", &url, "--schema", &schema, "migrate", "--roles", "--reader", "r\"; DROP ROLE postgres; --"]),
+        &chronicle(&[
+            "--database-url",
+            &url,
+            "--schema",
+            &schema,
+            "migrate",
+            "--roles",
+            "--reader",
+            "r\"; DROP ROLE postgres; --",
+        ]),
         "invalid Postgres role name",
     );
     let file = TempFile::new("cli-roles");
@@ -83,7 +92,10 @@ async fn migrate_sets_up_the_roles_of_least_privilege() {
     assert!(may(&admin, writer, &events, "INSERT").await);
     assert!(may(&admin, writer, &events, "SELECT").await);
     for privilege in ["UPDATE", "DELETE", "TRUNCATE"] {
-        assert!(!may(&admin, writer, &events, privilege).await, "writer {privilege}");
+        assert!(
+            !may(&admin, writer, &events, privilege).await,
+            "writer {privilege}"
+        );
     }
     assert!(!may(&admin, writer, &checkpoints, "INSERT").await);
     let projector = &names[2];
@@ -91,14 +103,19 @@ async fn migrate_sets_up_the_roles_of_least_privilege() {
     assert!(!may(&admin, projector, &events, "INSERT").await);
     assert!(may(&admin, projector, &checkpoints, "UPDATE").await);
     let reader = &names[3];
-    assert!(!may(&admin, reader, &events, "SELECT").await, "not the events' payloads");
+    assert!(
+        !may(&admin, reader, &events, "SELECT").await,
+        "not the events' payloads"
+    );
     assert!(may(&admin, reader, &checkpoints, "SELECT").await);
     assert!(!may(&admin, reader, &checkpoints, "UPDATE").await);
-    let owner: String = sqlx::query_scalar("SELECT tableowner::text FROM pg_tables WHERE schemaname = $1 AND tablename = 'chronicle_events'")
-        .bind(&schema)
-        .fetch_one(&admin)
-        .await
-        .expect("the owner");
+    let owner: String = sqlx::query_scalar(
+        "SELECT tableowner::text FROM pg_tables WHERE schemaname = $1 AND tablename = 'chronicle_events'",
+    )
+    .bind(&schema)
+    .fetch_one(&admin)
+    .await
+    .expect("the owner");
     assert_eq!(&owner, &names[0]);
 
     sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))

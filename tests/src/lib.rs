@@ -103,3 +103,7 @@ pub mod book_observability {}
 /// The admin-page chapter.
 #[doc = include_str!("../../book/src/admin.md")]
 pub mod book_admin {}
+
+/// The database-roles chapter.
+#[doc = include_str!("../../book/src/roles.md")]
+pub mod book_roles {}

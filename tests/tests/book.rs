@@ -226,7 +226,7 @@ fn every_error_shown_in_the_book_is_what_the_compiler_prints() {
             // shape is checked by `cli/tests/commands.rs`, the ids and times are of that run.
             (
                 "operations.md",
-                "log: postgres://postgres@127.0.0.1:5432/bank (schema `public`) at position 4, last event 2026-12-02T13:35:41.268Z"
+                "log: postgres://postgres@127.0.0.1:5432/bank (schema `public`) at position 4 (4 events), last event 2026-12-02T13:35:41.268Z"
             ),
             ("operations.md", "correlation 92e90a72-45cb-4459-b39a-5d8e9cf76cba: 2 events of 2 commands"),
         ],

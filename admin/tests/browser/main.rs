@@ -76,10 +76,7 @@ async fn operator() {
             lag == "3"
         })
         .await;
-    assert_eq!(
-        browser.wait_text(&format!("{ROW} td.state")).await,
-        "no runner"
-    );
+    assert_eq!(browser.wait_text(&format!("{ROW} td.state")).await, "no runner");
 
     // A runner again: back to nothing behind.
     let runner = fixture.runner();

@@ -132,7 +132,9 @@ impl PostgresStore {
     /// (a DBA's deployment step), not as the application.
     pub async fn migrate_roles(&self, read: &PostgresReadStore, roles: &Roles) -> Result<(), StoreError> {
         self.migrate().await?;
-        read.migrate().await.map_err(|error| StoreError::Database(Box::new(error)))?;
+        read.migrate()
+            .await
+            .map_err(|error| StoreError::Database(Box::new(error)))?;
         let sql = roles.sql(self.schema(), read.schema())?;
         sqlx::raw_sql(&sql)
             .execute(self.pool())
@@ -153,9 +155,15 @@ mod tests {
         assert!(sql.contains(r#"GRANT USAGE ON SCHEMA "bank_views" TO "chronicle_reader";"#));
         assert!(!sql.contains('{'), "every placeholder replaced");
         for hostile in ["Writer", "w\"; DROP ROLE postgres; --", "pg_writer", "", "9w"] {
-            assert!(Roles::new().writer(hostile).sql("bank", "bank").is_err(), "{hostile}");
+            assert!(
+                Roles::new().writer(hostile).sql("bank", "bank").is_err(),
+                "{hostile}"
+            );
         }
         assert!(Roles::new().sql("pg_catalog", "bank").is_err());
-        assert!(Roles::new().reader("chronicle_writer").sql("bank", "bank").is_err());
+        assert!(Roles::new()
+            .reader("chronicle_writer")
+            .sql("bank", "bank")
+            .is_err());
     }
 }

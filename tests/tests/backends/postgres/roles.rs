@@ -10,7 +10,9 @@ use bank::views::postgres::{AccountBalances, BalanceOf};
 use bank::{Deposit, OpenAccount};
 use chronicle::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use chronicle::sqlx::{self, PgPool};
-use chronicle::{Chronicle, PostgresReadStore, PostgresStore, ProjectionRunner, ReadSide, Roles};
+use chronicle::{
+    Chronicle, EventStore as _, PostgresReadStore, PostgresStore, ProjectionRunner, ReadSide, Roles,
+};
 use chronicle_tests::support;
 
 /// A pool logged in as `role`, its `search_path` the test's schema.
@@ -57,11 +59,16 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
         .with_schema(&schema)
         .unwrap();
     store.migrate_roles(&read, &roles).await.expect("the roles");
-    store.migrate_roles(&read, &roles).await.expect("the roles, again");
+    store
+        .migrate_roles(&read, &roles)
+        .await
+        .expect("the roles, again");
 
     // The writer processes commands, and migrating the complete tables needs no DDL.
     let writer = login(&format!("{prefix}_writer"), &schema).await;
-    let written = PostgresStore::from_pool(writer.clone()).with_schema(&schema).unwrap();
+    let written = PostgresStore::from_pool(writer.clone())
+        .with_schema(&schema)
+        .unwrap();
     written.migrate().await.expect("the writer may call migrate");
     let bank = Chronicle::new(written.clone());
     bank.execute(OpenAccount {
@@ -93,8 +100,12 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
 
     // The projector catches the view up: it creates the read model's table and writes it.
     let projector = login(&format!("{prefix}_projector"), &schema).await;
-    let source = PostgresStore::from_pool(projector.clone()).with_schema(&schema).unwrap();
-    let views = PostgresReadStore::from_pool(projector.clone()).with_schema(&schema).unwrap();
+    let source = PostgresStore::from_pool(projector.clone())
+        .with_schema(&schema)
+        .unwrap();
+    let views = PostgresReadStore::from_pool(projector.clone())
+        .with_schema(&schema)
+        .unwrap();
     views.migrate().await.expect("the projector may call migrate");
     let runner = ProjectionRunner::new(source.clone(), views, AccountBalances).spawn();
     runner
@@ -114,11 +125,22 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
     // The reader answers queries, read-your-writes included.
     let reader = login(&format!("{prefix}_reader"), &schema).await;
     let side = ReadSide::new(
-        PostgresStore::from_pool(reader.clone()).with_schema(&schema).unwrap(),
-        PostgresReadStore::from_pool(reader.clone()).with_schema(&schema).unwrap(),
+        PostgresStore::from_pool(reader.clone())
+            .with_schema(&schema)
+            .unwrap(),
+        PostgresReadStore::from_pool(reader.clone())
+            .with_schema(&schema)
+            .unwrap(),
     );
     let balance = side
-        .query_consistent(&AccountBalances, &BalanceOf { account_id: "r-1".into() }, &receipt, Duration::from_secs(10))
+        .query_consistent(
+            &AccountBalances,
+            &BalanceOf {
+                account_id: "r-1".into(),
+            },
+            &receipt,
+            Duration::from_secs(10),
+        )
         .await
         .expect("the reader queries")
         .expect("the account");
@@ -140,7 +162,7 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
         refused(&reader, sql).await;
     }
     // Nothing forged reached the log: the aggregate loads the balance it had.
-    let loaded = bank.store().read_stream("bank.Account-r-1", 0).await.unwrap();
+    let loaded = bank.store().read_stream(&receipt.stream_id, 0).await.unwrap();
     assert_eq!(loaded.len(), 2, "the opening and the deposit, nothing else");
 
     for pool in [writer, projector, reader] {
