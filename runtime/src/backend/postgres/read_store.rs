@@ -10,7 +10,7 @@ use sqlx::{Connection as _, Executor as _, Row as _};
 use uuid::Uuid;
 
 use super::errors::{read_store_error, Postgres};
-use super::schema::check_read_schema;
+use super::schema::{check_read_schema, table_comment};
 use super::store::PostgresStore;
 use crate::backend::sql::checkpoints::{checkpoint_methods, checkpoint_rows, CheckpointStatements};
 use crate::backend::sql::consumers::{consumer_methods, consumer_rows, ConsumerStatements};
@@ -181,13 +181,9 @@ impl PostgresReadStore {
     /// advisory lock). Once the tables are complete this only reads the catalog, so a role
     /// without DDL rights (the projector of [`Roles`](crate::Roles)) may call it too.
     pub async fn migrate(&self) -> Result<(), ReadStoreError> {
-        let table = format!("\"{}\".chronicle_checkpoints", self.sql.schema);
-        let marker: Option<String> =
-            sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
-                .bind(&table)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(read_store_error)?;
+        let marker = table_comment(&self.pool, &self.sql.schema, "chronicle_checkpoints")
+            .await
+            .map_err(read_store_error)?;
         if marker.as_deref() == Some(READ_STORE_MARKER) {
             return Ok(());
         }

@@ -47,6 +47,19 @@ pub(crate) fn check_read_schema(schema: &str) -> Result<(), ReadStoreError> {
     })
 }
 
+/// The comment on `schema`.`table`, `None` when there is no such table (or no comment): where
+/// a migration leaves its layout marker, so that a complete one is not run again.
+pub(crate) async fn table_comment(
+    pool: &sqlx::PgPool,
+    schema: &str,
+    table: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
+        .bind(format!("\"{schema}\".{table}"))
+        .fetch_one(pool)
+        .await
+}
+
 /// The notification channel of `schema`: `chronicle_events_<schema>`, or, when that is longer
 /// than an identifier may be, a prefix of it and a hash of the whole schema name.
 pub(crate) fn channel_name(schema: &str) -> String {

@@ -6,13 +6,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row as _;
 
 use super::database::Database;
 use super::errors::store_error;
 use super::group_commit::{GroupCommit, GroupCommitter};
 use super::inline::InlineProjection;
-use super::schema::check_store_schema;
+use super::schema::{check_store_schema, table_comment};
 use super::statements::LAYOUT_MARKER;
 use crate::core::error::StoreError;
 use crate::core::projection::Projection;
@@ -231,14 +230,9 @@ impl PostgresStore {
     /// reads the catalog, so a role without DDL rights may call it too.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let database = &self.database;
-        let table = format!("\"{}\".chronicle_events", database.sql.schema);
-        let marker: Option<String> =
-            sqlx::query("SELECT obj_description(to_regclass($1), 'pg_class') AS marker")
-                .bind(&table)
-                .fetch_one(&database.pool)
-                .await
-                .and_then(|row| row.try_get("marker"))
-                .map_err(store_error)?;
+        let marker = table_comment(&database.pool, &database.sql.schema, "chronicle_events")
+            .await
+            .map_err(store_error)?;
         if marker.as_deref() != Some(LAYOUT_MARKER) {
             sqlx::raw_sql(&database.sql.migrate)
                 .execute(&database.pool)
