@@ -127,7 +127,8 @@ pub async fn projections<S: EventSource, R: ReadStore>(
         .collect();
     let mut rows = Vec::new();
     for (name, row) in stored {
-        let (partition, location) = match CheckpointName::of(&name) {
+        let kind = CheckpointName::of(&name);
+        let (partition, location) = match kind {
             CheckpointName::Projection(_) => (None, None),
             CheckpointName::Partition { partition, .. } => (Some((partition.index, partition.count)), None),
             CheckpointName::Location { projection, version } => (
@@ -137,7 +138,7 @@ pub async fn projections<S: EventSource, R: ReadStore>(
             // Markers, no checkpoints.
             _ => continue,
         };
-        let projection = CheckpointName::of(&name).projection().to_owned();
+        let projection = kind.projection().to_owned();
         let progress = source.progress(row.checkpoint, &[]).await?;
         let paused = chronicle::is_paused(read, &projection).await?;
         rows.push(ProjectionRow {

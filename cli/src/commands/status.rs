@@ -69,13 +69,14 @@ pub(crate) async fn run(
         Err(missing @ CliError::NoReadStore { .. }) => (Vec::new(), Some(missing.to_string())),
         Err(other) => return Err(other),
     };
-    let names: Vec<(CheckpointName<'_>, &chronicle::CheckpointRow)> = rows
+    // Each row's name, told apart once.
+    let names: Vec<(&str, CheckpointName<'_>, &chronicle::CheckpointRow)> = rows
         .iter()
-        .map(|(name, row)| (CheckpointName::of(name), row))
+        .map(|(stored, row)| (stored.as_str(), CheckpointName::of(stored), row))
         .collect();
     let paused: Vec<&str> = names
         .iter()
-        .filter_map(|(name, row)| match name {
+        .filter_map(|(_, name, row)| match name {
             CheckpointName::Paused(projection) if row.checkpoint.position == 1 => Some(*projection),
             _ => None,
         })
@@ -83,13 +84,12 @@ pub(crate) async fn run(
     // The live versions of projections rebuilt blue/green: marker rows, not checkpoints.
     let live: HashMap<&str, u32> = names
         .iter()
-        .filter_map(|(name, row)| match name {
+        .filter_map(|(_, name, row)| match name {
             CheckpointName::Live(projection) => Some((*projection, row.version)),
             _ => None,
         })
         .collect();
-    for (stored, row) in &rows {
-        let name = CheckpointName::of(stored);
+    for &(stored, name, row) in &names {
         let (partition, location) = match name {
             CheckpointName::Projection(_) => (None, None),
             CheckpointName::Partition { partition, .. } => {
