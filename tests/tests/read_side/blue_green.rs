@@ -33,6 +33,33 @@ pub(super) const CHECK_EVERY: Duration = Duration::from_millis(20);
 /// What the view holds: events counted, their amounts summed, and the version that built it.
 pub(super) type Totals = (i64, i64, i64);
 
+/// An engine the shared scenarios run on: a read store with locations, the two versions of the
+/// view written for it (and their queries), and how to see its locations from outside Chronicle.
+pub(super) trait BlueGreenEngine: Sized {
+    type Store: Locations;
+    type V1: Projection<Store = Self::Store> + Default + Clone + Resets;
+    type V2: Projection<Store = Self::Store> + Default + Clone + Resets;
+    type Q1: Query<ReadModel = Self::V1, Output = Option<Totals>> + Default;
+    type Q2: Query<ReadModel = Self::V2, Output = Option<Totals>> + Default;
+
+    /// The read store the locations are beside.
+    fn store(&self) -> &Self::Store;
+
+    /// How many locations exist beside the store, as the engine lists them.
+    async fn locations(&self) -> usize;
+
+    /// Drops the locations the test made, and what else the test left.
+    async fn clean_up(self, made: &[(&str, u32)]);
+
+    /// What the engine checks of a finished rebuild besides the answers.
+    async fn after_rebuild(&self) {}
+}
+
+/// How many times a view's `#[reset]` ran.
+pub(super) trait Resets {
+    fn resets(&self) -> u32;
+}
+
 /// Creates the view's one row, empty, built by `version`.
 async fn reset_view(db: &mut Sql, version: i64) -> Result<(), sqlx::Error> {
     db.execute(sql(
@@ -73,8 +100,14 @@ async fn totals(db: &mut ReadOnly<'_, Sql>) -> Result<Option<Totals>, sqlx::Erro
 macro_rules! view {
     ($view:ident, $name:literal, $version:literal, $query:ident) => {
         #[derive(Default, Clone)]
-        struct $view {
+        pub(super) struct $view {
             resets: Arc<AtomicU32>,
+        }
+
+        impl super::blue_green::Resets for $view {
+            fn resets(&self) -> u32 {
+                self.resets.load(Ordering::SeqCst)
+            }
         }
 
         #[projection(name = $name, version = $version)]
@@ -101,9 +134,9 @@ macro_rules! view {
         }
 
         /// The view's one row.
-        #[derive(Query)]
+        #[derive(Query, Default)]
         #[query(output = Option<Totals>, read_model = $view)]
-        struct $query;
+        pub(super) struct $query;
     };
 }
 
@@ -235,6 +268,26 @@ impl Engine {
     }
 }
 
+impl BlueGreenEngine for Engine {
+    type Store = SqlReadStore;
+    type V1 = ViewV1;
+    type V2 = ViewV2;
+    type Q1 = TotalsV1;
+    type Q2 = TotalsV2;
+
+    fn store(&self) -> &SqlReadStore {
+        &self.store
+    }
+
+    async fn locations(&self) -> usize {
+        Engine::locations(self).await
+    }
+
+    async fn clean_up(self, made: &[(&str, u32)]) {
+        Engine::clean_up(self, made).await
+    }
+}
+
 /// A blue/green runner at the tests' pace: quick polls, large batches, frequent checks, a short
 /// grace period.
 pub(super) fn blue_green<P: Projection>(side: &SideOf<P::Store>, view: P) -> BlueGreenRunner<P, PostgresStore>
@@ -356,28 +409,30 @@ where
     Ok(seen.answers.load(Ordering::SeqCst))
 }
 
-async fn queries_are_answered_throughout_a_rebuild_of_100_000_events(engine: Engine) {
+pub(super) async fn queries_are_answered_throughout_a_rebuild_of_100_000_events<E: BlueGreenEngine>(
+    engine: E,
+) {
     const EVENTS: u32 = 100_000;
     let bank = PgBank::new().await;
     insert_deposits(&bank.store, "bulk", 100, EVENTS).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
+    let side = ReadSide::new(bank.store.clone(), engine.store().clone());
 
-    let v1 = blue_green(&side, ViewV1::default()).spawn();
-    live::<ViewV1>(&side, 1, BUILD).await;
+    let v1 = blue_green(&side, E::V1::default()).spawn();
+    live::<E::V1>(&side, 1, BUILD).await;
     let seen = Arc::new(Seen::default());
     let queries = tokio::spawn(query_loop(
         side.clone(),
         seen.clone(),
         i64::from(EVENTS),
-        ViewV2::default(),
-        TotalsV2,
+        E::V2::default(),
+        E::Q2::default(),
     ));
     until("a first answer", DEADLINE, || {
         seen.answers.load(Ordering::SeqCst) > 0
     })
     .await;
 
-    let v2 = blue_green(&side, ViewV2::default()).spawn();
+    let v2 = blue_green(&side, E::V2::default()).spawn();
     // Appends during the rebuild: both versions apply them, and the switch waits for them.
     bank.open("late").await;
     for _ in 0..5 {
@@ -389,7 +444,7 @@ async fn queries_are_answered_throughout_a_rebuild_of_100_000_events(engine: Eng
             .then_some(())
     })
     .await;
-    live::<ViewV2>(&side, 2, BUILD).await;
+    live::<E::V2>(&side, 2, BUILD).await;
     until("the switch seen by the queries", DEADLINE, || {
         seen.switched.load(Ordering::SeqCst)
     })
@@ -416,28 +471,38 @@ async fn queries_are_answered_throughout_a_rebuild_of_100_000_events(engine: Eng
         .expect("the query task")
         .expect("every answer whole");
     assert!(answers > 20, "{answers} answers");
-    let answer = side.query_live(&ViewV2::default(), &TotalsV2).await.unwrap();
+    let answer = side
+        .query_live(&E::V2::default(), &E::Q2::default())
+        .await
+        .unwrap();
     assert_eq!(answer, Some((i64::from(EVENTS) + 5, i64::from(EVENTS) + 5, 2)));
+    engine.after_rebuild().await;
     stop(v2).await;
     engine.clean_up(&[("bg_view", 1), ("bg_view", 2)]).await;
 }
 
-async fn two_versions_side_by_side_never_rebuild_each_other(engine: Engine) {
+pub(super) async fn two_versions_side_by_side_never_rebuild_each_other<E: BlueGreenEngine>(engine: E) {
     let bank = PgBank::new().await;
     insert_deposits(&bank.store, "side", 5, 50).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
-    let (one, two) = (ViewV1::default(), ViewV2::default());
+    let side = ReadSide::new(bank.store.clone(), engine.store().clone());
+    let (one, two) = (E::V1::default(), E::V2::default());
 
     // Both deployments at once, as during a rolling update.
     let v1 = blue_green(&side, one.clone()).spawn();
     let v2 = blue_green(&side, two.clone()).spawn();
-    live::<ViewV2>(&side, 2, DEADLINE).await;
+    live::<E::V2>(&side, 2, DEADLINE).await;
     insert_deposits(&bank.store, "more", 5, 25).await;
-    built::<ViewV1>(&side, DEADLINE).await;
-    built::<ViewV2>(&side, DEADLINE).await;
+    built::<E::V1>(&side, DEADLINE).await;
+    built::<E::V2>(&side, DEADLINE).await;
     // Each deployment reads its own version: the older one until it is retired.
-    assert_eq!(side.query_live(&one, &TotalsV1).await.unwrap(), Some((75, 75, 1)));
-    assert_eq!(side.query_live(&two, &TotalsV2).await.unwrap(), Some((75, 75, 2)));
+    assert_eq!(
+        side.query_live(&one, &E::Q1::default()).await.unwrap(),
+        Some((75, 75, 1))
+    );
+    assert_eq!(
+        side.query_live(&two, &E::Q2::default()).await.unwrap(),
+        Some((75, 75, 2))
+    );
 
     // Restarted in turns, each finds its own checkpoint: no rebuild in either direction.
     stop(v1).await;
@@ -445,18 +510,24 @@ async fn two_versions_side_by_side_never_rebuild_each_other(engine: Engine) {
     stop(v2).await;
     let v2 = blue_green(&side, two.clone()).spawn();
     insert_deposits(&bank.store, "again", 5, 10).await;
-    built::<ViewV1>(&side, DEADLINE).await;
-    built::<ViewV2>(&side, DEADLINE).await;
+    built::<E::V1>(&side, DEADLINE).await;
+    built::<E::V2>(&side, DEADLINE).await;
     checks(&v1, 5).await;
     checks(&v2, 5).await;
-    assert_eq!(one.resets.load(Ordering::SeqCst), 1, "version 1 built once");
-    assert_eq!(two.resets.load(Ordering::SeqCst), 1, "version 2 built once");
-    assert_eq!(side.query_live(&one, &TotalsV1).await.unwrap(), Some((85, 85, 1)));
-    assert_eq!(side.query_live(&two, &TotalsV2).await.unwrap(), Some((85, 85, 2)));
+    assert_eq!(one.resets(), 1, "version 1 built once");
+    assert_eq!(two.resets(), 1, "version 2 built once");
+    assert_eq!(
+        side.query_live(&one, &E::Q1::default()).await.unwrap(),
+        Some((85, 85, 1))
+    );
+    assert_eq!(
+        side.query_live(&two, &E::Q2::default()).await.unwrap(),
+        Some((85, 85, 2))
+    );
 
     // The older deployment, caught up and checking, never takes the pointer back.
     assert_eq!(
-        side.blue_green_status::<ViewV1>().await.unwrap().live_version,
+        side.blue_green_status::<E::V1>().await.unwrap().live_version,
         Some(2)
     );
     checks(&v1, 10).await;
@@ -483,20 +554,24 @@ async fn two_versions_side_by_side_never_rebuild_each_other(engine: Engine) {
     engine.clean_up(&[("bg_view", 1), ("bg_view", 2)]).await;
 }
 
-async fn an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed(engine: Engine) {
+pub(super) async fn an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed<
+    E: BlueGreenEngine,
+>(
+    engine: E,
+) {
     let bank = PgBank::new().await;
     insert_deposits(&bank.store, "grace", 3, 30).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
-    let v1 = blue_green(&side, ViewV1::default()).spawn();
-    live::<ViewV1>(&side, 1, DEADLINE).await;
-    let v2 = blue_green(&side, ViewV2::default()).spawn();
-    live::<ViewV2>(&side, 2, DEADLINE).await;
+    let side = ReadSide::new(bank.store.clone(), engine.store().clone());
+    let v1 = blue_green(&side, E::V1::default()).spawn();
+    live::<E::V1>(&side, 1, DEADLINE).await;
+    let v2 = blue_green(&side, E::V2::default()).spawn();
+    live::<E::V2>(&side, 2, DEADLINE).await;
     assert_eq!(engine.locations().await, 2);
 
     let stopped = Instant::now();
     stop(v1).await;
     let dropped = eventually("the old location dropped", DEADLINE, || async {
-        let status = side.blue_green_status::<ViewV2>().await.expect("status");
+        let status = side.blue_green_status::<E::V2>().await.expect("status");
         status
             .locations
             .iter()
@@ -510,12 +585,23 @@ async fn an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passe
         dropped - stopped
     );
     assert_eq!(engine.locations().await, 1);
-    // The live version answers on; a deployment of version 1 started again builds afresh.
+    // Its registration went with it; the live version answers on.
+    let rows: Vec<String> = engine
+        .store()
+        .checkpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!rows.contains(&"bg_view/v1".to_owned()), "{rows:?}");
     assert_eq!(
-        side.query_live(&ViewV2::default(), &TotalsV2).await.unwrap(),
+        side.query_live(&E::V2::default(), &E::Q2::default())
+            .await
+            .unwrap(),
         Some((30, 30, 2))
     );
-    let status = side.blue_green_status::<ViewV2>().await.unwrap();
+    let status = side.blue_green_status::<E::V2>().await.unwrap();
     assert_eq!(status.locations.len(), 1);
     assert!(status.locations[0].live && status.locations[0].position.is_some());
     stop(v2).await;

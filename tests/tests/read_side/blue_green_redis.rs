@@ -10,18 +10,14 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::blue_green::{
-    blue_green, built, checks, live, query_loop, stop, Seen, Totals, BUILD, CHECK_EVERY, DEADLINE, GRACE,
-};
+use super::blue_green::{blue_green, live, stop, BlueGreenEngine, Totals, DEADLINE};
 use bank::MoneyDeposited;
 use chronicle::prelude::*;
 use chronicle::redis;
 use chronicle::{Checkpoint, CheckpointRow, Locations, ReadStoreError, ReadTransaction};
 use chronicle_tests::counts::insert_deposits;
 use chronicle_tests::support::{self, PgBank};
-use chronicle_tests::wait::{eventually, until};
 
 /// The view's one hash, named through `key` so that each location has its own.
 const VIEW: &str = "bg_view";
@@ -77,8 +73,14 @@ async fn totals(db: &mut ReadOnly<'_, RedisWrites>) -> Result<Option<Totals>, Re
 macro_rules! view {
     ($view:ident, $name:literal, $version:literal, $query:ident) => {
         #[derive(Default, Clone)]
-        struct $view {
+        pub(super) struct $view {
             resets: Arc<AtomicU32>,
+        }
+
+        impl super::blue_green::Resets for $view {
+            fn resets(&self) -> u32 {
+                self.resets.load(Ordering::SeqCst)
+            }
         }
 
         #[projection(name = $name, version = $version)]
@@ -109,9 +111,9 @@ macro_rules! view {
         }
 
         /// The view's one hash.
-        #[derive(Query)]
+        #[derive(Query, Default)]
         #[query(output = Option<Totals>, read_model = $view)]
-        struct $query;
+        pub(super) struct $query;
     };
 }
 
@@ -213,191 +215,53 @@ impl Engine {
     }
 }
 
+impl BlueGreenEngine for Engine {
+    type Store = RedisReadStore;
+    type V1 = ViewV1;
+    type V2 = ViewV2;
+    type Q1 = TotalsV1;
+    type Q2 = TotalsV2;
+
+    fn store(&self) -> &RedisReadStore {
+        &self.store
+    }
+
+    async fn locations(&self) -> usize {
+        Engine::locations(self).await
+    }
+
+    async fn clean_up(self, made: &[(&str, u32)]) {
+        Engine::clean_up(self, made).await
+    }
+
+    async fn after_rebuild(&self) {
+        // Every key of the view is in the location: none under the bare name.
+        let location = self.store.at_location("bg_view", 2).await.unwrap();
+        assert!(keys_under(&self.store, &location.model_key(VIEW)).await.len() == 1);
+        assert!(
+            !keys_under(&self.store, VIEW).await.contains(VIEW),
+            "no key outside a location"
+        );
+    }
+}
+
 #[tokio::test]
 async fn queries_are_answered_throughout_a_rebuild_of_100_000_events() {
-    const EVENTS: u32 = 100_000;
-    let engine = Engine::redis().await;
-    let bank = PgBank::new().await;
-    insert_deposits(&bank.store, "bulk", 100, EVENTS).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
-
-    let v1 = blue_green(&side, ViewV1::default()).spawn();
-    live::<ViewV1>(&side, 1, BUILD).await;
-    let seen = Arc::new(Seen::default());
-    let queries = tokio::spawn(query_loop(
-        side.clone(),
-        seen.clone(),
-        i64::from(EVENTS),
-        ViewV2::default(),
-        TotalsV2,
-    ));
-    until("a first answer", DEADLINE, || {
-        seen.answers.load(Ordering::SeqCst) > 0
-    })
-    .await;
-
-    let v2 = blue_green(&side, ViewV2::default()).spawn();
-    // Appends during the rebuild: both versions apply them, and the switch waits for them.
-    bank.open("late").await;
-    for _ in 0..5 {
-        bank.deposit("late", 1).await;
-    }
-    eventually("the shadow's progress shown while it builds", BUILD, || async {
-        let status = v2.status().await.expect("status");
-        (status.live_version == Some(1) && status.serving_version == 1 && status.location.lag_events > 0)
-            .then_some(())
-    })
-    .await;
-    live::<ViewV2>(&side, 2, BUILD).await;
-    until("the switch seen by the queries", DEADLINE, || {
-        seen.switched.load(Ordering::SeqCst)
-    })
-    .await;
-    let after = seen.answers.load(Ordering::SeqCst) + 20;
-    until("answers after the switch", DEADLINE, || {
-        seen.answers.load(Ordering::SeqCst) >= after
-    })
-    .await;
-
-    // The old deployment retires: its location goes once the grace period has passed.
-    stop(v1).await;
-    eventually("the old location dropped", DEADLINE, || async {
-        let status = v2.status().await.expect("status");
-        let versions: Vec<u32> = status.locations.iter().map(|l| l.version).collect();
-        (versions == [2]).then_some(())
-    })
-    .await;
-    assert_eq!(engine.locations().await, 1);
-
-    seen.stop.store(true, Ordering::SeqCst);
-    let answers = queries
-        .await
-        .expect("the query task")
-        .expect("every answer whole");
-    assert!(answers > 20, "{answers} answers");
-    let answer = side.query_live(&ViewV2::default(), &TotalsV2).await.unwrap();
-    assert_eq!(answer, Some((i64::from(EVENTS) + 5, i64::from(EVENTS) + 5, 2)));
-    // Every key of the view is in the location: none under the bare name.
-    let location = engine.store.at_location("bg_view", 2).await.unwrap();
-    assert!(keys_under(&engine.store, &location.model_key(VIEW)).await.len() == 1);
-    assert!(
-        !keys_under(&engine.store, VIEW).await.contains(VIEW),
-        "no key outside a location"
-    );
-    stop(v2).await;
-    engine.clean_up(&[("bg_view", 1), ("bg_view", 2)]).await;
+    super::blue_green::queries_are_answered_throughout_a_rebuild_of_100_000_events(Engine::redis().await)
+        .await;
 }
 
 #[tokio::test]
 async fn two_versions_side_by_side_never_rebuild_each_other() {
-    let engine = Engine::redis().await;
-    let bank = PgBank::new().await;
-    insert_deposits(&bank.store, "side", 5, 50).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
-    let (one, two) = (ViewV1::default(), ViewV2::default());
-
-    // Both deployments at once, as during a rolling update.
-    let v1 = blue_green(&side, one.clone()).spawn();
-    let v2 = blue_green(&side, two.clone()).spawn();
-    live::<ViewV2>(&side, 2, DEADLINE).await;
-    insert_deposits(&bank.store, "more", 5, 25).await;
-    built::<ViewV1>(&side, DEADLINE).await;
-    built::<ViewV2>(&side, DEADLINE).await;
-    // Each deployment reads its own version: the older one until it is retired.
-    assert_eq!(side.query_live(&one, &TotalsV1).await.unwrap(), Some((75, 75, 1)));
-    assert_eq!(side.query_live(&two, &TotalsV2).await.unwrap(), Some((75, 75, 2)));
-
-    // Restarted in turns, each finds its own checkpoint: no rebuild in either direction.
-    stop(v1).await;
-    let v1 = blue_green(&side, one.clone()).spawn();
-    stop(v2).await;
-    let v2 = blue_green(&side, two.clone()).spawn();
-    insert_deposits(&bank.store, "again", 5, 10).await;
-    built::<ViewV1>(&side, DEADLINE).await;
-    built::<ViewV2>(&side, DEADLINE).await;
-    checks(&v1, 5).await;
-    checks(&v2, 5).await;
-    assert_eq!(one.resets.load(Ordering::SeqCst), 1, "version 1 built once");
-    assert_eq!(two.resets.load(Ordering::SeqCst), 1, "version 2 built once");
-    assert_eq!(side.query_live(&one, &TotalsV1).await.unwrap(), Some((85, 85, 1)));
-    assert_eq!(side.query_live(&two, &TotalsV2).await.unwrap(), Some((85, 85, 2)));
-
-    // The older deployment, caught up and checking, never takes the pointer back.
-    assert_eq!(
-        side.blue_green_status::<ViewV1>().await.unwrap().live_version,
-        Some(2)
-    );
-    checks(&v1, 10).await;
-    let status = v1.status().await.unwrap();
-    assert_eq!((status.live_version, status.serving_version), (Some(2), 1));
-    assert_eq!(status.location.lag_events, 0);
-    // And while it runs, its location stays, however many grace periods pass.
-    let spanning = u64::try_from(2 * GRACE.as_millis() / CHECK_EVERY.as_millis()).unwrap();
-    checks(&v2, spanning).await;
-    let versions: Vec<u32> = v2
-        .status()
-        .await
-        .unwrap()
-        .locations
-        .iter()
-        .map(|l| l.version)
-        .collect();
-    assert_eq!(versions, [1, 2], "the running version's location is kept");
-    assert_eq!(engine.locations().await, 2);
-
-    stop(v1).await;
-    stop(v2).await;
-    engine.clean_up(&[("bg_view", 1), ("bg_view", 2)]).await;
+    super::blue_green::two_versions_side_by_side_never_rebuild_each_other(Engine::redis().await).await;
 }
 
 #[tokio::test]
 async fn an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed() {
-    let engine = Engine::redis().await;
-    let bank = PgBank::new().await;
-    insert_deposits(&bank.store, "grace", 3, 30).await;
-    let side = ReadSide::new(bank.store.clone(), engine.store.clone());
-    let v1 = blue_green(&side, ViewV1::default()).spawn();
-    live::<ViewV1>(&side, 1, DEADLINE).await;
-    let v2 = blue_green(&side, ViewV2::default()).spawn();
-    live::<ViewV2>(&side, 2, DEADLINE).await;
-    assert_eq!(engine.locations().await, 2);
-
-    let stopped = Instant::now();
-    stop(v1).await;
-    let dropped = eventually("the old location dropped", DEADLINE, || async {
-        let status = side.blue_green_status::<ViewV2>().await.expect("status");
-        status
-            .locations
-            .iter()
-            .all(|location| location.version != 1)
-            .then(Instant::now)
-    })
+    super::blue_green::an_old_location_is_dropped_after_its_runner_stopped_and_the_grace_passed(
+        Engine::redis().await,
+    )
     .await;
-    assert!(
-        dropped - stopped >= GRACE,
-        "dropped {:?} after its runner stopped, within the grace period",
-        dropped - stopped
-    );
-    assert_eq!(engine.locations().await, 1);
-    // Its registration went with it; the live version answers on.
-    let rows: Vec<String> = engine
-        .store
-        .checkpoints()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    assert!(!rows.contains(&"bg_view/v1".to_owned()), "{rows:?}");
-    assert_eq!(
-        side.query_live(&ViewV2::default(), &TotalsV2).await.unwrap(),
-        Some((30, 30, 2))
-    );
-    let status = side.blue_green_status::<ViewV2>().await.unwrap();
-    assert_eq!(status.locations.len(), 1);
-    assert!(status.locations[0].live && status.locations[0].position.is_some());
-    stop(v2).await;
-    engine.clean_up(&[("bg_view", 2)]).await;
 }
 
 #[tokio::test]
