@@ -79,6 +79,7 @@ pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
+pub use crate::core::tenant::{is_valid_tenant, Tenant, MAX_TENANT_BYTES};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
@@ -157,7 +158,7 @@ pub mod prelude {
         aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
         EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, PartitionedRunner, Projection,
         ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt,
-        RecordedEvent, StoreError,
+        RecordedEvent, StoreError, Tenant,
     };
     #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
     pub use crate::{sql, sql_as, Sql, SqlReadStore};
