@@ -100,7 +100,7 @@ pub use crate::read::layout::{CheckpointName, LocationRole};
 pub use crate::read::partitioned::{
     PartitionStatus, PartitionedHandle, PartitionedRunner, PartitionedStatus,
 };
-pub use crate::read::read_side::{QueryError, ReadSide};
+pub use crate::read::read_side::{dead_letters_of_tenant, QueryError, ReadSide};
 pub use crate::read::relay::Relay;
 pub use crate::read::replay::{replay_until, ReplayError, Replayed, Until};
 pub use crate::read::runner::{

@@ -153,7 +153,7 @@ impl<P: Projection> ProjectionTest<P> {
 
     /// What `query` answers now.
     pub async fn answer<Q: Query<ReadModel = P>>(&self, query: &Q) -> Result<Q::Output, ProjectionTestError> {
-        Ok(answer(&self.store, &self.projection, query).await?)
+        Ok(answer(&self.store, &self.projection, query, &crate::Tenant::none()).await?)
     }
 
     /// The events given so far, as recorded.

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::error::ConsumerError;
 use super::wait::wait_for_stream;
+use crate::core::tenant::Tenant;
 use crate::core::projection::Projection;
 use crate::core::query::Query;
 use crate::core::read_store::{DeadLetter, ReadStore};
@@ -233,7 +234,7 @@ impl<P: Projection> ConsumerHandle<P> {
     where
         Q: Query<ReadModel = P>,
     {
-        answer(&self.store, &*self.projection, query).await
+        answer(&self.store, &*self.projection, query, &Tenant::none()).await
     }
 
     /// The dead letters of the projection's current version.
