@@ -21,7 +21,9 @@ impl TenantBalances {
         )
         .execute(&mut *db)
         .await?;
-        sqlx::query("DELETE FROM tenant_balances").execute(&mut *db).await?;
+        sqlx::query("DELETE FROM tenant_balances")
+            .execute(&mut *db)
+            .await?;
         Ok(())
     }
 
@@ -107,7 +109,12 @@ pub async fn deposit_for(
     };
     let balance = read_side
         .for_tenant(tenant)
-        .query_consistent(&TenantBalances, &query, &receipt, std::time::Duration::from_secs(5))
+        .query_consistent(
+            &TenantBalances,
+            &query,
+            &receipt,
+            std::time::Duration::from_secs(5),
+        )
         .await?;
     Ok(balance)
 }
@@ -184,12 +191,16 @@ mod tests {
             .spawn();
         let read_side = ReadSide::new(store.clone(), read.clone());
         assert_eq!(
-            deposit_for(&app, &read_side, "globex", "a-1", 5).await.expect("globex"),
+            deposit_for(&app, &read_side, "globex", "a-1", 5)
+                .await
+                .expect("globex"),
             Some(5),
             "globex's a-1 holds globex's deposit alone"
         );
         assert_eq!(
-            deposit_for(&app, &read_side, "acme", "a-1", 70).await.expect("acme"),
+            deposit_for(&app, &read_side, "acme", "a-1", 70)
+                .await
+                .expect("acme"),
             Some(83)
         );
         let ask = |tenant: Option<&str>, account: &str| {
@@ -205,10 +216,21 @@ mod tests {
         assert_eq!(ask(Some("acme"), "only-globex").await, None);
         assert_eq!(ask(Some("globex"), "only-globex").await, Some(0));
         assert_eq!(ask(None, "a-1").await, None, "no tenant has no accounts");
-        assert!(deposit_for(&app, &read_side, "acme'; --", "a-1", 1).await.is_err());
+        assert!(deposit_for(&app, &read_side, "acme'; --", "a-1", 1)
+            .await
+            .is_err());
 
-        let last = store.read_all(0, 100).await.expect("log").last().expect("events").position;
-        picky.wait_for(Some(last), Duration::from_secs(10)).await.expect("picky caught up");
+        let last = store
+            .read_all(0, 100)
+            .await
+            .expect("log")
+            .last()
+            .expect("events")
+            .position;
+        picky
+            .wait_for(Some(last), Duration::from_secs(10))
+            .await
+            .expect("picky caught up");
         let letters = |tenant: Option<&str>| {
             let side = match tenant {
                 Some(id) => read_side.for_tenant(Tenant::new(id).expect("plain")),

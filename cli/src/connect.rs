@@ -395,7 +395,12 @@ impl Log {
         if self.tenant().is_none() {
             return Ok(letters);
         }
-        each!(self, |store| chronicle::dead_letters_of_tenant(store, letters, store.tenant()).await)
+        each!(self, |store| chronicle::dead_letters_of_tenant(
+            store,
+            letters,
+            store.tenant()
+        )
+        .await)
     }
 
     /// The event at global `position`, if any (of the bound tenant, when it is bound to one).

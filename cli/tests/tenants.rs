@@ -105,7 +105,12 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
             .as_array()
             .expect("streams")
             .iter()
-            .map(|s| (s["stream_id"].as_str().expect("id").to_owned(), s["version"].as_u64().expect("version")))
+            .map(|s| {
+                (
+                    s["stream_id"].as_str().expect("id").to_owned(),
+                    s["version"].as_u64().expect("version"),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(listed(Some("acme")), [(stream.clone(), 2)]);
@@ -115,7 +120,9 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
     );
     assert!(listed(None).is_empty(), "no stream of no tenant");
 
-    let shown = json(&chronicle(&args(&["streams", "show", &stream, "--tenant", "acme", "--output", "json"])));
+    let shown = json(&chronicle(&args(&[
+        "streams", "show", &stream, "--tenant", "acme", "--output", "json",
+    ])));
     let shown = shown.as_array().expect("events");
     assert_eq!(shown.len(), 2);
     assert!(shown.iter().all(|e| e["tenant"] == "acme"));
@@ -124,7 +131,9 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
     // Events: the whole log without a tenant, each line naming its tenant; one tenant's with.
     let all = lines(&chronicle(&args(&["events", "tail", "--output", "json"])));
     assert_eq!(all.len(), 5);
-    let globex_lines = lines(&chronicle(&args(&["events", "tail", "--tenant", "globex", "--output", "json"])));
+    let globex_lines = lines(&chronicle(&args(&[
+        "events", "tail", "--tenant", "globex", "--output", "json",
+    ])));
     assert_eq!(globex_lines.len(), 3);
     assert!(globex_lines.iter().all(|e| e["tenant"] == "globex"));
     let table = stdout(&chronicle(&args(&["events", "tail", "--tenant", "acme"])));
@@ -144,7 +153,14 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
         &chronicle(&args(&["trace", &correlation, "--tenant", "acme"])),
         "no event carries the correlation id",
     );
-    let traced = json(&chronicle(&args(&["trace", &correlation, "--tenant", "globex", "--output", "json"])));
+    let traced = json(&chronicle(&args(&[
+        "trace",
+        &correlation,
+        "--tenant",
+        "globex",
+        "--output",
+        "json",
+    ])));
     assert!(traced.to_string().contains("bank.MoneyDeposited"), "{traced}");
 
     // Dead letters: acme's poison deposit is acme's alone.
@@ -161,7 +177,10 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
 
     // Hostile tenant ids are refused with a clear line, before any query.
     for hostile in ["acme'; DROP TABLE chronicle_events; --", "", "a b"] {
-        fails_with(&chronicle(&args(&["streams", "ls", "--tenant", hostile])), "invalid tenant name");
+        fails_with(
+            &chronicle(&args(&["streams", "ls", "--tenant", hostile])),
+            "invalid tenant name",
+        );
     }
     support::drop_schema(store.pool(), store.schema()).await;
 }

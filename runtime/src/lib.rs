@@ -79,8 +79,8 @@ pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
-pub use crate::core::tenant::{is_valid_tenant, Tenant, MAX_TENANT_BYTES};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
+pub use crate::core::tenant::{is_valid_tenant, Tenant, MAX_TENANT_BYTES};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::write::chronicle::Chronicle;

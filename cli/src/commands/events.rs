@@ -77,7 +77,11 @@ pub(crate) async fn tail(
     loop {
         let batch = stores.log.read_batch(after, PAGE).await?;
         // The subscription order is every tenant's; a tail of one tenant shows its events.
-        for event in batch.events.iter().filter(|e| filter.keeps(e, stores.log.tenant())) {
+        for event in batch
+            .events
+            .iter()
+            .filter(|e| filter.keeps(e, stores.log.tenant()))
+        {
             print(event, format, out)?;
         }
         let mut next = batch.horizon;

@@ -119,7 +119,10 @@ mod tests {
             &"x".repeat(65),
         ] {
             assert!(
-                matches!(Tenant::new(bad), Err(StoreError::InvalidName { kind: "tenant", .. })),
+                matches!(
+                    Tenant::new(bad),
+                    Err(StoreError::InvalidName { kind: "tenant", .. })
+                ),
                 "{bad:?}"
             );
         }

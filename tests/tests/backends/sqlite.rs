@@ -340,7 +340,10 @@ async fn a_layout_1_sqlite_event_table_with_rows_gets_tenants_in_place() {
             )
             .await
             .expect("open");
-        sqlx::raw_sql(EVENTS_LAYOUT_1).execute(&pool).await.expect("the layout 1 tables");
+        sqlx::raw_sql(EVENTS_LAYOUT_1)
+            .execute(&pool)
+            .await
+            .expect("the layout 1 tables");
         for (position, version) in [(1, 1), (2, 2), (5, 3)] {
             sqlx::query(
                 "INSERT INTO chronicle_events (position, stream_id, stream_version, event_id, event_type, \
@@ -372,13 +375,22 @@ async fn a_layout_1_sqlite_event_table_with_rows_gets_tenants_in_place() {
         .map(|e| (e.position, e.stream_version, e.tenant.as_str()))
         .collect();
     assert_eq!(rows, [(1, 1, ""), (2, 2, ""), (5, 3, "")]);
-    let next = store.append("s-1", 3, command(1)).await.expect("the old stream goes on");
+    let next = store
+        .append("s-1", 3, command(1))
+        .await
+        .expect("the old stream goes on");
     assert_eq!((next.stream_version, next.position), (4, Some(10)));
     let acme = store.for_tenant(chronicle::Tenant::new("acme").expect("tenant"));
     let theirs = acme.append("s-1", 0, command(1)).await.expect("acme's own s-1");
     assert_eq!(theirs.stream_version, 1);
-    for statement in ["UPDATE chronicle_events SET payload = '{}'", "DELETE FROM chronicle_events"] {
-        let error = sqlx::query(statement).execute(store.pool()).await.expect_err("append-only");
+    for statement in [
+        "UPDATE chronicle_events SET payload = '{}'",
+        "DELETE FROM chronicle_events",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .expect_err("append-only");
         assert!(error.to_string().contains("append-only"), "{error}");
     }
     let indexes: Vec<String> = sqlx::query_scalar(

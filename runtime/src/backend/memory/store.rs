@@ -10,7 +10,9 @@ use crate::core::error::StoreError;
 use crate::core::source::{
     batch, serial_position, AppendListener, Batch, Checkpoint, EventSource, Head, Progress,
 };
-use crate::core::store::{append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
+use crate::core::store::{
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+};
 use crate::core::tenant::Tenant;
 
 /// An event store kept in process memory, with the same guarantees as the database stores:

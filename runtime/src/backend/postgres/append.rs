@@ -246,10 +246,8 @@ fn conflict(command: &Command<'_>) -> StoreError {
 /// row is matched to its event by tenant, stream and version (the version is the command's
 /// expected one plus the event's place in it).
 fn recorded(commands: &[Command<'_>], inserted: &[Inserted]) -> Vec<RecordedEvent> {
-    let by_stream: HashMap<(&str, &str), &Command<'_>> = commands
-        .iter()
-        .map(|c| ((c.tenant, c.stream_id), c))
-        .collect();
+    let by_stream: HashMap<(&str, &str), &Command<'_>> =
+        commands.iter().map(|c| ((c.tenant, c.stream_id), c)).collect();
     let mut recorded: Vec<RecordedEvent> = inserted
         .iter()
         .filter_map(|row| {

@@ -15,7 +15,8 @@ const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
 const EVENTS_SQL: &str = include_str!("sql/events.sql");
 
 /// The columns of an event, in the names the store reads them by.
-const EVENT_COLUMNS: &str = "position, tenant, stream_id, stream_version, event_id, event_type, event_version, \
+const EVENT_COLUMNS: &str =
+    "position, tenant, stream_id, stream_version, event_id, event_type, event_version, \
      payload::text AS payload, metadata::text AS metadata, recorded_at, \
      transaction_id::text::bigint AS transaction_id";
 

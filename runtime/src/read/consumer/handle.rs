@@ -10,11 +10,11 @@ use tokio::task::JoinHandle;
 
 use super::error::ConsumerError;
 use super::wait::wait_for_stream;
-use crate::core::tenant::Tenant;
 use crate::core::projection::Projection;
 use crate::core::query::Query;
 use crate::core::read_store::{DeadLetter, ReadStore};
 use crate::core::store::Receipt;
+use crate::core::tenant::Tenant;
 use crate::read::read_side::{answer, QueryError};
 use crate::read::runner::panic_message;
 use crate::read::status::RunnerState;

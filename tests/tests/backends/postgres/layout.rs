@@ -405,15 +405,28 @@ async fn a_layout_6_event_table_with_rows_gets_tenants_in_place() {
         .expect("index");
     assert!(index, "the tenant's log index is built");
     assert_eq!(
-        old.read_snapshot("c-1").await.expect("read").map(|s| s.stream_version),
+        old.read_snapshot("c-1")
+            .await
+            .expect("read")
+            .map(|s| s.stream_version),
         Some(4),
         "the snapshot is kept, of no tenant"
     );
 
     // The old stream goes on where it was; a tenant's stream of the same id is a new one.
     let bank = Chronicle::new(old.clone());
-    assert_eq!(bank.load::<bank::Account>("old").await.expect("load").state.balance(), 40);
-    let receipt = bank.execute(deposit("old", 2)).await.expect("the old stream goes on");
+    assert_eq!(
+        bank.load::<bank::Account>("old")
+            .await
+            .expect("load")
+            .state
+            .balance(),
+        40
+    );
+    let receipt = bank
+        .execute(deposit("old", 2))
+        .await
+        .expect("the old stream goes on");
     assert_eq!(receipt.stream_version, 3);
     let acme = bank.for_tenant(Tenant::new("acme").expect("tenant"));
     assert_eq!(acme.load::<bank::Account>("old").await.expect("load").version, 0);
