@@ -102,6 +102,17 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: EventStore> EventStore for CountingStore<S> {
+    fn tenant(&self) -> &chronicle::Tenant {
+        self.inner.tenant()
+    }
+
+    fn for_tenant(&self, tenant: chronicle::Tenant) -> Self {
+        Self {
+            inner: self.inner.for_tenant(tenant),
+            counts: self.counts.clone(),
+        }
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,

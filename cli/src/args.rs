@@ -31,6 +31,10 @@ pub struct Global {
     /// The Postgres schema of that read store (default: `--schema`).
     #[arg(long, global = true)]
     pub read_schema: Option<String>,
+    /// The tenant whose streams, events, correlations and dead letters to show (default: every
+    /// tenant's events and dead letters, and the streams of no tenant).
+    #[arg(long, global = true)]
+    pub tenant: Option<String>,
     /// How to print: a table for people, JSON for scripts.
     #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,

@@ -6,7 +6,7 @@ use chronicle::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use chronicle::sqlx::{self, Connection as _, Row as _};
 use chronicle::{
     CheckpointRow, EventSource, EventStore, Head, PostgresReadStore, PostgresStore, Progress, ReadStore as _,
-    RecordedEvent, SqlReadStore, SqliteReadStore, SqliteStore, StoreError,
+    RecordedEvent, SqlReadStore, SqliteReadStore, SqliteStore, StoreError, Tenant,
 };
 
 use crate::error::CliError;
@@ -304,6 +304,15 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
+    /// The same stores, the log bound to `tenant` (see [`EventStore::for_tenant`]).
+    pub(crate) fn for_tenant(self, tenant: Tenant) -> Self {
+        let log = match self.log {
+            Log::Postgres(store) => Log::Postgres(store.for_tenant(tenant)),
+            Log::Sqlite(store) => Log::Sqlite(store.for_tenant(tenant)),
+        };
+        Self { log, ..self }
+    }
+
     /// Every checkpoint row of the read store. A log may have no read store beside it (its read
     /// models live elsewhere): then this says where it looked, and what to do.
     pub(crate) async fn checkpoints(&self) -> Result<Vec<(String, CheckpointRow)>, CliError> {
@@ -372,7 +381,29 @@ impl Log {
         each!(self, |store| store.checkpoint_of(position).await)
     }
 
-    /// The event at global `position`, if any.
+    /// The tenant the log is bound to.
+    pub(crate) fn tenant(&self) -> &Tenant {
+        each!(self, |store| store.tenant())
+    }
+
+    /// The letters among `letters` whose events are the bound tenant's (all of them when it is
+    /// bound to none).
+    pub(crate) async fn letters_of_tenant(
+        &self,
+        letters: Vec<chronicle::DeadLetter>,
+    ) -> Result<Vec<chronicle::DeadLetter>, StoreError> {
+        if self.tenant().is_none() {
+            return Ok(letters);
+        }
+        each!(self, |store| chronicle::dead_letters_of_tenant(
+            store,
+            letters,
+            store.tenant()
+        )
+        .await)
+    }
+
+    /// The event at global `position`, if any (of the bound tenant, when it is bound to one).
     pub(crate) async fn event_at(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         let found = each!(self, |store| store.read_all(position.saturating_sub(1), 1).await)?;
         Ok(found.into_iter().find(|event| event.position == position))

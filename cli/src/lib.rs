@@ -37,12 +37,17 @@ pub(crate) async fn run_command(
         target = target.with_read_store(connect::ReadTarget::parse(read_url, schema)?);
     }
     let output = global.output;
+    let tenant = match &global.tenant {
+        Some(id) => chronicle::Tenant::new(id)?,
+        None => chronicle::Tenant::none(),
+    };
+    let open = || async { Ok::<_, CliError>(target.open_existing().await?.for_tenant(tenant.clone())) };
     match command {
         Command::Migrate { dry_run, roles } => {
             commands::migrate::run(&target, *dry_run, roles.roles().as_ref(), output, out).await
         }
         Command::Status => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             commands::status::run(&stores, output, out).await
         }
         Command::Streams {
@@ -53,7 +58,7 @@ pub(crate) async fn run_command(
                     limit,
                 },
         } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             commands::streams::list(
                 &stores,
                 aggregate.as_deref(),
@@ -72,7 +77,7 @@ pub(crate) async fn run_command(
                     as_of,
                 },
         } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             let until = commands::streams::Until::parse(*at_version, as_of.as_deref())?;
             commands::streams::show(&stores, stream, until, output, out).await
         }
@@ -86,13 +91,13 @@ pub(crate) async fn run_command(
                     follow,
                 },
         } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             let filter =
                 commands::events::Filter::parse(event_types, stream.as_deref(), correlation.as_deref())?;
             commands::events::tail(&stores, *from, &filter, *follow, output, out).await
         }
         Command::DeadLetters { command } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             match command {
                 DeadLettersCommand::Ls { projection } => {
                     commands::dead_letters::list(&stores, projection.as_deref(), output, out).await
@@ -114,7 +119,7 @@ pub(crate) async fn run_command(
             token_name,
             mask,
         } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             let access = commands::admin::Access {
                 token: token.as_deref(),
                 token_name,
@@ -123,7 +128,7 @@ pub(crate) async fn run_command(
             commands::admin::run(&stores, listen, &access, out).await
         }
         Command::Trace { correlation_id } => {
-            let stores = target.open_existing().await?;
+            let stores = open().await?;
             commands::trace::run(&stores, correlation_id, output, out).await
         }
     }

@@ -80,6 +80,7 @@ pub use crate::core::source::{
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
+pub use crate::core::tenant::{is_valid_tenant, Tenant, MAX_TENANT_BYTES};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::write::chronicle::Chronicle;
@@ -99,7 +100,7 @@ pub use crate::read::layout::{CheckpointName, LocationRole};
 pub use crate::read::partitioned::{
     PartitionStatus, PartitionedHandle, PartitionedRunner, PartitionedStatus,
 };
-pub use crate::read::read_side::{QueryError, ReadSide};
+pub use crate::read::read_side::{dead_letters_of_tenant, QueryError, ReadSide};
 pub use crate::read::relay::Relay;
 pub use crate::read::replay::{replay_until, ReplayError, Replayed, Until};
 pub use crate::read::runner::{
@@ -157,7 +158,7 @@ pub mod prelude {
         aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
         EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, PartitionedRunner, Projection,
         ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt,
-        RecordedEvent, StoreError,
+        RecordedEvent, StoreError, Tenant,
     };
     #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
     pub use crate::{sql, sql_as, Sql, SqlReadStore};

@@ -107,3 +107,7 @@ pub mod book_admin {}
 /// The database-roles chapter.
 #[doc = include_str!("../../book/src/roles.md")]
 pub mod book_roles {}
+
+/// The tenants chapter.
+#[doc = include_str!("../../book/src/tenants.md")]
+pub mod book_tenants {}

@@ -118,6 +118,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<S: EventStore> EventStore for Spy<S> {
+    fn tenant(&self) -> &chronicle::Tenant {
+        self.inner.tenant()
+    }
+
+    /// The inner store bound to `tenant`, counted and hooked with `self`.
+    fn for_tenant(&self, tenant: chronicle::Tenant) -> Self {
+        Self {
+            inner: self.inner.for_tenant(tenant),
+            hooks: self.hooks.clone(),
+        }
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,

@@ -55,6 +55,8 @@ mod roles;
 mod scaling;
 #[path = "../../book/listings/services.rs"]
 mod services;
+#[path = "../../book/listings/tenants.rs"]
+mod tenants;
 #[path = "../../book/listings/time_travel.rs"]
 mod time_travel;
 #[path = "../../book/listings/write_side.rs"]

@@ -23,6 +23,7 @@ async fn letters(stores: &Stores, only: Option<&str>) -> Result<Vec<DeadLetter>,
         found = true;
         letters.extend(stores.read.dead_letters(&name, row.version).await?);
     }
+    let letters = stores.log.letters_of_tenant(letters).await?;
     match only {
         Some(projection) if !found => Err(CliError::Invalid(format!(
             "no projection `{projection}` has a checkpoint here (`chronicle status` lists them)"

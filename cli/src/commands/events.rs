@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chronicle::{check_stream_id, Checkpoint, RecordedEvent};
+use chronicle::{check_stream_id, Checkpoint, RecordedEvent, Tenant};
 use uuid::Uuid;
 
 use super::streams::EventView;
@@ -47,8 +47,9 @@ impl Filter {
         })
     }
 
-    fn keeps(&self, event: &RecordedEvent) -> bool {
-        (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
+    fn keeps(&self, event: &RecordedEvent, tenant: &Tenant) -> bool {
+        (tenant.is_none() || event.tenant == tenant.as_str())
+            && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
             && self.stream.as_ref().is_none_or(|s| *s == event.stream_id)
             && self
                 .correlation
@@ -75,7 +76,12 @@ pub(crate) async fn tail(
     };
     loop {
         let batch = stores.log.read_batch(after, PAGE).await?;
-        for event in batch.events.iter().filter(|e| filter.keeps(e)) {
+        // The subscription order is every tenant's; a tail of one tenant shows its events.
+        for event in batch
+            .events
+            .iter()
+            .filter(|e| filter.keeps(e, stores.log.tenant()))
+        {
             print(event, format, out)?;
         }
         let mut next = batch.horizon;
@@ -117,8 +123,9 @@ fn print(event: &RecordedEvent, format: Output, out: &mut impl std::io::Write) -
         Output::Table => output::text(
             out,
             format!(
-                "#{} {} v{} {} v{} {} {}",
+                "#{} {}{} v{} {} v{} {} {}",
                 event.position,
+                tenant_prefix(&event.tenant),
                 event.stream_id,
                 event.stream_version,
                 event.event_type,
@@ -127,5 +134,14 @@ fn print(event: &RecordedEvent, format: Output, out: &mut impl std::io::Write) -
                 event.payload.get()
             ),
         ),
+    }
+}
+
+/// How a line names the tenant of a stream: `acme/` before the stream id, nothing for none.
+fn tenant_prefix(tenant: &str) -> String {
+    if tenant.is_empty() {
+        String::new()
+    } else {
+        format!("{tenant}/")
     }
 }

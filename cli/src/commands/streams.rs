@@ -39,6 +39,9 @@ impl Until {
 #[derive(Serialize)]
 pub(crate) struct EventView<'e> {
     pub(crate) position: u64,
+    /// The stream's tenant; left out when there is none.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) tenant: &'e str,
     pub(crate) stream_id: &'e str,
     pub(crate) stream_version: u64,
     pub(crate) event_type: &'e str,
@@ -53,6 +56,7 @@ impl<'e> From<&'e RecordedEvent> for EventView<'e> {
     fn from(event: &'e RecordedEvent) -> Self {
         Self {
             position: event.position,
+            tenant: &event.tenant,
             stream_id: &event.stream_id,
             stream_version: event.stream_version,
             event_type: &event.event_type,

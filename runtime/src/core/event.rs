@@ -187,7 +187,9 @@ pub struct Envelope<E> {
     pub event: E,
     /// Position in the global log.
     pub position: u64,
-    /// The stream the event belongs to.
+    /// The tenant whose stream it is (`""`: none).
+    pub tenant: String,
+    /// The stream the event belongs to, within its tenant.
     pub stream_id: String,
     /// The event's version within its stream, from 1.
     pub stream_version: u64,
@@ -211,6 +213,7 @@ impl<E: EventSet> Envelope<E> {
         Ok(Self {
             event,
             position: recorded.position,
+            tenant: recorded.tenant.clone(),
             stream_id: recorded.stream_id.clone(),
             stream_version: recorded.stream_version,
             event_id: recorded.event_id,

@@ -31,6 +31,8 @@ pub mod header {
     pub const EVENT_VERSION: &str = "chronicle-event-version";
     /// The stream the event belongs to.
     pub const STREAM_ID: &str = "chronicle-stream-id";
+    /// The tenant whose stream it is; sent only when there is one (absent: none).
+    pub const TENANT: &str = "chronicle-tenant";
     /// The event's version in its stream, from 1.
     pub const STREAM_VERSION: &str = "chronicle-stream-version";
     /// The event's position in the global log: what a receipt's `position` is compared with.
@@ -81,6 +83,9 @@ impl<'e> Message<'e> {
         ];
         if let Some(actor) = &metadata.actor {
             headers.push((header::ACTOR, actor.clone()));
+        }
+        if !event.tenant.is_empty() {
+            headers.push((header::TENANT, event.tenant.clone()));
         }
         // Serialising a struct of ids, strings and a JSON map cannot fail.
         let json = serde_json::to_string(metadata).unwrap_or_default();
@@ -214,6 +219,7 @@ pub fn event_from(
     Ok(RecordedEvent {
         position: number(header::POSITION)?,
         transaction_id: number(header::TRANSACTION_ID)?,
+        tenant: header(header::TENANT).unwrap_or_default(),
         stream_id: text(header::STREAM_ID)?,
         stream_version: number(header::STREAM_VERSION)?,
         event_id,
@@ -235,6 +241,7 @@ mod tests {
         RecordedEvent {
             position: 42,
             transaction_id: 7,
+            tenant: "acme".to_owned(),
             stream_id: stream_id.to_owned(),
             stream_version: 3,
             event_id: Uuid::new_v4(),
@@ -270,6 +277,7 @@ mod tests {
         let headers: HashMap<_, _> = message.headers.iter().cloned().collect();
         let back = event_from(|name| headers.get(name).cloned(), message.body()).unwrap();
         assert_eq!(back.event_id, original.event_id);
+        assert_eq!(back.tenant, "acme");
         assert_eq!(back.position, 42);
         assert_eq!(back.transaction_id, 7);
         assert_eq!(back.stream_version, 3);

@@ -7,7 +7,7 @@
 //! [`projection`]s, the [`read_store`] they write to (and its [`location`]s, one per version of a
 //! projection rebuilt blue/green), and the [`query`]s answered from it; the
 //! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes;
-//! the [`metrics`] both sides emit.
+//! the [`metrics`] both sides emit; the [`tenant`] a stream belongs to.
 //!
 //! This file is an index: it declares the modules and holds no items.
 
@@ -29,3 +29,4 @@ pub mod read_store;
 pub mod source;
 pub mod store;
 pub mod subscribe;
+pub mod tenant;

@@ -9,6 +9,7 @@ use super::error::HandlerError;
 use super::future::BoxFuture;
 use super::projection::Projection;
 use super::read_store::ReadStore;
+use super::tenant::Tenant;
 
 /// A question to a read model. Implemented by `#[derive(Query)]`.
 #[diagnostic::on_unimplemented(
@@ -43,6 +44,10 @@ pub trait Answer<Q: Query + ?Sized>: Projection {
 /// The database's refusal guards against mistakes, not against malice: a statement that ends the
 /// transaction or switches the connection's mode could get around it.
 ///
+/// It carries the [`Tenant`] the query is asked for ([`ReadSide::for_tenant`](crate::ReadSide::for_tenant);
+/// [`Tenant::none`] otherwise): a read model keeping per-tenant rows filters on
+/// [`tenant`](Self::tenant), so that one tenant's query never reads another's rows.
+///
 /// ```ignore
 /// let balance: Option<i64> = db
 ///     .fetch_optional(sqlx::query_scalar("SELECT balance FROM balances WHERE account_id = $1").bind(id))
@@ -50,18 +55,26 @@ pub trait Answer<Q: Query + ?Sized>: Projection {
 /// ```
 pub struct ReadOnly<'c, C> {
     connection: &'c mut C,
+    tenant: Tenant,
 }
 
 impl<C> std::fmt::Debug for ReadOnly<'_, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOnly").finish_non_exhaustive()
+        f.debug_struct("ReadOnly")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'c, C> ReadOnly<'c, C> {
     /// Wraps a connection whose transaction the runtime has made read-only.
-    pub(crate) fn new(connection: &'c mut C) -> Self {
-        Self { connection }
+    pub(crate) fn new(connection: &'c mut C, tenant: Tenant) -> Self {
+        Self { connection, tenant }
+    }
+
+    /// The tenant this query is asked for: the one whose rows it may read.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
     }
 
     /// The connection, for the reading methods a backend adds to `ReadOnly` of its own

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::error::StoreError;
 use super::limits::{check_event, check_stream_id};
 use super::metadata::Metadata;
+use super::tenant::Tenant;
 
 /// What a successful command returns: where its events landed, never domain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,10 @@ pub struct RecordedEvent {
     /// The writing transaction's id on Postgres (`xid8`); 0 on stores that commit in position
     /// order. With `position` it gives the event's [`Checkpoint`](crate::Checkpoint).
     pub transaction_id: u64,
-    /// The stream the event belongs to.
+    /// The tenant whose stream it is (`""`: none, see [`Tenant`]); with `stream_id` it names the
+    /// stream.
+    pub tenant: String,
+    /// The stream the event belongs to, within its tenant.
     pub stream_id: String,
     /// The event's version within its stream, from 1, without gaps.
     pub stream_version: u64,
@@ -95,11 +99,24 @@ pub struct Snapshot {
 
 /// Where events are kept: the write model.
 ///
+/// A store is bound to one [`Tenant`] ([`for_tenant`](Self::for_tenant); [`Tenant::none`]
+/// unless bound): every method here then writes and reads that tenant's streams only, so that
+/// the same stream id in two tenants is two streams, with their own versions, commands,
+/// correlations and snapshots. [`EventSource`](crate::EventSource), what projections follow,
+/// reads every tenant's events.
+///
 /// Every implementation passes the same conformance suite (`tests/src/conformance`). The
 /// required methods are the log itself; the provided ones check input for every store
 /// ([`append`](Self::append)), or have defaults that work for any store (correlation lookups,
 /// snapshots), which the built-in stores replace with indexed queries and a snapshot table.
 pub trait EventStore: Clone + Send + Sync + 'static {
+    /// The tenant this store is bound to: the one it writes into every event and whose streams
+    /// it reads.
+    fn tenant(&self) -> &Tenant;
+
+    /// The same store (sharing its connections and configuration), bound to `tenant`.
+    fn for_tenant(&self, tenant: Tenant) -> Self;
+
     /// Appends all `events` of one command to `stream_id` atomically, if the stream is still at
     /// `expected_version` (0 for a new stream).
     ///
@@ -148,20 +165,21 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         after_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// Up to `limit` events of the global log with a position above `after_position`, in order.
+    /// Up to `limit` events of the store's tenant with a position above `after_position`, in log
+    /// order.
     fn read_all(
         &self,
         after_position: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// The receipt of a command already appended with this id, if any.
+    /// The receipt of a command already appended with this id in the store's tenant, if any.
     fn find_command(
         &self,
         command_id: Uuid,
     ) -> impl Future<Output = Result<Option<Receipt>, StoreError>> + Send;
 
-    /// Every event whose metadata carries `correlation_id`, across all streams, in log order:
+    /// Every event whose metadata carries `correlation_id`, across the tenant's streams, in log order:
     /// everything one request caused. The built-in stores answer from an index; the default
     /// scans the whole log.
     fn read_by_correlation(
@@ -184,7 +202,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         }
     }
 
-    /// Up to `limit` of the log's streams whose id starts with `prefix` (`""`: all), each after
+    /// Up to `limit` of the tenant's streams whose id starts with `prefix` (`""`: all), each after
     /// `after` (exclusive; `""` from the first), in the store's order of stream ids (bytes on
     /// SQLite and in memory, the database's collation on Postgres, whose index serves it): a
     /// page of a listing, the next one starting after its last id. The default reads the whole

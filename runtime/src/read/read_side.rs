@@ -18,7 +18,8 @@ use crate::core::projection::{Identity, Projection};
 use crate::core::query::{Answer, Query, ReadOnly};
 use crate::core::read_store::{DeadLetter, ReadStore, ReadTransaction};
 use crate::core::source::EventSource;
-use crate::core::store::Receipt;
+use crate::core::store::{EventStore, Receipt};
+use crate::core::tenant::Tenant;
 
 /// Why a query has no answer.
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +38,16 @@ pub enum QueryError {
 /// their read models live in. Runs queries, waits for read models, reports on them, and makes
 /// runners.
 ///
+/// A read side is bound to a [`Tenant`] ([`for_tenant`](Self::for_tenant); none unless bound):
+/// its queries are asked for that tenant ([`ReadOnly::tenant`]), and its dead letters are that
+/// tenant's events'. Its projections, which follow every tenant, are the same.
+///
 /// Cheap to clone when the stores are.
 #[derive(Debug, Clone)]
 pub struct ReadSide<S, R> {
     source: S,
     store: R,
+    tenant: Tenant,
     /// The blue/green locations this read side's queries opened, and the live pointers they read.
     locations: Arc<LocationCache<R>>,
 }
@@ -52,8 +58,27 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         Self {
             source,
             store,
+            tenant: Tenant::none(),
             locations: Arc::default(),
         }
+    }
+
+    /// The same read side (sharing its stores), its queries and dead letters scoped to
+    /// `tenant`.
+    pub fn for_tenant(&self, tenant: Tenant) -> Self
+    where
+        S: Clone,
+        R: Clone,
+    {
+        Self {
+            tenant,
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this read side's queries are asked for.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
     }
 
     /// The event store.
@@ -112,7 +137,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             .map_err(ProjectionError::from)?;
         if pointer.live.is_none() && pointer.plain.is_some() {
             // A plain runner's read model, whole, while the first location is being built.
-            return answer(&self.store, read_model, query).await;
+            return answer(&self.store, read_model, query, &self.tenant).await;
         }
         let reads = serving(pointer.live, version);
         // Older locations are not read again from here; SQLite's files are let go.
@@ -122,7 +147,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             .store(&self.store, name, reads)
             .await
             .map_err(ProjectionError::from)?;
-        answer(&store, read_model, query).await
+        answer(&store, read_model, query, &self.tenant).await
     }
 
     /// Where projection `P`, run blue/green, stands, from the stores alone: the live version,
@@ -145,7 +170,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         Q: Query,
         Q::ReadModel: Projection<Store = R>,
     {
-        answer(&self.store, read_model, query).await
+        answer(&self.store, read_model, query, &self.tenant).await
     }
 
     /// Answers `query` once `read_model` includes the events of the command behind `receipt`
@@ -202,10 +227,38 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
         status_of(&self.source, &self.store, Identity::of::<P>()).await
     }
 
-    /// The dead letters of projection `P`: those its current version recorded.
+    /// The dead letters of projection `P`: those its current version recorded; on a read side
+    /// bound to a tenant, only those of that tenant's events.
     pub async fn dead_letters<P: Projection<Store = R>>(&self) -> Result<Vec<DeadLetter>, ProjectionError> {
-        Ok(self.store.dead_letters(P::NAME, P::VERSION).await?)
+        let letters = self.store.dead_letters(P::NAME, P::VERSION).await?;
+        if self.tenant.is_none() {
+            return Ok(letters);
+        }
+        Ok(dead_letters_of_tenant(&self.source, letters, &self.tenant).await?)
     }
+}
+
+/// The letters among `letters` whose event is `tenant`'s, as the event store says: a letter
+/// names its event by position, and the event there carries its tenant. A letter whose event is
+/// not in the log (or cannot be read there) is nobody's and left out.
+pub async fn dead_letters_of_tenant<S: EventStore>(
+    source: &S,
+    letters: Vec<DeadLetter>,
+    tenant: &Tenant,
+) -> Result<Vec<DeadLetter>, crate::core::error::StoreError> {
+    // The whole log, whatever tenant the source itself is bound to.
+    let log = source.for_tenant(Tenant::none());
+    let mut kept = Vec::with_capacity(letters.len());
+    for letter in letters {
+        let at = log.read_all(letter.position.saturating_sub(1), 1).await?;
+        if at
+            .first()
+            .is_some_and(|event| event.position == letter.position && event.tenant == tenant.as_str())
+        {
+            kept.push(letter);
+        }
+    }
+    Ok(kept)
 }
 
 /// Answers `query` from `read_model` in `store` as it is now, in a read-only transaction that is
@@ -214,6 +267,7 @@ pub(crate) async fn answer<Q, R>(
     store: &R,
     read_model: &Q::ReadModel,
     query: &Q,
+    tenant: &Tenant,
 ) -> Result<Q::Output, QueryError>
 where
     Q: Query,
@@ -222,7 +276,7 @@ where
 {
     let mut tx = store.begin_read_only().await.map_err(ProjectionError::from)?;
     let answer = {
-        let mut db = ReadOnly::new(tx.connection());
+        let mut db = ReadOnly::new(tx.connection(), tenant.clone());
         read_model.answer(query, &mut db).await
     };
     // Nothing to keep; a failed rollback only means the connection is gone.

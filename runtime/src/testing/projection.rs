@@ -120,6 +120,7 @@ impl<P: Projection> ProjectionTest<P> {
             // After every event given, those given as recorded included.
             position: self.events.iter().map(|e| e.position).max().unwrap_or(0) + 1,
             transaction_id: 0,
+            tenant: String::new(),
             stream_id: stream_id.to_owned(),
             stream_version: *version,
             event_id: Uuid::new_v4(),
@@ -152,7 +153,7 @@ impl<P: Projection> ProjectionTest<P> {
 
     /// What `query` answers now.
     pub async fn answer<Q: Query<ReadModel = P>>(&self, query: &Q) -> Result<Q::Output, ProjectionTestError> {
-        Ok(answer(&self.store, &self.projection, query).await?)
+        Ok(answer(&self.store, &self.projection, query, &crate::Tenant::none()).await?)
     }
 
     /// The events given so far, as recorded.

@@ -13,6 +13,7 @@ use crate::core::aggregate::{stream_id, Aggregate};
 use crate::core::error::{CommandError, StoreError};
 use crate::core::limits::check_stream_id;
 use crate::core::store::EventStore;
+use crate::core::tenant::Tenant;
 
 /// The entry point of the write side: executes commands against an [`EventStore`], and reads
 /// aggregates back (their state now or earlier, their history).
@@ -80,6 +81,36 @@ impl<S: EventStore> Chronicle<S> {
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The same executor bound to `tenant`: its commands write and read that tenant's streams
+    /// only ([`EventStore::for_tenant`]), so a command on `Account-1` here never sees another
+    /// tenant's `Account-1`. Services, the retry bound, the state cache and the turns are
+    /// shared with `self`; their entries are per tenant and stream.
+    pub fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            store: self.store.for_tenant(tenant),
+            services: self.services.clone(),
+            max_attempts: self.max_attempts,
+            cache: self.cache.clone(),
+            turns: self.turns.clone(),
+        }
+    }
+
+    /// The tenant this executor is bound to ([`Tenant::none`] unless [`for_tenant`](Self::for_tenant)).
+    pub fn tenant(&self) -> &Tenant {
+        self.store.tenant()
+    }
+
+    /// What the cache and the turns know `stream` of this tenant by: the stream id itself
+    /// without a tenant, else the tenant and the id around a NUL, which neither may contain.
+    pub(super) fn stream_key(&self, stream: &str) -> String {
+        let tenant = self.store.tenant();
+        if tenant.is_none() {
+            stream.to_owned()
+        } else {
+            format!("{tenant}\0{stream}")
+        }
     }
 
     pub(super) fn services<A: Aggregate, E>(&self) -> Result<&A::Services, CommandError<E>> {

@@ -14,6 +14,7 @@ use crate::core::event::EventSet;
 use crate::core::metadata::{CommandContext, Metadata};
 use crate::core::metrics::{append_took, command_executed};
 use crate::core::store::{EventStore, NewEvent, Receipt};
+use crate::core::tenant::Tenant;
 
 impl<S: EventStore> Chronicle<S> {
     /// Executes a command with generated ids and no actor. See [`Chronicle::execute_with`].
@@ -74,7 +75,8 @@ impl<S: EventStore> Chronicle<S> {
         let span = tracing::Span::current();
         let stream = stream_of::<C::Aggregate>(&command.aggregate_id())?;
         // Other commands on the stream in this process wait until this one is decided.
-        let _turn = self.turns.take(&stream).await;
+        let key = self.stream_key(&stream);
+        let _turn = self.turns.take(&key).await;
         let services = self.services::<C::Aggregate, RejectionOf<C>>()?;
         let metadata = context.into_metadata();
         span.record("command_id", tracing::field::display(metadata.command_id));
@@ -82,7 +84,7 @@ impl<S: EventStore> Chronicle<S> {
         // A state not read from the stream now (cached, or the empty state of a command that
         // creates its aggregate) is a guess: the append's version check proves it, and rejections
         // and no-ops decided on it are checked against the stream.
-        let mut cached = self.cache.get::<C::Aggregate>(&stream);
+        let mut cached = self.cache.get::<C::Aggregate>(&key);
         if cached.is_none() && C::CREATES {
             cached = Some((C::Aggregate::default(), 0));
         }
@@ -126,14 +128,14 @@ impl<S: EventStore> Chronicle<S> {
                 }
             };
             if events.is_empty() {
-                self.cache.put(&stream, loaded.state, loaded.version);
+                self.cache.put(&key, loaded.state, loaded.version);
                 return Ok(Receipt {
                     stream_id: stream,
                     stream_version: loaded.version,
                     position: None,
                 });
             }
-            let new_events = encode(&events, &metadata)?;
+            let new_events = encode(&events, &metadata, self.store.tenant())?;
             let started = Instant::now();
             let appended = self.store.append(&stream, loaded.version, new_events).await;
             append_took(C::Aggregate::NAME, started.elapsed());
@@ -148,7 +150,7 @@ impl<S: EventStore> Chronicle<S> {
                         self.snapshot_in_background(stream.clone(), state.clone(), receipt.stream_version)
                             .await;
                     }
-                    self.cache.put(&stream, state, receipt.stream_version);
+                    self.cache.put(&key, state, receipt.stream_version);
                     return Ok(receipt);
                 }
                 Err(StoreError::Conflict { .. }) | Err(StoreError::DuplicateEvent { .. }) => {
@@ -164,7 +166,7 @@ impl<S: EventStore> Chronicle<S> {
                     match self.catch_up(&stream, loaded).await {
                         Ok(caught_up) => cached = Some((caught_up.state, caught_up.version)),
                         Err(error) => {
-                            self.cache.forget(&stream);
+                            self.cache.forget(&key);
                             return Err(error.into());
                         }
                     }
@@ -191,8 +193,13 @@ fn outcome<E>(result: &Result<Receipt, CommandError<E>>) -> &'static str {
 }
 
 /// Serializes a command's events with their metadata; event ids derive from the command id so a
-/// re-submitted command collides with its first run on the store's unique event id.
-fn encode<E: EventSet>(events: &[E], metadata: &Metadata) -> Result<Vec<NewEvent>, StoreError> {
+/// re-submitted command collides with its first run on the store's unique event id. A tenant's
+/// ids derive from its id too, so that two tenants may send the same command ids.
+fn encode<E: EventSet>(
+    events: &[E],
+    metadata: &Metadata,
+    tenant: &Tenant,
+) -> Result<Vec<NewEvent>, StoreError> {
     events
         .iter()
         .enumerate()
@@ -202,7 +209,7 @@ fn encode<E: EventSet>(events: &[E], metadata: &Metadata) -> Result<Vec<NewEvent
                 source,
             })?;
             Ok(NewEvent {
-                event_id: Uuid::new_v5(&metadata.command_id, &(index as u64).to_be_bytes()),
+                event_id: event_id(metadata.command_id, tenant, index),
                 event_type: event.event_type(),
                 event_version: event.event_version(),
                 payload,
@@ -210,4 +217,16 @@ fn encode<E: EventSet>(events: &[E], metadata: &Metadata) -> Result<Vec<NewEvent
             })
         })
         .collect()
+}
+
+/// The id of the `index`th event of a command: derived from the command id and the index, and
+/// the tenant's id when there is one (without, the ids are those of earlier versions).
+fn event_id(command_id: Uuid, tenant: &Tenant, index: usize) -> Uuid {
+    let index = (index as u64).to_be_bytes();
+    if tenant.is_none() {
+        return Uuid::new_v5(&command_id, &index);
+    }
+    // A NUL ends the tenant's id, so no id and index run into another's.
+    let name = [tenant.as_str().as_bytes(), b"\0", &index].concat();
+    Uuid::new_v5(&command_id, &name)
 }

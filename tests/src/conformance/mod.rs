@@ -22,6 +22,7 @@ pub mod store;
 pub mod stream_identity;
 pub mod subscription;
 pub mod tailer;
+pub mod tenants;
 pub mod time_travel;
 pub mod upcasting;
 pub mod write;
@@ -116,6 +117,14 @@ macro_rules! conformance_suite {
                     stream_identity: [
                         aggregates_whose_stream_ids_look_alike_replay_only_their_own_events,
                         ids_with_dashes_round_trip,
+                    ],
+                    tenants: [
+                        the_same_stream_in_two_tenants_is_two_streams,
+                        a_bound_store_cannot_write_or_read_another_tenants_stream,
+                        snapshots_are_kept_per_tenant,
+                        identical_commands_in_two_tenants_stay_apart,
+                        the_subscription_reads_every_tenant_with_its_tenant,
+                        hostile_tenant_ids_are_refused,
                     ],
                     limits: [
                         stream_ids_no_store_keeps_are_refused_before_the_store,

@@ -202,6 +202,13 @@ impl Counter {
     }
 }
 
+impl Counter {
+    /// The sum of the counts.
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+}
+
 pub async fn bad_rows_give_typed_errors<S: EventStore>(store: S) {
     let app = Chronicle::new(store.clone());
     let count = |id: &str| Count {

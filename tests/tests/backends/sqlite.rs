@@ -321,3 +321,91 @@ async fn a_layout_1_sqlite_dead_letter_table_is_upgraded_in_place() {
         (3, 9, Some(event_id))
     );
 }
+
+const EVENTS_LAYOUT_1: &str = include_str!("../../fixtures/sqlite_events_layout_1.sql");
+
+/// Tenants came with layout 2: an event table of layout 1 with rows is copied into the new
+/// layout, every row kept at its position and of no tenant, the position counter kept (no
+/// position is reused), the indexes and triggers made again; a tenant's stream of an old id
+/// starts afresh.
+#[tokio::test]
+async fn a_layout_1_sqlite_event_table_with_rows_gets_tenants_in_place() {
+    let file = TempFile::new("chronicle-events-layout-1");
+    {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(file.path())
+                    .create_if_missing(true),
+            )
+            .await
+            .expect("open");
+        sqlx::raw_sql(EVENTS_LAYOUT_1)
+            .execute(&pool)
+            .await
+            .expect("the layout 1 tables");
+        for (position, version) in [(1, 1), (2, 2), (5, 3)] {
+            sqlx::query(
+                "INSERT INTO chronicle_events (position, stream_id, stream_version, event_id, event_type, \
+                 event_version, payload, metadata, command_id) VALUES (?1, 's-1', ?2, ?3, 't', 1, '{}', ?4, ?5)",
+            )
+            .bind(position)
+            .bind(version)
+            .bind(Uuid::new_v4().to_string())
+            .bind(chronicle_tests::counts::good_metadata())
+            .bind(Uuid::new_v4().to_string())
+            .execute(&pool)
+            .await
+            .expect("a row of layout 1");
+        }
+        // A position taken by an insert that is gone (the counter is ahead of the rows).
+        sqlx::query("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'chronicle_events'")
+            .execute(&pool)
+            .await
+            .expect("counter");
+        pool.close().await;
+    }
+
+    let store = SqliteStore::open(file.path()).await.expect("open");
+    store.migrate().await.expect("the upgrade");
+    store.migrate().await.expect("again");
+    let kept = store.read_all(0, 10).await.expect("read");
+    let rows: Vec<(u64, u64, &str)> = kept
+        .iter()
+        .map(|e| (e.position, e.stream_version, e.tenant.as_str()))
+        .collect();
+    assert_eq!(rows, [(1, 1, ""), (2, 2, ""), (5, 3, "")]);
+    let next = store
+        .append("s-1", 3, command(1))
+        .await
+        .expect("the old stream goes on");
+    assert_eq!((next.stream_version, next.position), (4, Some(10)));
+    let acme = store.for_tenant(chronicle::Tenant::new("acme").expect("tenant"));
+    let theirs = acme.append("s-1", 0, command(1)).await.expect("acme's own s-1");
+    assert_eq!(theirs.stream_version, 1);
+    for statement in [
+        "UPDATE chronicle_events SET payload = '{}'",
+        "DELETE FROM chronicle_events",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .expect_err("append-only");
+        assert!(error.to_string().contains("append-only"), "{error}");
+    }
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'chronicle_events' \
+         AND name LIKE 'chronicle_%' ORDER BY name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("indexes");
+    assert_eq!(
+        indexes,
+        [
+            "chronicle_events_command_id_idx",
+            "chronicle_events_correlation_id_idx",
+            "chronicle_events_tenant_position_idx"
+        ]
+    );
+}

@@ -35,6 +35,7 @@ fn events(first: u64, types: &[&str]) -> Vec<RecordedEvent> {
         .map(|(event_type, position)| RecordedEvent {
             position,
             transaction_id: 0,
+            tenant: String::new(),
             stream_id: stream_id.clone(),
             stream_version: position,
             event_id: Uuid::new_v4(),

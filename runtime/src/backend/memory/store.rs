@@ -10,7 +10,10 @@ use crate::core::error::StoreError;
 use crate::core::source::{
     batch, serial_position, AppendListener, Batch, Checkpoint, EventSource, Head, Progress,
 };
-use crate::core::store::{append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot};
+use crate::core::store::{
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+};
+use crate::core::tenant::Tenant;
 
 /// An event store kept in process memory, with the same guarantees as the database stores:
 /// atomic appends, optimistic concurrency and unique event ids.
@@ -18,10 +21,12 @@ use crate::core::store::{append_span, EventStore, NewEvent, Receipt, RecordedEve
 /// As an [`EventSource`] it reads in position order (appends take turns, and every transaction id
 /// is 0); [`listen`](EventSource::listen) is woken by appends through the store and its clones.
 ///
-/// Cloning is cheap: clones share the log and the append signal.
+/// Cloning is cheap: clones share the log and the append signal (and so do the store's
+/// [`for_tenant`](EventStore::for_tenant) bindings).
 #[derive(Clone)]
 pub struct MemoryStore {
     log: Arc<Mutex<Log>>,
+    tenant: Tenant,
     /// Bumped after every append, for [`listen`](EventSource::listen).
     appended: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -30,6 +35,7 @@ impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
             .field("events", &self.log().events.len())
+            .field("tenant", &self.tenant)
             .finish_non_exhaustive()
     }
 }
@@ -38,6 +44,7 @@ impl Default for MemoryStore {
     fn default() -> Self {
         Self {
             log: Arc::default(),
+            tenant: Tenant::none(),
             appended: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
@@ -46,21 +53,27 @@ impl Default for MemoryStore {
 #[derive(Default)]
 struct Log {
     events: Vec<RecordedEvent>,
-    /// Indexes into `events` per stream, in stream order.
-    streams: HashMap<String, Vec<usize>>,
+    /// Indexes into `events` per tenant and stream, in stream order.
+    streams: HashMap<(Tenant, String), Vec<usize>>,
     event_ids: HashSet<Uuid>,
-    /// Index of the last event of each command.
-    commands: HashMap<Uuid, usize>,
+    /// Index of the last event of each command, per tenant.
+    commands: HashMap<(Tenant, Uuid), usize>,
     /// Indexes into `events` per correlation id, in log order.
     correlations: HashMap<Uuid, Vec<usize>>,
-    /// The newest snapshot of each stream.
-    snapshots: HashMap<String, Snapshot>,
+    /// The newest snapshot of each tenant's stream.
+    snapshots: HashMap<(Tenant, String), Snapshot>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether a log read of this store returns `event`: every event without a tenant bound,
+    /// else the tenant's own.
+    fn sees(&self, event: &RecordedEvent) -> bool {
+        self.tenant.is_none() || event.tenant == self.tenant.as_str()
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -77,7 +90,8 @@ impl MemoryStore {
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
         let mut log = self.log();
-        let current = log.streams.get(stream_id).map_or(0, |s| s.len() as u64);
+        let key = (self.tenant.clone(), stream_id.to_owned());
+        let current = log.streams.get(&key).map_or(0, |s| s.len() as u64);
         if current != expected_version {
             return Err(StoreError::Conflict {
                 stream_id: stream_id.to_owned(),
@@ -107,15 +121,17 @@ impl MemoryStore {
             receipt.stream_version += 1;
             receipt.position = Some(position);
             log.event_ids.insert(event.event_id);
-            log.commands.insert(event.metadata.command_id, index);
+            log.commands
+                .insert((self.tenant.clone(), event.metadata.command_id), index);
             log.correlations
                 .entry(event.metadata.correlation_id)
                 .or_default()
                 .push(index);
-            log.streams.entry(stream_id.to_owned()).or_default().push(index);
+            log.streams.entry(key.clone()).or_default().push(index);
             log.events.push(RecordedEvent {
                 position,
                 transaction_id: 0,
+                tenant: self.tenant.as_str().to_owned(),
                 stream_id: stream_id.to_owned(),
                 stream_version: receipt.stream_version,
                 event_id: event.event_id,
@@ -131,6 +147,17 @@ impl MemoryStore {
 }
 
 impl EventStore for MemoryStore {
+    fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            tenant,
+            ..self.clone()
+        }
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,
@@ -152,7 +179,7 @@ impl EventStore for MemoryStore {
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let Some(indexes) = log.streams.get(stream_id) else {
+        let Some(indexes) = log.streams.get(&(self.tenant.clone(), stream_id.to_owned())) else {
             return Ok(Vec::new());
         };
         let skip = usize::try_from(after_version).unwrap_or(usize::MAX);
@@ -169,12 +196,17 @@ impl EventStore for MemoryStore {
         let start = usize::try_from(after_position)
             .unwrap_or(usize::MAX)
             .min(log.events.len());
-        Ok(log.events[start..].iter().take(limit).cloned().collect())
+        Ok(log.events[start..]
+            .iter()
+            .filter(|e| self.sees(e))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
         let log = self.log();
-        Ok(log.commands.get(&command_id).map(|&i| {
+        Ok(log.commands.get(&(self.tenant.clone(), command_id)).map(|&i| {
             let event = &log.events[i];
             Receipt {
                 stream_id: event.stream_id.clone(),
@@ -189,23 +221,58 @@ impl EventStore for MemoryStore {
         Ok(log
             .correlations
             .get(&correlation_id)
-            .map(|indexes| indexes.iter().map(|&i| log.events[i].clone()).collect())
+            .map(|indexes| {
+                indexes
+                    .iter()
+                    .map(|&i| &log.events[i])
+                    .filter(|e| self.sees(e))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<StreamSummary>, StoreError> {
+        let log = self.log();
+        let mut streams: Vec<StreamSummary> = log
+            .streams
+            .iter()
+            .filter(|((tenant, id), _)| {
+                *tenant == self.tenant && id.starts_with(prefix) && id.as_str() > after
+            })
+            .filter_map(|((_, id), indexes)| {
+                Some(StreamSummary {
+                    stream_id: id.clone(),
+                    version: indexes.len() as u64,
+                    last_recorded_at: log.events.get(*indexes.last()?)?.recorded_at,
+                })
+            })
+            .collect();
+        streams.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+        streams.truncate(limit);
+        Ok(streams)
+    }
+
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        Ok(self.log().snapshots.get(stream_id).cloned())
+        let key = (self.tenant.clone(), stream_id.to_owned());
+        Ok(self.log().snapshots.get(&key).cloned())
     }
 
     async fn write_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
         let mut log = self.log();
+        let key = (self.tenant.clone(), snapshot.stream_id.clone());
         // A late write never replaces a newer snapshot (see `EventStore::write_snapshot`).
         let keep_stored = log
             .snapshots
-            .get(&snapshot.stream_id)
+            .get(&key)
             .is_some_and(|stored| stored.stream_version > snapshot.stream_version);
         if !keep_stored {
-            log.snapshots.insert(snapshot.stream_id.clone(), snapshot);
+            log.snapshots.insert(key, snapshot);
         }
         Ok(())
     }

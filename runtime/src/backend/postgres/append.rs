@@ -13,6 +13,7 @@ use super::errors::{store_error, violated_unique};
 use crate::backend::sql::rows::{guess_duplicate, metadata_json, to_u64};
 use crate::core::error::{HandlerError, StoreError};
 use crate::core::store::{NewEvent, Receipt, RecordedEvent};
+use crate::core::tenant::Tenant;
 
 /// The unique constraints of the event table, named in its migration so that a violation is
 /// told apart by name: a stream version taken means a concurrent writer won the race; an event id
@@ -20,8 +21,10 @@ use crate::core::store::{NewEvent, Receipt, RecordedEvent};
 const STREAM_VERSION_KEY: &str = "chronicle_events_stream_version_key";
 const EVENT_ID_KEY: &str = "chronicle_events_event_id_key";
 
-/// One command's append: its stream, the version it decided on, its events (at least one).
+/// One command's append: its tenant and stream, the version it decided on, its events (at least
+/// one).
 pub(super) struct Command<'a> {
+    pub(super) tenant: &'a str,
     pub(super) stream_id: &'a str,
     pub(super) expected: u64,
     pub(super) events: &'a [NewEvent],
@@ -29,6 +32,7 @@ pub(super) struct Command<'a> {
 
 /// What the database assigned to one appended event.
 pub(super) struct Inserted {
+    pub(super) tenant: String,
     pub(super) stream_id: String,
     pub(super) position: u64,
     pub(super) stream_version: u64,
@@ -69,11 +73,13 @@ impl Database {
     /// the inline projections.
     pub(super) async fn append_alone(
         &self,
+        tenant: &Tenant,
         stream_id: &str,
         expected: u64,
         events: &[NewEvent],
     ) -> Result<Receipt, StoreError> {
         let command = Command {
+            tenant: tenant.as_str(),
             stream_id,
             expected,
             events,
@@ -82,7 +88,7 @@ impl Database {
         receipt(&command, &inserted)
     }
 
-    /// Writes the events of `commands` (on distinct streams) with one statement, and applies the
+    /// Writes the events of `commands` (on distinct streams of their tenants) with one statement, and applies the
     /// inline projections to what was written in the same transaction. A command whose stream
     /// moved writes nothing, without failing the others.
     pub(super) async fn write(&self, commands: &[Command<'_>]) -> Result<Vec<Inserted>, WriteFailure> {
@@ -114,6 +120,7 @@ impl Database {
         let rows = match commands {
             // Most commands record one event: the scalar statement (see `events.sql`).
             [Command {
+                tenant,
                 stream_id,
                 expected,
                 events: [event],
@@ -131,6 +138,7 @@ impl Database {
                     .bind(event_version(event)?)
                     .bind(event.payload.get())
                     .bind(metadata(event)?)
+                    .bind(*tenant)
                     .fetch_all(&mut *connection)
                     .await?
             }
@@ -146,6 +154,7 @@ impl Database {
                     .bind(&columns.event_versions)
                     .bind(&columns.payloads)
                     .bind(&columns.metadata)
+                    .bind(&columns.tenants)
                     .fetch_all(&mut *connection)
                     .await?
             }
@@ -216,7 +225,7 @@ impl Database {
 pub(super) fn receipt(command: &Command<'_>, inserted: &[Inserted]) -> Result<Receipt, StoreError> {
     let last = inserted
         .iter()
-        .filter(|row| row.stream_id == command.stream_id)
+        .filter(|row| row.tenant == command.tenant && row.stream_id == command.stream_id)
         .max_by_key(|row| row.stream_version)
         .ok_or_else(|| conflict(command))?;
     Ok(Receipt {
@@ -234,20 +243,22 @@ fn conflict(command: &Command<'_>) -> StoreError {
 }
 
 /// The events as stored, in the order of `commands`, for the inline projections: each inserted
-/// row is matched to its event by stream and version (the version is the command's expected one
-/// plus the event's place in it).
+/// row is matched to its event by tenant, stream and version (the version is the command's
+/// expected one plus the event's place in it).
 fn recorded(commands: &[Command<'_>], inserted: &[Inserted]) -> Vec<RecordedEvent> {
-    let by_stream: HashMap<&str, &Command<'_>> = commands.iter().map(|c| (c.stream_id, c)).collect();
+    let by_stream: HashMap<(&str, &str), &Command<'_>> =
+        commands.iter().map(|c| ((c.tenant, c.stream_id), c)).collect();
     let mut recorded: Vec<RecordedEvent> = inserted
         .iter()
         .filter_map(|row| {
-            let command = by_stream.get(row.stream_id.as_str())?;
+            let command = by_stream.get(&(row.tenant.as_str(), row.stream_id.as_str()))?;
             let index =
                 usize::try_from(row.stream_version.checked_sub(command.expected)?.checked_sub(1)?).ok()?;
             let event = command.events.get(index)?;
             Some(RecordedEvent {
                 position: row.position,
                 transaction_id: row.transaction_id,
+                tenant: row.tenant.clone(),
                 stream_id: row.stream_id.clone(),
                 stream_version: row.stream_version,
                 event_id: event.event_id,
@@ -269,6 +280,7 @@ fn inserted(row: &PgRow) -> Result<Inserted, sqlx::Error> {
         to_u64("chronicle_events", column, value).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     };
     Ok(Inserted {
+        tenant: row.try_get("tenant")?,
         stream_id: row.try_get("stream_id")?,
         position: number("position")?,
         stream_version: number("stream_version")?,
@@ -305,6 +317,7 @@ struct AppendColumns<'a> {
     event_versions: Vec<i32>,
     payloads: Vec<&'a str>,
     metadata: Vec<String>,
+    tenants: Vec<&'a str>,
 }
 
 impl<'a> AppendColumns<'a> {
@@ -320,6 +333,7 @@ impl<'a> AppendColumns<'a> {
             event_versions: Vec::with_capacity(total),
             payloads: Vec::with_capacity(total),
             metadata: Vec::with_capacity(total),
+            tenants: Vec::with_capacity(total),
         };
         for command in commands {
             // A version beyond bigint cannot be a stream's current one: the guard fails it.
@@ -334,6 +348,7 @@ impl<'a> AppendColumns<'a> {
                 columns.event_versions.push(event_version(event)?);
                 columns.payloads.push(event.payload.get());
                 columns.metadata.push(metadata(event)?);
+                columns.tenants.push(command.tenant);
             }
         }
         Ok(columns)

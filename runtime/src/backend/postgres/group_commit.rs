@@ -18,6 +18,7 @@ use super::append::{receipt, Command};
 use super::database::Database;
 use crate::core::error::StoreError;
 use crate::core::store::{NewEvent, Receipt};
+use crate::core::tenant::Tenant;
 
 /// How [`PostgresStore::with_group_commit`](crate::PostgresStore::with_group_commit) groups
 /// appends.
@@ -39,6 +40,7 @@ impl Default for GroupCommit {
 }
 
 struct Request {
+    tenant: Tenant,
     stream_id: String,
     expected_version: u64,
     events: Vec<NewEvent>,
@@ -72,12 +74,14 @@ impl GroupCommitter {
     /// Appends one command through the next group statement.
     pub(super) async fn append(
         &self,
+        tenant: &Tenant,
         stream_id: &str,
         expected_version: u64,
         events: Vec<NewEvent>,
     ) -> Result<Receipt, StoreError> {
         let (reply, answer) = oneshot::channel();
         let request = Request {
+            tenant: tenant.clone(),
             stream_id: stream_id.to_owned(),
             expected_version,
             events,
@@ -86,7 +90,7 @@ impl GroupCommitter {
         if let Err(mpsc::error::SendError(request)) = self.queue().await.send(request) {
             return self
                 .store
-                .append_alone(stream_id, expected_version, &request.events)
+                .append_alone(tenant, stream_id, expected_version, &request.events)
                 .await;
         }
         answer.await.unwrap_or_else(|_| {
@@ -143,12 +147,12 @@ impl Committer {
     }
 
     async fn commit(&self, group: Vec<Request>) {
-        // Two commands on one stream in one group decided on the same version: the later one
+        // Two commands on one tenant's stream in one group decided on the same version: the later one
         // goes into the next statement, where it meets its conflict like any other writer.
         let mut streams = HashSet::new();
         let (now, later): (Vec<_>, Vec<_>) = group
             .into_iter()
-            .partition(|r| streams.insert(r.stream_id.clone()));
+            .partition(|r| streams.insert((r.tenant.clone(), r.stream_id.clone())));
         self.commit_distinct(now).await;
         if !later.is_empty() {
             Box::pin(self.commit(later)).await;
@@ -162,6 +166,7 @@ impl Committer {
         let commands: Vec<Command<'_>> = group
             .iter()
             .map(|request| Command {
+                tenant: request.tenant.as_str(),
                 stream_id: &request.stream_id,
                 expected: request.expected_version,
                 events: &request.events,
@@ -192,7 +197,12 @@ impl Committer {
         join_all(group.into_iter().map(|request| async move {
             let result = self
                 .store
-                .append_alone(&request.stream_id, request.expected_version, &request.events)
+                .append_alone(
+                    &request.tenant,
+                    &request.stream_id,
+                    request.expected_version,
+                    &request.events,
+                )
                 .await;
             let _ = request.reply.send(result);
         }))

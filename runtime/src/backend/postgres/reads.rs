@@ -14,8 +14,20 @@ use crate::core::error::StoreError;
 use crate::core::store::{
     append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
 };
+use crate::core::tenant::Tenant;
 
 impl EventStore for PostgresStore {
+    fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            tenant,
+            ..self.clone()
+        }
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,
@@ -25,10 +37,14 @@ impl EventStore for PostgresStore {
         let span = append_span("postgres", stream_id, expected_version, events.len());
         let append = async {
             match &self.group {
-                Some(group) => group.append(stream_id, expected_version, events).await,
+                Some(group) => {
+                    group
+                        .append(&self.tenant, stream_id, expected_version, events)
+                        .await
+                }
                 None => {
                     self.database
-                        .append_alone(stream_id, expected_version, &events)
+                        .append_alone(&self.tenant, stream_id, expected_version, &events)
                         .await
                 }
             }
@@ -52,25 +68,37 @@ impl EventStore for PostgresStore {
             &self.database,
             sqlx::query(&self.database.sql.read_stream)
                 .bind(stream_id)
-                .bind(clamp_i64(after_version)),
+                .bind(clamp_i64(after_version))
+                .bind(self.tenant.as_str()),
         )
         .await
     }
 
     async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        read_events(
-            &self.database,
+        let query = if self.tenant.is_none() {
             sqlx::query(&self.database.sql.read_all)
-                .bind(clamp_i64(after_position))
-                .bind(clamp_i64(limit as u64)),
-        )
-        .await
+        } else {
+            sqlx::query(&self.database.sql.read_tenant)
+        };
+        let query = query
+            .bind(clamp_i64(after_position))
+            .bind(clamp_i64(limit as u64));
+        let query = if self.tenant.is_none() {
+            query
+        } else {
+            query.bind(self.tenant.as_str())
+        };
+        read_events(&self.database, query).await
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
         let Some(row) = self
             .database
-            .fetch_optional(sqlx::query(&self.database.sql.find_command).bind(command_id))
+            .fetch_optional(
+                sqlx::query(&self.database.sql.find_command)
+                    .bind(command_id)
+                    .bind(self.tenant.as_str()),
+            )
             .await?
         else {
             return Ok(None);
@@ -92,7 +120,9 @@ impl EventStore for PostgresStore {
     async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
         read_events(
             &self.database,
-            sqlx::query(&self.database.sql.read_by_correlation).bind(correlation_id.to_string()),
+            sqlx::query(&self.database.sql.read_by_correlation)
+                .bind(correlation_id.to_string())
+                .bind((!self.tenant.is_none()).then_some(self.tenant.as_str())),
         )
         .await
     }
@@ -109,7 +139,8 @@ impl EventStore for PostgresStore {
                 sqlx::query(&self.database.sql.list_streams)
                     .bind(prefix)
                     .bind(after)
-                    .bind(clamp_i64(limit as u64)),
+                    .bind(clamp_i64(limit as u64))
+                    .bind(self.tenant.as_str()),
             )
             .await?;
         rows.iter()
@@ -127,7 +158,11 @@ impl EventStore for PostgresStore {
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
         let Some(row) = self
             .database
-            .fetch_optional(sqlx::query(&self.database.sql.read_snapshot).bind(stream_id))
+            .fetch_optional(
+                sqlx::query(&self.database.sql.read_snapshot)
+                    .bind(stream_id)
+                    .bind(self.tenant.as_str()),
+            )
             .await?
         else {
             return Ok(None);
@@ -161,7 +196,8 @@ impl EventStore for PostgresStore {
                     .bind(snapshot_version)
                     .bind(stream_version)
                     .bind(snapshot.state.get())
-                    .bind(snapshot.taken_at),
+                    .bind(snapshot.taken_at)
+                    .bind(self.tenant.as_str()),
             )
             .await
     }

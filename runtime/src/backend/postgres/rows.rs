@@ -10,6 +10,7 @@ pub(super) fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
     Ok(EventRow {
         position: row.try_get("position")?,
         transaction_id: row.try_get("transaction_id")?,
+        tenant: row.try_get("tenant")?,
         stream_id: row.try_get("stream_id")?,
         stream_version: row.try_get("stream_version")?,
         event_id: Ok(row.try_get("event_id")?),

@@ -9,13 +9,14 @@ use crate::core::partition::Partition;
 /// The event table's layout, as the last statement of the migration marks it. Finding the mark
 /// means there is nothing to do, which lets an application whose role may not run DDL (`CREATE
 /// ... IF NOT EXISTS` checks privileges before existence) call `migrate` at every start.
-pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 6.";
+pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table layout 7.";
 
 const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
 const EVENTS_SQL: &str = include_str!("sql/events.sql");
 
 /// The columns of an event, in the names the store reads them by.
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, event_version, \
+const EVENT_COLUMNS: &str =
+    "position, tenant, stream_id, stream_version, event_id, event_type, event_version, \
      payload::text AS payload, metadata::text AS metadata, recorded_at, \
      transaction_id::text::bigint AS transaction_id";
 
@@ -88,6 +89,7 @@ pub(super) struct Statements {
     pub(super) stored_event_ids: String,
     pub(super) read_stream: String,
     pub(super) read_all: String,
+    pub(super) read_tenant: String,
     pub(super) find_command: String,
     pub(super) read_by_correlation: String,
     pub(super) list_streams: String,
@@ -122,6 +124,7 @@ impl Statements {
             stored_event_ids: statement("stored_event_ids"),
             read_stream: statement("read_stream"),
             read_all: statement("read_all"),
+            read_tenant: statement("read_tenant"),
             find_command: statement("find_command"),
             read_by_correlation: statement("read_by_correlation"),
             list_streams: statement("list_streams"),
@@ -156,6 +159,7 @@ mod tests {
             ("stored_event_ids", &sql.stored_event_ids),
             ("read_stream", &sql.read_stream),
             ("read_all", &sql.read_all),
+            ("read_tenant", &sql.read_tenant),
             ("find_command", &sql.find_command),
             ("read_by_correlation", &sql.read_by_correlation),
             ("list_streams", &sql.list_streams),

@@ -16,6 +16,7 @@ use super::statements::LAYOUT_MARKER;
 use crate::core::error::StoreError;
 use crate::core::projection::Projection;
 use crate::core::read_store::ReadStore;
+use crate::core::tenant::Tenant;
 
 /// How many connections [`PostgresStore::connect`] opens at most.
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
@@ -33,8 +34,9 @@ const DEFAULT_SCHEMA: &str = "public";
 /// | --- | --- | --- |
 /// | `position` | `bigint` identity, primary key | place in the global log; increasing, may have gaps |
 /// | `transaction_id` | `xid8`, default `pg_current_xact_id()` | the writing transaction; subscribers read in `(transaction_id, position)` order (see below) |
+/// | `tenant` | `text`, default `''` | the [`Tenant`] whose stream it is (`''`: none); indexed with `position` for a tenant's log |
 /// | `stream_id` | `text` | the aggregate instance the event belongs to: `"{aggregate}-{id}"` |
-/// | `stream_version` | `bigint` | the event's version within its stream, from 1, without gaps; unique per stream |
+/// | `stream_version` | `bigint` | the event's version within its stream, from 1, without gaps; unique per tenant and stream |
 /// | `event_id` | `uuid`, unique | the event's id; derived from the command id, so a re-submitted command collides |
 /// | `event_type` | `text` | the event's stored name |
 /// | `event_version` | `int` | the version of the payload's shape |
@@ -52,11 +54,12 @@ const DEFAULT_SCHEMA: &str = "public";
 /// # Snapshots
 ///
 /// Snapshots of aggregates declared with `#[aggregate(snapshot_every = N)]` live in a second
-/// table, `chronicle_snapshots`, one row per stream (the newest):
+/// table, `chronicle_snapshots`, one row per tenant's stream (the newest):
 ///
 /// | column | type | meaning |
 /// | --- | --- | --- |
-/// | `stream_id` | `text`, primary key | the aggregate instance |
+/// | `tenant` | `text`, primary key with `stream_id` | the stream's tenant (`''`: none) |
+/// | `stream_id` | `text` | the aggregate instance |
 /// | `aggregate_type` | `text` | the aggregate's name |
 /// | `snapshot_version` | `int` | the version of the state's shape |
 /// | `stream_version` | `bigint` | the last event the state includes |
@@ -105,17 +108,20 @@ const DEFAULT_SCHEMA: &str = "public";
 /// [`pool`](Self::pool) users, inline projections and read stores built on it. At most twice the
 /// pool's size is open at once.
 ///
-/// Cloning is cheap: clones share the pool, the connections and the configuration.
+/// Cloning is cheap: clones share the pool, the connections and the configuration, and so do
+/// the store's [`for_tenant`](crate::EventStore::for_tenant) bindings.
 #[derive(Clone)]
 pub struct PostgresStore {
     pub(super) database: Database,
     pub(super) group: Option<Arc<GroupCommitter>>,
+    pub(super) tenant: Tenant,
 }
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("schema", &self.database.sql.schema)
+            .field("tenant", &self.tenant)
             .field("pool", &self.database.pool)
             .field("inline", &self.database.inline.names())
             .field("group_commit", &self.group.as_ref().map(|group| group.config()))
@@ -147,6 +153,7 @@ impl PostgresStore {
         Self {
             database: Database::new(pool, DEFAULT_SCHEMA),
             group: None,
+            tenant: Tenant::none(),
         }
     }
 
@@ -163,6 +170,7 @@ impl PostgresStore {
         let store = Self {
             database: self.database.in_schema(schema),
             group: None,
+            tenant: self.tenant,
         };
         Ok(match self.group {
             Some(group) => store.with_group_commit(group.config()),

@@ -21,6 +21,7 @@ pub(crate) struct EventRow {
     pub position: i64,
     /// The writing transaction's id (Postgres `xid8` as `bigint`); 0 on SQLite.
     pub transaction_id: i64,
+    pub tenant: String,
     pub stream_id: String,
     pub stream_version: i64,
     pub event_id: Result<Uuid, String>,
@@ -96,6 +97,7 @@ impl EventRow {
         };
         // Checked last, so that the payload moves into the event without a copy.
         let Self {
+            tenant,
             stream_id,
             event_type,
             payload,
@@ -128,6 +130,7 @@ impl EventRow {
         Ok(RecordedEvent {
             position,
             transaction_id,
+            tenant,
             stream_id,
             stream_version,
             event_id,

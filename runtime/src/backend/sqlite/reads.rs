@@ -14,8 +14,20 @@ use crate::core::error::StoreError;
 use crate::core::store::{
     append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
 };
+use crate::core::tenant::Tenant;
 
 impl EventStore for SqliteStore {
+    fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn for_tenant(&self, tenant: Tenant) -> Self {
+        Self {
+            tenant,
+            ..self.clone()
+        }
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,
@@ -36,7 +48,8 @@ impl EventStore for SqliteStore {
         self.read_events(
             sqlx::query(&self.sql.read_stream)
                 .bind(stream_id)
-                .bind(clamp_i64(after_version)),
+                .bind(clamp_i64(after_version))
+                .bind(self.tenant.as_str()),
         )
         .await
     }
@@ -45,14 +58,19 @@ impl EventStore for SqliteStore {
         self.read_events(
             sqlx::query(&self.sql.read_all)
                 .bind(clamp_i64(after_position))
-                .bind(clamp_i64(limit as u64)),
+                .bind(clamp_i64(limit as u64))
+                .bind(self.log_tenant()),
         )
         .await
     }
 
     async fn read_by_correlation(&self, correlation_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read_events(sqlx::query(&self.sql.read_by_correlation).bind(correlation_id.to_string()))
-            .await
+        self.read_events(
+            sqlx::query(&self.sql.read_by_correlation)
+                .bind(correlation_id.to_string())
+                .bind(self.log_tenant()),
+        )
+        .await
     }
 
     async fn list_streams(
@@ -65,6 +83,7 @@ impl EventStore for SqliteStore {
             .bind(prefix)
             .bind(after)
             .bind(clamp_i64(limit as u64))
+            .bind(self.tenant.as_str())
             .fetch_all(self.pool())
             .await
             .map_err(store_error)?;
@@ -91,6 +110,7 @@ impl EventStore for SqliteStore {
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
         let Some(row) = sqlx::query(&self.sql.read_snapshot)
             .bind(stream_id)
+            .bind(self.tenant.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?
@@ -121,6 +141,7 @@ impl EventStore for SqliteStore {
             .bind(clamp_i64(snapshot.stream_version))
             .bind(snapshot.state.get())
             .bind(snapshot.taken_at.to_rfc3339_opts(SecondsFormat::Micros, true))
+            .bind(self.tenant.as_str())
             .execute(&self.pool)
             .await
             .map(drop)
@@ -130,6 +151,7 @@ impl EventStore for SqliteStore {
     async fn find_command(&self, command_id: Uuid) -> Result<Option<Receipt>, StoreError> {
         let Some(row) = sqlx::query(&self.sql.find_command)
             .bind(command_id.to_string())
+            .bind(self.tenant.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?
@@ -160,6 +182,7 @@ pub(super) fn event_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
     Ok(EventRow {
         position: row.try_get("position").map_err(store_error)?,
         transaction_id: 0,
+        tenant: text("tenant")?,
         stream_id: text("stream_id")?,
         stream_version: row.try_get("stream_version").map_err(store_error)?,
         event_id: Uuid::parse_str(&event_id).map_err(|_| event_id),
@@ -182,6 +205,12 @@ pub(super) fn parse_time(value: &str) -> Result<DateTime<Utc>, &str> {
 }
 
 impl SqliteStore {
+    /// The tenant a log read is of: the store's, or `None` (every tenant) for a store bound to
+    /// none.
+    fn log_tenant(&self) -> Option<&str> {
+        (!self.tenant.is_none()).then_some(self.tenant.as_str())
+    }
+
     /// Runs a statement of `events.sql` that returns events.
     pub(super) async fn read_events<'q>(
         &self,

@@ -16,6 +16,7 @@ use crate::backend::sql::rows::{guess_duplicate, metadata_json, to_u64};
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::store::{NewEvent, Receipt};
+use crate::core::tenant::Tenant;
 
 /// Rows per `INSERT` statement; bounds the number of bound parameters well below SQLite's limit.
 /// A larger command is split over several statements of the same transaction.
@@ -25,7 +26,8 @@ const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
 const EVENTS_SQL: &str = include_str!("sql/events.sql");
 
 /// The columns of an event, in the names the store reads them by.
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, event_version, \
+const EVENT_COLUMNS: &str =
+    "position, tenant, stream_id, stream_version, event_id, event_type, event_version, \
      payload, metadata, recorded_at";
 
 /// An event store in a SQLite database file.
@@ -36,8 +38,9 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
 /// | column | type | meaning |
 /// | --- | --- | --- |
 /// | `position` | `INTEGER PRIMARY KEY AUTOINCREMENT` | place in the global log; increasing, never reused |
+/// | `tenant` | `TEXT`, default `''` | the [`Tenant`] whose stream it is (`''`: none); indexed with `position` |
 /// | `stream_id` | `TEXT` | the aggregate instance the event belongs to: `"{aggregate}-{id}"` |
-/// | `stream_version` | `INTEGER` | the event's version within its stream, from 1, without gaps; unique per stream |
+/// | `stream_version` | `INTEGER` | the event's version within its stream, from 1, without gaps; unique per tenant and stream |
 /// | `event_id` | `TEXT` (hyphenated UUID), unique | the event's id; a re-submitted command collides |
 /// | `event_type` | `TEXT` | the event's stored name |
 /// | `event_version` | `INTEGER` | the version of the payload's shape |
@@ -51,8 +54,8 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
 /// [`read_by_correlation`](crate::EventStore::read_by_correlation).
 ///
 /// Snapshots of aggregates declared with `#[aggregate(snapshot_every = N)]` live in
-/// `chronicle_snapshots(stream_id, aggregate_type, snapshot_version, stream_version, state,
-/// taken_at)`, one row per stream (the newest), with the state as JSON text; like the
+/// `chronicle_snapshots(tenant, stream_id, aggregate_type, snapshot_version, stream_version, state,
+/// taken_at)`, one row per tenant's stream (the newest), with the state as JSON text; like the
 /// [Postgres store's](crate::PostgresStore), they are disposable.
 ///
 /// Appends take SQLite's write lock up front (`BEGIN IMMEDIATE`), so concurrent writers, in this
@@ -67,10 +70,12 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, even
 /// store and its clones only: appends by another process, by another `SqliteStore` on the same
 /// file or by SQL of your own reach subscribers when they poll, after their wait times out.
 ///
-/// Cloning is cheap: clones share the connection pool and the append signal.
+/// Cloning is cheap: clones share the connection pool and the append signal, and so do the
+/// store's [`for_tenant`](crate::EventStore::for_tenant) bindings.
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
+    pub(super) tenant: Tenant,
     /// Bumped after every append, for [`listen`](crate::EventSource::listen).
     pub(super) appended: Arc<tokio::sync::watch::Sender<u64>>,
     pub(super) sql: Arc<Statements>,
@@ -80,12 +85,15 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("pool", &self.pool)
+            .field("tenant", &self.tenant)
             .finish_non_exhaustive()
     }
 }
 
 /// The store's SQL from `events.sql`, with the event columns filled in.
 pub(super) struct Statements {
+    has_tenants: String,
+    upgrade_tenants: String,
     current_version: String,
     stored_event_ids: String,
     pub(super) read_stream: String,
@@ -106,6 +114,8 @@ impl Statements {
     fn new() -> Self {
         let statement = |name| section(EVENTS_SQL, name).replace("{event}", EVENT_COLUMNS);
         Self {
+            has_tenants: statement("has_tenants"),
+            upgrade_tenants: statement("upgrade_tenants"),
             current_version: statement("current_version"),
             stored_event_ids: statement("stored_event_ids"),
             read_stream: statement("read_stream"),
@@ -151,6 +161,7 @@ impl SqliteStore {
     pub fn from_pool(pool: SqlitePool) -> Self {
         Self {
             pool,
+            tenant: Tenant::none(),
             appended: Arc::new(tokio::sync::watch::channel(0).0),
             sql: Arc::new(Statements::new()),
         }
@@ -162,10 +173,22 @@ impl SqliteStore {
     }
 
     /// Creates the `chronicle_events` table, its indexes, its append-only triggers and the
-    /// `chronicle_snapshots` table if they are missing. Safe to run at every start, from several
-    /// processes at once.
+    /// `chronicle_snapshots` table if they are missing, and upgrades those of an earlier version
+    /// in place (a table without tenants is copied into the new layout, its rows of no tenant).
+    /// Safe to run at every start, from several processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;
+        let has_tenants: bool = sqlx::query(&self.sql.has_tenants)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("found"))
+            .map_err(store_error)?;
+        if !has_tenants {
+            (&mut *tx)
+                .execute(self.sql.upgrade_tenants.as_str())
+                .await
+                .map_err(store_error)?;
+        }
         // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds make the
         // future fail the `Send` check when spawned.
         (&mut *tx).execute(MIGRATE_SQL).await.map_err(store_error)?;
@@ -214,6 +237,7 @@ impl SqliteStore {
         let mut tx = self.begin_immediate().await?;
         let current: i64 = sqlx::query(&self.sql.current_version)
             .bind(stream_id)
+            .bind(self.tenant.as_str())
             .fetch_one(&mut *tx)
             .await
             .and_then(|row| row.try_get("version"))
@@ -229,7 +253,8 @@ impl SqliteStore {
             let mut query = sqlx::query(&statement)
                 .bind(stream_id)
                 .bind(&command_id)
-                .bind(&recorded_at);
+                .bind(&recorded_at)
+                .bind(self.tenant.as_str());
             for row in chunk {
                 query = query
                     .bind(row.stream_version)
@@ -313,23 +338,23 @@ struct Insert<'a> {
     metadata: String,
 }
 
-/// `INSERT` of `rows` events; `?1`..`?3` (stream, command, time) are shared by all rows. Built
+/// `INSERT` of `rows` events; `?1`..`?4` (stream, command, time, tenant) are shared by all rows. Built
 /// here rather than kept in `events.sql`: its number of rows varies.
 fn insert_sql(rows: usize) -> String {
     let mut statement = String::with_capacity(200 + rows * 40);
     statement.push_str(
-        "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, stream_version, event_id, \
-         event_type, event_version, payload, metadata) VALUES ",
+        "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, tenant, stream_version, \
+         event_id, event_type, event_version, payload, metadata) VALUES ",
     );
     for row in 0..rows {
-        let p = 4 + row * 6;
+        let p = 5 + row * 6;
         if row > 0 {
             statement.push_str(", ");
         }
         // Writing to a String cannot fail.
         let _ = write!(
             statement,
-            "(?1, ?2, ?3, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            "(?1, ?2, ?3, ?4, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
             p,
             p + 1,
             p + 2,
@@ -350,9 +375,9 @@ mod tests {
     fn insert_statement_numbers_parameters() {
         assert_eq!(
             insert_sql(2),
-            "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, stream_version, event_id, \
-             event_type, event_version, payload, metadata) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9), (?1, ?2, ?3, ?10, ?11, ?12, ?13, ?14, ?15) \
+            "INSERT INTO chronicle_events (stream_id, command_id, recorded_at, tenant, stream_version, \
+             event_id, event_type, event_version, payload, metadata) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10), (?1, ?2, ?3, ?4, ?11, ?12, ?13, ?14, ?15, ?16) \
              RETURNING position, stream_version"
         );
     }
@@ -361,6 +386,8 @@ mod tests {
     fn every_statement_is_in_the_sql_file() {
         let sql = Statements::new();
         for statement in [
+            &sql.has_tenants,
+            &sql.upgrade_tenants,
             &sql.current_version,
             &sql.stored_event_ids,
             &sql.read_stream,

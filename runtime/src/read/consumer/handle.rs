@@ -14,6 +14,7 @@ use crate::core::projection::Projection;
 use crate::core::query::Query;
 use crate::core::read_store::{DeadLetter, ReadStore};
 use crate::core::store::Receipt;
+use crate::core::tenant::Tenant;
 use crate::read::read_side::{answer, QueryError};
 use crate::read::runner::panic_message;
 use crate::read::status::RunnerState;
@@ -233,7 +234,7 @@ impl<P: Projection> ConsumerHandle<P> {
     where
         Q: Query<ReadModel = P>,
     {
-        answer(&self.store, &*self.projection, query).await
+        answer(&self.store, &*self.projection, query, &Tenant::none()).await
     }
 
     /// The dead letters of the projection's current version.

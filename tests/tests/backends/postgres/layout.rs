@@ -17,7 +17,7 @@ use chronicle_tests::counts::good_metadata;
 use super::{cleanup, fresh_store};
 
 /// The marker `migrate` leaves on the events table.
-const LAYOUT: &str = "Chronicle event log, append-only. Table layout 6.";
+const LAYOUT: &str = "Chronicle event log, append-only. Table layout 7.";
 
 async fn layout_marker(store: &PostgresStore) -> Option<String> {
     sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
@@ -279,10 +279,7 @@ async fn a_layout_4_event_table_with_rows_is_upgraded_in_place() {
         .fetch_one(&pool)
         .await
         .expect("marker");
-    assert_eq!(
-        marker.as_deref(),
-        Some("Chronicle event log, append-only. Table layout 6.")
-    );
+    assert_eq!(marker.as_deref(), Some(LAYOUT));
     let prepared = sqlx::query(&format!(
         "SELECT count(*) AS n FROM \"{schema}\".chronicle_inline_projections"
     ))
@@ -307,6 +304,139 @@ async fn a_layout_4_event_table_with_rows_is_upgraded_in_place() {
         .expect("a command on the old stream");
     assert_eq!(receipt.stream_version, 3);
     store.migrate().await.expect("migrate again");
+}
+
+const EVENTS_LAYOUT_6: &str = include_str!("../../../fixtures/postgres_events_layout_6.sql");
+
+/// Layout 7 adds tenants: a layout 6 table with rows and a snapshot is upgraded in place, its
+/// rows of no tenant, its stream key per tenant; old streams go on, and a tenant's stream of the
+/// same id starts afresh.
+#[tokio::test]
+async fn a_layout_6_event_table_with_rows_gets_tenants_in_place() {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&support::database_url())
+        .await
+        .expect("connect");
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    sqlx::raw_sql(&EVENTS_LAYOUT_6.replace("{schema}", &schema))
+        .execute(&pool)
+        .await
+        .expect("the layout 6 tables");
+    let old = PostgresStore::from_pool(pool.clone())
+        .with_schema(&schema)
+        .expect("schema");
+    for (version, event_type, payload) in [
+        (
+            1,
+            "bank.AccountOpened",
+            r#"{"account_id":"old","owner":"Ada","overdraft_limit":0}"#,
+        ),
+        (2, "bank.MoneyDeposited", r#"{"account_id":"old","amount":40}"#),
+    ] {
+        sqlx::query(&format!(
+            "INSERT INTO \"{schema}\".chronicle_events \
+             (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
+             VALUES ('bank.Account-old', $1, $2, $3, 1, $4::jsonb, $5::jsonb, $6)"
+        ))
+        .bind(version)
+        .bind(Uuid::new_v4())
+        .bind(event_type)
+        .bind(payload)
+        .bind(good_metadata())
+        .bind(Uuid::new_v4())
+        .execute(&pool)
+        .await
+        .expect("a row written by layout 6");
+    }
+    sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".chronicle_snapshots \
+         (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at) \
+         VALUES ('c-1', 'test.Counter', 1, 4, '{{\"n\": 4}}', now())"
+    ))
+    .execute(&pool)
+    .await
+    .expect("a snapshot of layout 6");
+    let positions_before: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT position FROM \"{schema}\".chronicle_events ORDER BY position"
+    ))
+    .fetch_all(&pool)
+    .await
+    .expect("positions");
+
+    old.migrate().await.expect("the upgrade");
+    assert_eq!(layout_marker(&old).await.as_deref(), Some(LAYOUT));
+    let rows = sqlx::query(&format!(
+        "SELECT position, tenant FROM \"{schema}\".chronicle_events ORDER BY position"
+    ))
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    let kept: Vec<(i64, String)> = rows
+        .iter()
+        .map(|row| (row.get("position"), row.get("tenant")))
+        .collect();
+    assert_eq!(
+        kept,
+        positions_before
+            .iter()
+            .map(|p| (*p, String::new()))
+            .collect::<Vec<_>>(),
+        "every row kept, in place, of no tenant"
+    );
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conrelid IN (to_regclass($1), to_regclass($2)) AND contype IN ('u', 'p') ORDER BY conname",
+    )
+    .bind(format!("\"{schema}\".chronicle_events"))
+    .bind(format!("\"{schema}\".chronicle_snapshots"))
+    .fetch_all(&pool)
+    .await
+    .expect("keys");
+    assert!(
+        definitions.contains(&"UNIQUE (tenant, stream_id, stream_version)".to_owned())
+            && definitions.contains(&"PRIMARY KEY (tenant, stream_id)".to_owned()),
+        "{definitions:?}"
+    );
+    let index: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("\"{schema}\".chronicle_events_tenant_position_idx"))
+        .fetch_one(&pool)
+        .await
+        .expect("index");
+    assert!(index, "the tenant's log index is built");
+    assert_eq!(
+        old.read_snapshot("c-1")
+            .await
+            .expect("read")
+            .map(|s| s.stream_version),
+        Some(4),
+        "the snapshot is kept, of no tenant"
+    );
+
+    // The old stream goes on where it was; a tenant's stream of the same id is a new one.
+    let bank = Chronicle::new(old.clone());
+    assert_eq!(
+        bank.load::<bank::Account>("old")
+            .await
+            .expect("load")
+            .state
+            .balance(),
+        40
+    );
+    let receipt = bank
+        .execute(deposit("old", 2))
+        .await
+        .expect("the old stream goes on");
+    assert_eq!(receipt.stream_version, 3);
+    let acme = bank.for_tenant(Tenant::new("acme").expect("tenant"));
+    assert_eq!(acme.load::<bank::Account>("old").await.expect("load").version, 0);
+    assert!(old
+        .for_tenant(Tenant::new("acme").expect("tenant"))
+        .append("bank.Account-old", 0, command(1))
+        .await
+        .is_ok());
+    old.migrate().await.expect("migrate again");
+    cleanup(old).await;
 }
 
 #[tokio::test]

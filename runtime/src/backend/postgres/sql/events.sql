@@ -1,7 +1,7 @@
 -- The Postgres event store's statements, each after a `-- name:` line. `{schema}` is the store's
 -- schema (a plain identifier, checked before it gets here) and `{event}` the columns of an event
 -- as the store reads them, by these names:
---   position, stream_id, stream_version, event_id, event_type, event_version, payload (text),
+--   position, tenant, stream_id, stream_version, event_id, event_type, event_version, payload (text),
 --   metadata (text), recorded_at, transaction_id (bigint)
 -- `xid8` has no cast to `bigint`; through `text` it is exact (an `xid8` stays below 2^63 for as
 -- long as the epoch is below 2^31).
@@ -9,65 +9,79 @@
 -- name: append_one
 -- Most commands record one event: scalars spare the arrays' encoding and the `UNNEST` of the
 -- general statement below (measured: a tenth of a single client's appends per second). The WHERE
--- guard and the unique (stream_id, stream_version) key make it all-or-nothing under concurrency.
+-- guard and the unique (tenant, stream_id, stream_version) key make it all-or-nothing under
+-- concurrency. $9 is the tenant.
 INSERT INTO "{schema}".chronicle_events
-    (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id)
-SELECT $1, $2 + 1, $4, $5, $6, $7::jsonb, $8::jsonb, $3
-WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM "{schema}".chronicle_events WHERE stream_id = $1) = $2
-RETURNING stream_id, position, stream_version, transaction_id::text::bigint AS transaction_id, recorded_at
+    (tenant, stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id)
+SELECT $9, $1, $2 + 1, $4, $5, $6, $7::jsonb, $8::jsonb, $3
+WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM "{schema}".chronicle_events
+       WHERE tenant = $9 AND stream_id = $1) = $2
+RETURNING tenant, stream_id, position, stream_version, transaction_id::text::bigint AS transaction_id, recorded_at
 
 -- name: append_many
 -- The general append: the events of one command or of a group of commands (group commit), one
--- row per event with its stream, the version its command expects and its place in the command.
+-- row per event with its tenant ($10) and stream, the version its command expects and its place
+-- in the command.
 -- Each stream's events are inserted only if the stream is still at that version; the others'
 -- are inserted regardless, so a stale stream answers with a conflict without failing the rest.
 INSERT INTO "{schema}".chronicle_events
-    (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id)
-SELECT e.stream_id, e.expected + e.ord, e.event_id, e.event_type, e.event_version,
+    (tenant, stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id)
+SELECT e.tenant, e.stream_id, e.expected + e.ord, e.event_id, e.event_type, e.event_version,
        e.payload, e.metadata, e.command_id
 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[],
-            $7::int[], $8::text[]::jsonb[], $9::text[]::jsonb[])
+            $7::int[], $8::text[]::jsonb[], $9::text[]::jsonb[], $10::text[])
     WITH ORDINALITY AS e(stream_id, expected, ord, command_id, event_id, event_type,
-                         event_version, payload, metadata, n)
+                         event_version, payload, metadata, tenant, n)
 WHERE (SELECT COALESCE(MAX(stream_version), 0) FROM "{schema}".chronicle_events s
-       WHERE s.stream_id = e.stream_id) = e.expected
+       WHERE s.tenant = e.tenant AND s.stream_id = e.stream_id) = e.expected
 ORDER BY e.n
-RETURNING stream_id, position, stream_version, transaction_id::text::bigint AS transaction_id, recorded_at
+RETURNING tenant, stream_id, position, stream_version, transaction_id::text::bigint AS transaction_id, recorded_at
 
 -- name: stored_event_ids
 -- Which of these event ids are stored: after a duplicate-key error, which event collided.
 SELECT event_id FROM "{schema}".chronicle_events WHERE event_id = ANY($1::uuid[])
 
 -- name: read_stream
+-- A stream of tenant $3.
 SELECT {event} FROM "{schema}".chronicle_events
-WHERE stream_id = $1 AND stream_version > $2
+WHERE tenant = $3 AND stream_id = $1 AND stream_version > $2
 ORDER BY stream_version
 
 -- name: read_all
+-- The whole log, for a store bound to no tenant.
 SELECT {event} FROM "{schema}".chronicle_events
 WHERE position > $1
 ORDER BY position
 LIMIT $2
 
+-- name: read_tenant
+-- The log of tenant $3, by its index (tenant, position).
+SELECT {event} FROM "{schema}".chronicle_events
+WHERE tenant = $3 AND position > $1
+ORDER BY position
+LIMIT $2
+
 -- name: list_streams
--- A page of streams whose id starts with $1, after $2, in the order of the stream index (the
--- database's collation), which serves both the order and the grouping.
+-- A page of tenant $4's streams whose id starts with $1, after $2, in the order of the stream
+-- index (the database's collation), which serves both the order and the grouping.
 SELECT stream_id, max(stream_version) AS version, max(recorded_at) AS last_recorded_at
 FROM "{schema}".chronicle_events
-WHERE stream_id > $2 AND starts_with(stream_id, $1)
+WHERE tenant = $4 AND stream_id > $2 AND starts_with(stream_id, $1)
 GROUP BY stream_id
 ORDER BY stream_id
 LIMIT $3
 
 -- name: find_command
+-- A command of tenant $2.
 SELECT stream_id, stream_version, position FROM "{schema}".chronicle_events
-WHERE command_id = $1
+WHERE command_id = $1 AND tenant = $2
 ORDER BY position DESC
 LIMIT 1
 
 -- name: read_by_correlation
+-- Of tenant $2, or of every tenant when $2 is NULL (a store bound to none).
 SELECT {event} FROM "{schema}".chronicle_events
-WHERE metadata->>'correlation_id' = $1
+WHERE metadata->>'correlation_id' = $1 AND ($2::text IS NULL OR tenant = $2)
 ORDER BY position
 
 -- name: read_batch
@@ -155,15 +169,15 @@ SELECT transaction_id::text::bigint AS transaction_id FROM "{schema}".chronicle_
 -- name: read_snapshot
 SELECT stream_id, aggregate_type, snapshot_version, stream_version, state::text AS state, taken_at
 FROM "{schema}".chronicle_snapshots
-WHERE stream_id = $1
+WHERE tenant = $2 AND stream_id = $1
 
 -- name: write_snapshot
 -- The newest per stream: a snapshot further along is kept, whatever its shape, so a late write
 -- never replaces a newer one.
 INSERT INTO "{schema}".chronicle_snapshots AS s
-    (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-ON CONFLICT (stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type,
+    (stream_id, aggregate_type, snapshot_version, stream_version, state, taken_at, tenant)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+ON CONFLICT (tenant, stream_id) DO UPDATE SET aggregate_type = excluded.aggregate_type,
     snapshot_version = excluded.snapshot_version, stream_version = excluded.stream_version,
     state = excluded.state, taken_at = excluded.taken_at
 WHERE s.stream_version <= excluded.stream_version

@@ -20,6 +20,7 @@ $do$;
 CREATE TABLE IF NOT EXISTS "{schema}".chronicle_events (
     position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    tenant text NOT NULL DEFAULT '',
     stream_id text NOT NULL,
     stream_version bigint NOT NULL CHECK (stream_version > 0),
     event_id uuid NOT NULL,
@@ -30,8 +31,25 @@ CREATE TABLE IF NOT EXISTS "{schema}".chronicle_events (
     command_id uuid NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT chronicle_events_event_id_key UNIQUE (event_id),
-    CONSTRAINT chronicle_events_stream_version_key UNIQUE (stream_id, stream_version)
+    CONSTRAINT chronicle_events_stream_version_key UNIQUE (tenant, stream_id, stream_version)
 );
+
+-- Layout 7: the tenant a stream belongs to (`''`: none, every row of an earlier layout), in its
+-- own column; a stream is (tenant, stream_id), so its unique version key leads with the tenant.
+-- Adding a column with a constant default rewrites no row; the key is built again once.
+ALTER TABLE "{schema}".chronicle_events ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = '"{schema}".chronicle_events'::regclass
+                     AND conname = 'chronicle_events_stream_version_key'
+                     AND pg_get_constraintdef(oid) = 'UNIQUE (tenant, stream_id, stream_version)') THEN
+        ALTER TABLE "{schema}".chronicle_events
+            DROP CONSTRAINT IF EXISTS chronicle_events_stream_version_key,
+            ADD CONSTRAINT chronicle_events_stream_version_key UNIQUE (tenant, stream_id, stream_version);
+    END IF;
+END
+$do$;
 
 -- Layout 6: each row's partition key, a stable hash of its stream (Rust's `partition_key`), so that
 -- one partition of a partitioned projection reads its rows through an index of its own.
@@ -44,15 +62,35 @@ CREATE INDEX IF NOT EXISTS chronicle_events_transaction_id_idx
     ON "{schema}".chronicle_events (transaction_id, position);
 CREATE INDEX IF NOT EXISTS chronicle_events_correlation_id_idx
     ON "{schema}".chronicle_events ((metadata->>'correlation_id'));
+-- Since layout 7: one tenant's log in order (its `read_all`); its streams are read by the key.
+CREATE INDEX IF NOT EXISTS chronicle_events_tenant_position_idx
+    ON "{schema}".chronicle_events (tenant, position);
 
 CREATE TABLE IF NOT EXISTS "{schema}".chronicle_snapshots (
-    stream_id text PRIMARY KEY,
+    tenant text NOT NULL DEFAULT '',
+    stream_id text NOT NULL,
     aggregate_type text NOT NULL,
     snapshot_version int NOT NULL,
     stream_version bigint NOT NULL CHECK (stream_version > 0),
     state jsonb NOT NULL,
-    taken_at timestamptz NOT NULL
+    taken_at timestamptz NOT NULL,
+    CONSTRAINT chronicle_snapshots_pkey PRIMARY KEY (tenant, stream_id)
 );
+
+-- Layout 7: snapshots are per tenant's stream too.
+ALTER TABLE "{schema}".chronicle_snapshots ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = '"{schema}".chronicle_snapshots'::regclass
+                     AND conname = 'chronicle_snapshots_pkey'
+                     AND pg_get_constraintdef(oid) = 'PRIMARY KEY (tenant, stream_id)') THEN
+        ALTER TABLE "{schema}".chronicle_snapshots
+            DROP CONSTRAINT IF EXISTS chronicle_snapshots_pkey,
+            ADD CONSTRAINT chronicle_snapshots_pkey PRIMARY KEY (tenant, stream_id);
+    END IF;
+END
+$do$;
 
 -- Since layout 5: which inline projections' read models were prepared, and at which version.
 CREATE TABLE IF NOT EXISTS "{schema}".chronicle_inline_projections (
@@ -95,4 +133,4 @@ $do$;
 DROP FUNCTION IF EXISTS "{schema}".chronicle_events_notify();
 
 -- The marker `PostgresStore::migrate` looks for; change it whenever this file changes.
-COMMENT ON TABLE "{schema}".chronicle_events IS 'Chronicle event log, append-only. Table layout 6.';
+COMMENT ON TABLE "{schema}".chronicle_events IS 'Chronicle event log, append-only. Table layout 7.';
