@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::handle::Shared;
 use super::partition_of::{PartitionOf, Settings};
 use crate::core::error::error_chain;
+use crate::core::limits::check_name;
 use crate::core::partition::Partition;
 use crate::core::projection::Projection;
 use crate::core::read_store::{CheckpointRow, DeadLetters, ReadStore, ReadTransaction};
@@ -80,6 +81,7 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
     }
 
     pub(super) async fn run(mut self) -> Result<(), ProjectionError> {
+        check_name("projection", self.name())?;
         let mut runners = Runners::<P, S>((0..self.count).map(|_| None).collect());
         let mut member: Option<Member<P::Store>> = None;
         let mut ready = false;
