@@ -110,11 +110,9 @@ pub(crate) fn check_event(
     }
     match bad_escape(payload.get()) {
         Some(BadEscape::Nul) => return Err(invalid("its payload contains a NUL character (`\\u0000`)")),
-        Some(BadEscape::LoneSurrogate) => {
-            return Err(invalid(
-                "its payload contains a lone UTF-16 surrogate escape (such as `\\ud800`), which is no character",
-            ))
-        }
+        Some(BadEscape::LoneSurrogate) => return Err(invalid(
+            "its payload contains a lone UTF-16 surrogate escape (such as `\\ud800`), which is no character",
+        )),
         None => {}
     }
     if metadata_has_nul(metadata) {
@@ -207,12 +205,20 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["bank.balances", "O'Brien \"x\"; drop table t; --", "\u{1f980}", &"n".repeat(MAX_NAME_BYTES)] {
+        for ok in [
+            "bank.balances",
+            "O'Brien \"x\"; drop table t; --",
+            "\u{1f980}",
+            &"n".repeat(MAX_NAME_BYTES),
+        ] {
             assert!(check_name("projection", ok).is_ok(), "{ok}");
         }
         for bad in [String::new(), "n".repeat(MAX_NAME_BYTES + 1), "a\0b".into()] {
             assert!(
-                matches!(check_name("projection", &bad), Err(ReadStoreError::InvalidName { .. })),
+                matches!(
+                    check_name("projection", &bad),
+                    Err(ReadStoreError::InvalidName { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -24,7 +24,10 @@ use crate::spy::Spy;
 fn bad_stream_ids() -> Vec<(String, &'static str)> {
     vec![
         ("x".repeat(3 * 1024), "a stream id has at most 1024 bytes"),
-        ("\u{1f980}".repeat(10 * 1024 / 4), "a stream id has at most 1024 bytes"),
+        (
+            "\u{1f980}".repeat(10 * 1024 / 4),
+            "a stream id has at most 1024 bytes",
+        ),
         (
             "x".repeat(MAX_STREAM_ID_BYTES + 1),
             "a stream id has at most 1024 bytes",
@@ -299,7 +302,8 @@ fn odd_texts() -> Vec<String> {
         // A family emoji (zero-width joiners) and a flag (regional indicators).
         "\u{1f469}\u{200d}\u{1f469}\u{200d}\u{1f467} \u{1f1e9}\u{1f1ea} \u{1f980}".into(),
         // Right-to-left text, a right-to-left mark and an override.
-        "\u{645}\u{631}\u{62d}\u{628}\u{627} \u{5e9}\u{5dc}\u{5d5}\u{5dd}\u{200f} \u{202e}txet\u{202c}".into(),
+        "\u{645}\u{631}\u{62d}\u{628}\u{627} \u{5e9}\u{5dc}\u{5d5}\u{5dd}\u{200f} \u{202e}txet\u{202c}"
+            .into(),
         // Combining marks: `e` + U+0301 is not the precomposed `é`, and stays so.
         "e\u{301}".into(),
         "\u{e9}".into(),
@@ -354,11 +358,19 @@ pub async fn large_payloads_and_odd_text_round_trip_or_fail_alike<S: EventStore>
     }
     let large = json!({ "text": text, "escaped_pair": "\u{1f980}", "n": 1 });
     let large_event = event(&meta, large.clone());
-    assert!(large_event.payload.get().len() > five_mb, "{}", large_event.payload.get().len());
+    assert!(
+        large_event.payload.get().len() > five_mb,
+        "{}",
+        large_event.payload.get().len()
+    );
     store.append("limits-large", 0, vec![large_event]).await.unwrap();
     // A surrogate pair written as escapes is one character, and reads back as it.
     store
-        .append("limits-pair", 0, vec![raw(r#"{"text":"\ud83e\udd80"}"#.to_owned())])
+        .append(
+            "limits-pair",
+            0,
+            vec![raw(r#"{"text":"\ud83e\udd80"}"#.to_owned())],
+        )
         .await
         .unwrap();
     let read = store.read_stream("limits-large", 0).await.unwrap();
@@ -382,7 +394,10 @@ pub async fn large_payloads_and_odd_text_round_trip_or_fail_alike<S: EventStore>
         meta.extra.insert(text.clone(), json!(text));
         meta.extra.insert("list".into(), json!([text, {"nested": text}]));
         let payload = json!({ "text": text, "index": index });
-        let receipt = store.append(&stream, 0, vec![event(&meta, payload.clone())]).await.unwrap();
+        let receipt = store
+            .append(&stream, 0, vec![event(&meta, payload.clone())])
+            .await
+            .unwrap();
         assert_eq!(receipt.stream_id, stream);
         assert_eq!(store.find_command(meta.command_id).await.unwrap(), Some(receipt));
         let caused = store.read_by_correlation(meta.correlation_id).await.unwrap();
@@ -409,11 +424,15 @@ pub async fn large_payloads_and_odd_text_round_trip_or_fail_alike<S: EventStore>
 
 /// An append of one event to a new stream, through the store or a spy on it.
 trait Target: Sync {
-    fn append_one(&self, event: NewEvent) -> chronicle::BoxFuture<'_, Result<chronicle::Receipt, StoreError>>;
+    fn append_one(&self, event: NewEvent)
+        -> chronicle::BoxFuture<'_, Result<chronicle::Receipt, StoreError>>;
 }
 
 impl<S: EventStore> Target for S {
-    fn append_one(&self, event: NewEvent) -> chronicle::BoxFuture<'_, Result<chronicle::Receipt, StoreError>> {
+    fn append_one(
+        &self,
+        event: NewEvent,
+    ) -> chronicle::BoxFuture<'_, Result<chronicle::Receipt, StoreError>> {
         Box::pin(self.append("limits-refused", 0, vec![event]))
     }
 }

@@ -85,8 +85,14 @@ fn refused_names() -> Vec<(String, &'static str)> {
     vec![
         (String::new(), "a name cannot be empty"),
         ("a\0b".into(), "a name cannot contain a NUL character"),
-        ("n".repeat(MAX_NAME_BYTES + 1), "a name has at most 256 bytes (MAX_NAME_BYTES)"),
-        ("\u{1f980}".repeat(65), "a name has at most 256 bytes (MAX_NAME_BYTES)"),
+        (
+            "n".repeat(MAX_NAME_BYTES + 1),
+            "a name has at most 256 bytes (MAX_NAME_BYTES)",
+        ),
+        (
+            "\u{1f980}".repeat(65),
+            "a name has at most 256 bytes (MAX_NAME_BYTES)",
+        ),
     ]
 }
 
@@ -113,7 +119,9 @@ async fn projection_names_are_kept_exactly_or_refused_alike<S: ReadStore>(store:
             .expect("the runner ends at once")
             .unwrap_err();
         match &error {
-            ProjectionError::ReadStore(ReadStoreError::InvalidName { kind, rule: broken, .. }) => {
+            ProjectionError::ReadStore(ReadStoreError::InvalidName {
+                kind, rule: broken, ..
+            }) => {
                 assert_eq!((*kind, *broken), ("projection", rule), "{name:?}");
             }
             other => panic!("{name:?}: expected InvalidName, got {other:?}"),
@@ -191,7 +199,13 @@ fn hostile_schemas() -> Vec<String> {
     ]
 }
 
-const SYSTEM_SCHEMAS: [&str; 5] = ["pg_catalog", "pg_toast", "pg_temp_1", "pg_anything", "information_schema"];
+const SYSTEM_SCHEMAS: [&str; 5] = [
+    "pg_catalog",
+    "pg_toast",
+    "pg_temp_1",
+    "pg_anything",
+    "information_schema",
+];
 
 #[tokio::test]
 async fn postgres_schemas_that_are_not_plain_identifiers_or_are_system_schemas_are_refused() {
@@ -217,7 +231,10 @@ async fn postgres_schemas_that_are_not_plain_identifiers_or_are_system_schemas_a
     }
     // The refusal names the rule, system schemas included.
     let error = store.clone().with_schema("pg_catalog").unwrap_err().to_string();
-    assert!(error.contains("`pg_catalog`") && error.contains("system schema"), "{error}");
+    assert!(
+        error.contains("`pg_catalog`") && error.contains("system schema"),
+        "{error}"
+    );
     // Nothing was created for any of them.
     let created: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'x%drop%' OR nspname = 'Public'",
@@ -233,7 +250,9 @@ async fn postgres_schemas_that_are_not_plain_identifiers_or_are_system_schemas_a
 async fn a_redis_prefix_with_glob_characters_sees_no_look_alike_keys() {
     let base = support::redis_read_store().await;
     let prefix = format!("{}:*?[ab]", base.key_prefix());
-    let hostile = RedisReadStore::open(&support::redis_url()).unwrap().prefix(&prefix);
+    let hostile = RedisReadStore::open(&support::redis_url())
+        .unwrap()
+        .prefix(&prefix);
     hostile.migrate().await.unwrap();
     // A prefix the glob would match if it were not escaped.
     let look_alike = RedisReadStore::open(&support::redis_url())
@@ -244,7 +263,8 @@ async fn a_redis_prefix_with_glob_characters_sees_no_look_alike_keys() {
     events.append("s", 0, command(2)).await.unwrap();
     let head = events.head().await.unwrap().position;
     for (store, name) in [(&hostile, "mine"), (&look_alike, "theirs")] {
-        let runner = ProjectionRunner::new(events.clone(), store.clone(), named::<RedisReadStore>(name)).spawn();
+        let runner =
+            ProjectionRunner::new(events.clone(), store.clone(), named::<RedisReadStore>(name)).spawn();
         runner.wait_for(head, DEADLINE).await.unwrap();
         runner.stop().await.into_result().unwrap();
     }
@@ -263,14 +283,21 @@ async fn sqlite_files_with_hostile_names_open_as_any_other() {
     let dir = std::env::temp_dir().join(format!("chronicle-hostile-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let name = "x\"; DROP TABLE chronicle_events; -- 'O''Brien' \u{1f980} e\u{301} $1 *?.db";
-    let store = SqliteStore::open(dir.join(name)).await.expect("open the event store");
+    let store = SqliteStore::open(dir.join(name))
+        .await
+        .expect("open the event store");
     store.migrate().await.expect("migrate");
     store.append("s", 0, command(2)).await.unwrap();
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 2);
-    let read = SqliteReadStore::open(dir.join(format!("read {name}"))).await.expect("open");
+    let read = SqliteReadStore::open(dir.join(format!("read {name}")))
+        .await
+        .expect("open");
     read.migrate().await.expect("migrate");
     let runner = ProjectionRunner::new(store.clone(), read.clone(), named::<SqliteReadStore>("v")).spawn();
-    runner.wait_for(store.head().await.unwrap().position, DEADLINE).await.unwrap();
+    runner
+        .wait_for(store.head().await.unwrap().position, DEADLINE)
+        .await
+        .unwrap();
     runner.stop().await.into_result().unwrap();
     // A NUL cannot be in a file name: an error, not a panic.
     assert!(SqliteStore::open(dir.join("a\0b.db")).await.is_err());

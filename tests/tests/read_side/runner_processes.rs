@@ -90,5 +90,8 @@ async fn a_runner_killed_at_fifty_random_moments_applies_each_event_once() {
         log.len(),
         started.elapsed()
     );
-    assert!(grew >= KILLS / 2, "the runner was killed while idle too often: {applied_at_kills:?}");
+    assert!(
+        grew >= KILLS / 2,
+        "the runner was killed while idle too often: {applied_at_kills:?}"
+    );
 }

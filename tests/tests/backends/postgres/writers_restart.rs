@@ -66,7 +66,10 @@ async fn writer(
             match app.execute_with(deposit(&account, amount), context).await {
                 Ok(receipt) => {
                     assert_eq!(receipt.stream_id, format!("bank.Account-{account}"));
-                    seen.lock().unwrap().acknowledged.push((command_id, amount, Instant::now()));
+                    seen.lock()
+                        .unwrap()
+                        .acknowledged
+                        .push((command_id, amount, Instant::now()));
                     break;
                 }
                 Err(CommandError::Store(StoreError::Unavailable(_))) if Instant::now() < until => {
@@ -89,7 +92,9 @@ async fn writer(
 }
 
 fn acknowledged(seen: &[Arc<Mutex<Seen>>]) -> Vec<usize> {
-    seen.iter().map(|s| s.lock().unwrap().acknowledged.len()).collect()
+    seen.iter()
+        .map(|s| s.lock().unwrap().acknowledged.len())
+        .collect()
 }
 
 async fn until(what: &str, condition: impl Fn() -> bool) {
@@ -178,7 +183,10 @@ async fn eight_writers_retrying_by_command_id_through_a_restart_lose_and_double_
         .map(|s| std::mem::take(&mut *s.lock().unwrap()))
         .collect();
     let unexpected: Vec<&String> = seen.iter().flat_map(|s| &s.unexpected).collect();
-    assert!(unexpected.is_empty(), "errors other than Unavailable: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "errors other than Unavailable: {unexpected:?}"
+    );
     let unavailable: usize = seen.iter().map(|s| s.unavailable).sum();
     let untouched = seen.iter().filter(|s| s.unavailable == 0).count();
     assert_eq!(untouched, 0, "writers that never met the outage");
@@ -194,7 +202,10 @@ async fn eight_writers_retrying_by_command_id_through_a_restart_lose_and_double_
             .expect("a command after the restart");
         slowest = slowest.max(first - back);
     }
-    assert!(slowest < BACK_WITHIN, "a writer took {slowest:?} to succeed again");
+    assert!(
+        slowest < BACK_WITHIN,
+        "a writer took {slowest:?} to succeed again"
+    );
 
     // Each acknowledged command exactly once in the log, and nothing else appended.
     let log = store.read_all(0, 1_000_000).await.unwrap();
@@ -209,7 +220,11 @@ async fn eight_writers_retrying_by_command_id_through_a_restart_lose_and_double_
     for id in &acknowledged {
         assert_eq!(per_command.get(id), Some(&1), "command {id} in the log once");
     }
-    assert_eq!(per_command.len(), acknowledged.len(), "no unacknowledged command in the log");
+    assert_eq!(
+        per_command.len(),
+        acknowledged.len(),
+        "no unacknowledged command in the log"
+    );
 
     // Submitted again by its id, an acknowledged command gets its receipt and appends nothing.
     let head = store.head().await.unwrap().position;
@@ -223,7 +238,11 @@ async fn eight_writers_retrying_by_command_id_through_a_restart_lose_and_double_
             assert_eq!(store.find_command(*id).await.unwrap(), Some(receipt));
         }
     }
-    assert_eq!(store.head().await.unwrap().position, head, "nothing appended twice");
+    assert_eq!(
+        store.head().await.unwrap().position,
+        head,
+        "nothing appended twice"
+    );
     let committed_despite_the_error: usize = seen.iter().map(|s| s.committed_despite_the_error).sum();
     println!(
         "{} commands acknowledged by {WRITERS} writers, {unavailable} attempts unavailable, \
