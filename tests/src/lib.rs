@@ -107,3 +107,7 @@ pub mod book_admin {}
 /// The database-roles chapter.
 #[doc = include_str!("../../book/src/roles.md")]
 pub mod book_roles {}
+
+/// The faults and hostile input chapter.
+#[doc = include_str!("../../book/src/faults.md")]
+pub mod book_faults {}
