@@ -72,6 +72,31 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<(), ReadStoreError> 
     })
 }
 
+/// The longest error text a dead letter keeps, in bytes: a handler's error may echo a whole
+/// payload, and a letter is listed with others.
+pub const MAX_DEAD_LETTER_ERROR_BYTES: usize = 64 * 1024;
+
+/// A handler's error text as every read store can keep it in a dead letter: each NUL character
+/// (which no SQL store keeps in text) written `\0`, and cut to [`MAX_DEAD_LETTER_ERROR_BYTES`]
+/// on a character boundary, saying so. A dead letter is recorded whatever its handler said.
+pub(crate) fn storable_error(text: String) -> String {
+    const CUT: &str = " [cut: the error was longer]";
+    let mut text = if text.contains('\0') {
+        text.replace('\0', "\\0")
+    } else {
+        text
+    };
+    if text.len() > MAX_DEAD_LETTER_ERROR_BYTES {
+        let mut end = MAX_DEAD_LETTER_ERROR_BYTES - CUT.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(CUT);
+    }
+    text
+}
+
 /// Checks a stream id against the limits every store keeps: not empty, at most
 /// [`MAX_STREAM_ID_BYTES`] bytes, no NUL character. Fails with [`StoreError::InvalidStreamId`].
 pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
@@ -222,6 +247,17 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn dead_letter_errors() {
+        assert_eq!(storable_error("plain".into()), "plain");
+        assert_eq!(storable_error("a\0b".into()), "a\\0b");
+        let long = storable_error("\u{1f980}".repeat(MAX_DEAD_LETTER_ERROR_BYTES));
+        assert!(long.len() <= MAX_DEAD_LETTER_ERROR_BYTES, "{}", long.len());
+        assert!(long.ends_with("[cut: the error was longer]"));
+        let exact = "e".repeat(MAX_DEAD_LETTER_ERROR_BYTES);
+        assert_eq!(storable_error(exact.clone()), exact);
     }
 
     #[test]

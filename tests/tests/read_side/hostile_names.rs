@@ -10,6 +10,8 @@
 //!   or one above `MAX_NAME_BYTES` fails the runner with `ReadStoreError::InvalidName` on every
 //!   store, before the store saw it.
 //! - A Redis key prefix with glob characters sees none of a look-alike prefix's keys.
+//! - A handler's error text with NUL characters, quotes and emoji, and of a megabyte, becomes a
+//!   dead letter on every store alike: NULs written `\0`, cut to `MAX_DEAD_LETTER_ERROR_BYTES`.
 //! - SQLite files whose names hold quotes, SQL and unicode open as any other; one with a NUL is
 //!   an error, not a panic.
 
@@ -17,7 +19,10 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use chronicle::prelude::*;
-use chronicle::{BoxFuture, HandlerError, Identity, ReadStoreError, StoreError, MAX_NAME_BYTES};
+use chronicle::{
+    BoxFuture, HandlerError, Identity, OnPoison, ReadStoreError, RetryPolicy, StoreError,
+    MAX_DEAD_LETTER_ERROR_BYTES, MAX_NAME_BYTES,
+};
 use chronicle_tests::conformance::events::command;
 use chronicle_tests::support::{self, TempFile};
 
@@ -64,6 +69,103 @@ impl<S: ReadStore> Projection for Named<S> {
     fn reset<'a>(&'a self, _connection: &'a mut S::Connection) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// A projection whose handler fails on every event with `error`.
+struct Refusing<S> {
+    error: String,
+    store: PhantomData<fn() -> S>,
+}
+
+impl<S: ReadStore> Projection for Refusing<S> {
+    const NAME: &'static str = "test.refusing";
+    const VERSION: u32 = 1;
+    const EVENT_TYPES: &'static [&'static str] = &[];
+    const HAS_RESET: bool = false;
+    type Store = S;
+
+    fn apply<'a>(
+        &'a self,
+        _event: &'a RecordedEvent,
+        _connection: &'a mut S::Connection,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Err(HandlerError::new(self.error.clone())) })
+    }
+
+    fn reset<'a>(&'a self, _connection: &'a mut S::Connection) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Odd and huge error texts: each event's handler fails, the runner dead-letters it and goes on;
+/// the letters read back alike on every store.
+async fn odd_handler_errors_become_dead_letters_alike<S: ReadStore>(store: &S) {
+    let events = MemoryStore::new();
+    events.append("s", 0, command(1)).await.unwrap();
+    let odd = "nul \0 here, \"quotes\" 'and' \\ \u{1f980} e\u{301} \u{645}\u{631}\u{200f} $1 *?";
+    let huge = format!("{odd} {}", "\u{e9}".repeat(512 * 1024));
+    for (round, error) in [odd.to_owned(), huge].into_iter().enumerate() {
+        if round > 0 {
+            events.append("s", round as u64, command(1)).await.unwrap();
+        }
+        let runner = ProjectionRunner::new(
+            events.clone(),
+            store.clone(),
+            Refusing::<S> {
+                error,
+                store: PhantomData,
+            },
+        )
+        .retry(RetryPolicy::new(1, Duration::from_millis(1)))
+        .on_poison(OnPoison::DeadLetter)
+        .spawn();
+        runner
+            .wait_for(events.head().await.unwrap().position, DEADLINE)
+            .await
+            .expect("the runner dead-letters and goes on");
+        runner.stop().await.into_result().expect("a clean stop");
+    }
+    let letters = store.dead_letters("test.refusing", 1).await.unwrap();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let kept = odd.replace('\0', "\\0");
+    assert!(letters[0].error.contains(&kept), "{}", letters[0].error);
+    assert!(!letters[1].error.contains('\0'));
+    assert!(
+        letters[1].error.len() <= MAX_DEAD_LETTER_ERROR_BYTES,
+        "{}",
+        letters[1].error.len()
+    );
+    assert!(letters[1].error.contains(&kept) && letters[1].error.ends_with("[cut: the error was longer]"));
+}
+
+#[tokio::test]
+async fn odd_handler_errors_on_postgres() {
+    let store = support::postgres_read_store_elsewhere().await;
+    odd_handler_errors_become_dead_letters_alike(&store).await;
+    store.clean_up().await;
+}
+
+#[tokio::test]
+async fn odd_handler_errors_on_sqlite() {
+    let file = TempFile::new("chronicle-hostile");
+    let store = SqliteReadStore::open(file.path()).await.expect("open");
+    store.migrate().await.expect("migrate");
+    odd_handler_errors_become_dead_letters_alike(&store).await;
+    store.clean_up().await;
+}
+
+#[tokio::test]
+async fn odd_handler_errors_on_mariadb() {
+    let store = support::mysql_read_store().await;
+    odd_handler_errors_become_dead_letters_alike(&store).await;
+    store.clean_up().await;
+}
+
+#[tokio::test]
+async fn odd_handler_errors_on_redis() {
+    let store = support::redis_read_store().await;
+    odd_handler_errors_become_dead_letters_alike(&store).await;
+    store.clean_up().await;
 }
 
 /// Names that are not identifiers but are kept as they are.
