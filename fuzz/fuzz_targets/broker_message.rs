@@ -46,6 +46,7 @@ fn hostile(data: &[u8]) {
     match event_from(|name| headers.get(name).cloned(), &body) {
         Ok(event) => {
             let (again, message) = republished(&event);
+            assert_eq!(again.tenant, event.tenant);
             assert_eq!(again.stream_id, event.stream_id);
             assert_eq!(again.event_type, event.event_type);
             assert_eq!(
@@ -128,6 +129,8 @@ fn published(data: &[u8]) {
     let event = RecordedEvent {
         position: u64::from(*numbers) << 40 | 3,
         transaction_id: u64::MAX - u64::from(*numbers),
+        // Tenants come from the store, checked by `Tenant::new`: none, or a plain id.
+        tenant: ["", "acme", "t-1.x"][usize::from(*numbers % 3)].to_owned(),
         stream_id,
         stream_version: 1 + u64::from(*numbers),
         event_id: Uuid::from_u128(u128::from(*numbers) * 0x1234_5678_9abc),
@@ -148,6 +151,7 @@ fn published(data: &[u8]) {
         .unwrap(),
     };
     let (again, message) = republished(&event);
+    assert_eq!(again.tenant, event.tenant, "the tenant travels in its header");
     assert_eq!(again.stream_id, event.stream_id);
     assert_eq!(again.event_type, event.event_type);
     assert_eq!(again.metadata, event.metadata);

@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let row = RecordedEvent {
         position: 17,
         transaction_id: 0,
+        tenant: String::new(),
         stream_id: "wallet.Wallet-w-1".to_owned(),
         stream_version: 4,
         event_id: Uuid::from_u128(1),

@@ -63,7 +63,10 @@ pub use crate::core::command::{Command, RejectionOf};
 pub use crate::core::error::{BoxError, CommandError, HandlerError, StoreError};
 pub use crate::core::event::{decode_recorded, DecodeError, Envelope, Event, EventSet};
 pub use crate::core::future::BoxFuture;
-pub use crate::core::limits::{check_stream_id, is_valid_aggregate_name, MAX_STREAM_ID_BYTES};
+pub use crate::core::limits::{
+    check_stream_id, is_valid_aggregate_name, MAX_DEAD_LETTER_ERROR_BYTES, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES,
+    MAX_STREAM_ID_BYTES,
+};
 pub use crate::core::location::Locations;
 pub use crate::core::metadata::{CommandContext, Metadata};
 pub use crate::core::metrics::describe_metrics;
@@ -72,8 +75,8 @@ pub use crate::core::projection::{BatchFailure, Identity, Projection};
 pub use crate::core::publish::{PublishError, Publisher};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
 pub use crate::core::read_store::{
-    CheckpointRow, ConsumerRow, DeadLetter, DeadLetters, ReadConnection, ReadStore, ReadStoreError,
-    ReadTransaction,
+    check_name, CheckpointRow, ConsumerRow, DeadLetter, DeadLetters, ReadConnection, ReadStore,
+    ReadStoreError, ReadTransaction,
 };
 pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,

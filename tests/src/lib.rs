@@ -111,3 +111,6 @@ pub mod book_roles {}
 /// The tenants chapter.
 #[doc = include_str!("../../book/src/tenants.md")]
 pub mod book_tenants {}
+/// The faults and hostile input chapter.
+#[doc = include_str!("../../book/src/faults.md")]
+pub mod book_faults {}

@@ -58,10 +58,15 @@ impl Drop for Killable {
 pub struct Rng(u64);
 
 impl Rng {
-    /// Seeded from the process id, printing the seed.
+    /// Seeded from `CHRONICLE_TEST_SEED` when it is set (to replay a failed run), else from the
+    /// process id; printing the seed either way.
     pub fn seeded() -> Self {
-        let seed = u64::from(std::process::id()) ^ 0x9E37_79B9_7F4A_7C15;
-        println!("kill moments seeded with {seed}");
+        let seed = std::env::var("CHRONICLE_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| u64::from(std::process::id()) ^ 0x9E37_79B9_7F4A_7C15)
+            .max(1);
+        println!("kill moments seeded with {seed} (replay with CHRONICLE_TEST_SEED={seed})");
         Rng(seed)
     }
 

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::aggregate::aggregate_of;
 use super::metadata::Metadata;
 use super::store::RecordedEvent;
+use super::tenant::is_valid_tenant;
 
 /// The names of the headers every published event carries, each value text.
 pub mod header {
@@ -216,10 +217,21 @@ pub fn event_from(
     let body = std::str::from_utf8(body).map_err(|error| failure(format!("body is not UTF-8: {error}")))?;
     let payload = RawValue::from_string(body.to_owned())
         .map_err(|error| failure(format!("body is not JSON: {error}")))?;
+    // Absent: no tenant. Present, it must be an id a store would have written.
+    let tenant = match header(header::TENANT) {
+        None => String::new(),
+        Some(tenant) if is_valid_tenant(&tenant) => tenant,
+        Some(tenant) => {
+            return Err(failure(format!(
+                "header `{}` = {tenant:?} is not a tenant id",
+                header::TENANT
+            )))
+        }
+    };
     Ok(RecordedEvent {
         position: number(header::POSITION)?,
         transaction_id: number(header::TRANSACTION_ID)?,
-        tenant: header(header::TENANT).unwrap_or_default(),
+        tenant,
         stream_id: text(header::STREAM_ID)?,
         stream_version: number(header::STREAM_VERSION)?,
         event_id,
@@ -285,6 +297,16 @@ mod tests {
         assert_eq!(back.metadata, original.metadata);
         assert_eq!(back.recorded_at, original.recorded_at);
         assert_eq!(back.payload.get(), original.payload.get());
+    }
+
+    #[test]
+    fn a_tenant_header_that_is_no_tenant_id_is_refused() {
+        let original = event("Order-5", "OrderPlaced");
+        let message = Message::of(&original);
+        let mut headers: HashMap<_, _> = message.headers.iter().cloned().collect();
+        headers.insert(header::TENANT, "acme'; drop table x; --".to_owned());
+        let error = event_from(|name| headers.get(name).cloned(), message.body()).unwrap_err();
+        assert!(error.problem.contains("is not a tenant id"), "{error}");
     }
 
     #[test]

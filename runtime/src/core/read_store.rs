@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::{BoxError, HandlerError};
+use super::limits::broken_name_rule;
 use super::source::Checkpoint;
 
 /// A projection's row in `chronicle_checkpoints`.
@@ -128,6 +129,21 @@ pub enum ReadStoreError {
         /// What a valid name looks like.
         rule: &'static str,
     },
+}
+
+/// Checks the name of a projection, relay or consumer (`kind`) before any store sees it: not
+/// empty, at most [`MAX_NAME_BYTES`](crate::MAX_NAME_BYTES) bytes, no NUL character. Any other
+/// text is kept as it is: every store binds a name as a value, never splices it into a statement
+/// or a key pattern. Fails with [`ReadStoreError::InvalidName`].
+pub fn check_name(kind: &'static str, name: &str) -> Result<(), ReadStoreError> {
+    match broken_name_rule(name) {
+        None => Ok(()),
+        Some(rule) => Err(ReadStoreError::InvalidName {
+            kind,
+            name: name.chars().take(80).collect(),
+            rule,
+        }),
+    }
 }
 
 impl ReadStoreError {

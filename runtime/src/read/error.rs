@@ -7,6 +7,7 @@ use uuid::Uuid;
 use chrono::Utc;
 
 use crate::core::error::{error_chain, HandlerError, StoreError};
+use crate::core::limits::storable_error;
 use crate::core::read_store::{DeadLetter, ReadStoreError};
 use crate::core::source::Checkpoint;
 use crate::core::store::RecordedEvent;
@@ -267,7 +268,7 @@ impl PoisonEvent {
             stream_id: self.stream_id.clone(),
             stream_version: self.stream_version,
             event_type: self.event_type.clone(),
-            error: error_chain(self),
+            error: storable_error(error_chain(self)),
             recorded_at: Utc::now(),
             retry_requested_at: None,
         }

@@ -130,6 +130,7 @@ macro_rules! conformance_suite {
                         stream_ids_no_store_keeps_are_refused_before_the_store,
                         events_no_store_keeps_are_refused_before_the_store,
                         the_longest_stream_id_unicode_and_quotes_work_everywhere,
+                        large_payloads_and_odd_text_round_trip_or_fail_alike,
                     ],
                 }
             }

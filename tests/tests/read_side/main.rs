@@ -21,6 +21,8 @@
 //!   `RedisWrites`): runners, standbys, crashes, rebuilds, dead letters, read-only queries, leases,
 //!   the `WATCH` fence, a Redis restart mid-catch-up, error classes;
 //! - `partition_processes.rs`: worker processes killed at random and paused past their lease;
+//! - `runner_processes.rs`: a plain runner's process killed with `kill -9` at 50 random moments
+//!   while a writer appends;
 //! - `partitioned.rs`: partitioned projections, workers sharing partitions, joining, stopping,
 //!   crashing, read-your-writes per partition, re-partitioning, partition reads by index;
 //! - `portable.rs`: one projection written once on `Sql`, the same scenarios on a
@@ -30,6 +32,8 @@
 //! - `control.rs`: an operator's pause, resume and detached rebuild, seen by every runner;
 //! - `consumer_tables.rs`: the consumer tables of the three SQL read stores (fenced rows, stream
 //!   versions per consumer, corrupt rows), through the `ReadStore` API;
+//! - `hostile_names.rs`: hostile schema, projection, prefix and file names on every store, kept
+//!   exactly or refused alike with a typed error;
 //! - `status.rs`: how far through the log a read model is, and what an open transaction holds back.
 
 mod batch;
@@ -39,6 +43,7 @@ mod consumer_tables;
 mod contract;
 mod control;
 mod dead_letters;
+mod hostile_names;
 mod mysql;
 mod partition_processes;
 mod partitioned;
@@ -47,6 +52,7 @@ mod portable;
 mod redis;
 mod replay;
 mod runner;
+mod runner_processes;
 mod status;
 
 /// A migrated Postgres store in a new, empty schema, on a pool that sets no `search_path` of the

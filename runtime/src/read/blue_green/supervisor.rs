@@ -15,6 +15,7 @@ use super::status::caught_up;
 use crate::core::error::error_chain;
 use crate::core::location::Locations;
 use crate::core::projection::{Identity, Projection};
+use crate::core::read_store::check_name;
 use crate::core::read_store::{CheckpointRow, ReadStore, ReadStoreError, ReadTransaction};
 use crate::core::source::{Checkpoint, EventSource};
 use crate::read::error::ProjectionError;
@@ -75,6 +76,7 @@ where
 
     pub(super) async fn run(mut self) -> Result<(), ProjectionError> {
         tracing::info!("blue/green runner started");
+        check_name("projection", P::NAME)?;
         let Some(location) = self.open().await? else {
             return Ok(());
         };

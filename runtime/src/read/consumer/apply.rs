@@ -9,6 +9,7 @@ use chrono::Utc;
 use super::error::{ConsumerError, OnPoisonMessage, PoisonMessage};
 use super::worker::{Lead, Turn, Worker};
 use crate::core::error::{error_chain, BoxError, HandlerError};
+use crate::core::limits::storable_error;
 use crate::core::projection::Projection;
 use crate::core::read_store::{ConsumerRow, DeadLetter, ReadStore, ReadTransaction};
 use crate::core::source::Checkpoint;
@@ -247,7 +248,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
             stream_id: event.stream_id.clone(),
             stream_version: event.stream_version,
             event_type: event.event_type.clone(),
-            error,
+            error: storable_error(error),
             recorded_at: Utc::now(),
             retry_requested_at: None,
         };

@@ -16,6 +16,7 @@ use super::error::OnPoisonMessage;
 use super::handle::Shared;
 use crate::core::error::error_chain;
 use crate::core::projection::Projection;
+use crate::core::read_store::check_name;
 use crate::core::read_store::{ConsumerRow, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::Checkpoint;
 use crate::core::subscribe::{Subscriber, Subscription, SubscriptionSpec};
@@ -114,6 +115,8 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
     }
 
     async fn run_loop(&mut self) -> Result<(), ConsumerError> {
+        // A name no store keeps is refused before any store sees it, by every store alike.
+        check_name("consumer", self.name)?;
         let mut held = Held::<P, B> {
             lead: None,
             spare: None,

@@ -21,6 +21,7 @@ use super::partition_of::{PartitionOf, Settings};
 use crate::core::error::error_chain;
 use crate::core::partition::Partition;
 use crate::core::projection::Projection;
+use crate::core::read_store::check_name;
 use crate::core::read_store::{CheckpointRow, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::{Checkpoint, EventSource};
 use crate::read::error::ProjectionError;
@@ -80,6 +81,7 @@ impl<P: Projection, S: EventSource> Supervisor<P, S> {
     }
 
     pub(super) async fn run(mut self) -> Result<(), ProjectionError> {
+        check_name("projection", self.name())?;
         let mut runners = Runners::<P, S>((0..self.count).map(|_| None).collect());
         let mut member: Option<Member<P::Store>> = None;
         let mut ready = false;

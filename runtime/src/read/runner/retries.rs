@@ -11,6 +11,7 @@ use chrono::Utc;
 use super::session::{commit_fenced, Fence, Session};
 use super::worker::{Turn, Worker};
 use crate::core::error::error_chain;
+use crate::core::limits::storable_error;
 use crate::core::projection::{apply_each, Projection};
 use crate::core::read_store::{DeadLetter, DeadLetters, ReadStore, ReadTransaction};
 use crate::core::source::EventSource;
@@ -103,7 +104,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         tracing::warn!(position = letter.position, %error, "dead letter retried and failed again");
         self.set_error(error.clone());
         let again = DeadLetter {
-            error: format!("retried: {error}"),
+            error: storable_error(format!("retried: {error}")),
             recorded_at: Utc::now(),
             retry_requested_at: None,
             ..letter.clone()

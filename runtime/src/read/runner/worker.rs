@@ -18,6 +18,7 @@ use super::session::Session;
 use crate::core::error::error_chain;
 use crate::core::metrics::projection_lag;
 use crate::core::projection::Projection;
+use crate::core::read_store::check_name;
 use crate::core::read_store::ReadStore;
 use crate::core::source::{AppendListener, EventSource};
 use crate::core::store::RecordedEvent;
@@ -135,6 +136,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
     }
 
     async fn run_loop(&mut self) -> Result<(), ProjectionError> {
+        // A name no store keeps is refused before any store sees it, by every store alike.
+        check_name("projection", self.name())?;
         let mut held = Held::<P> {
             session: None,
             spare: None,

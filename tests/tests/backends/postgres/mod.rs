@@ -9,6 +9,7 @@ mod restart;
 mod roles;
 mod rows;
 mod subscription;
+mod writers_restart;
 
 use chronicle::PostgresStore;
 use chronicle_tests::support;
