@@ -44,8 +44,8 @@ impl Default for MemoryStore {
 }
 
 #[derive(Default)]
-struct Log {
-    events: Vec<RecordedEvent>,
+pub(super) struct Log {
+    pub(super) events: Vec<RecordedEvent>,
     /// Indexes into `events` per stream, in stream order.
     streams: HashMap<String, Vec<usize>>,
     event_ids: HashSet<Uuid>,
@@ -54,7 +54,9 @@ struct Log {
     /// Indexes into `events` per correlation id, in log order.
     correlations: HashMap<Uuid, Vec<usize>>,
     /// The newest snapshot of each stream.
-    snapshots: HashMap<String, Snapshot>,
+    pub(super) snapshots: HashMap<String, Snapshot>,
+    /// The subjects' keys of `#[pii]` fields, and their tombstones (`keys.rs`).
+    pub(super) keys: HashMap<String, crate::core::pii::keys::KeyState>,
 }
 
 impl MemoryStore {
@@ -63,7 +65,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn log(&self) -> MutexGuard<'_, Log> {
+    pub(super) fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written: appends check
         // everything before mutating, so a poisoned lock is still consistent.
         self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -191,6 +193,10 @@ impl EventStore for MemoryStore {
             .get(&correlation_id)
             .map(|indexes| indexes.iter().map(|&i| log.events[i].clone()).collect())
             .unwrap_or_default())
+    }
+
+    fn key_store(&self) -> Option<crate::core::pii::keys::SharedKeyStore> {
+        Some(Arc::new(self.clone()))
     }
 
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {

@@ -308,6 +308,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                     checkpoint,
                     self.projection.identity(),
                     self.config.batch_size,
+                    self.config.key_store.as_ref(),
                 )
                 .await?
             }
@@ -335,6 +336,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 batch.horizon,
                 self.projection.clone(),
                 self.config.batch_size,
+                self.config.key_store.clone(),
             ));
         }
         // The fields are computed only when the span is enabled.
