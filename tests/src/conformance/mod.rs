@@ -16,6 +16,7 @@ pub mod backends;
 pub mod cache;
 pub mod contention;
 pub mod events;
+pub mod forgetting;
 pub mod limits;
 pub mod snapshots;
 pub mod store;
@@ -116,6 +117,11 @@ macro_rules! conformance_suite {
                     stream_identity: [
                         aggregates_whose_stream_ids_look_alike_replay_only_their_own_events,
                         ids_with_dashes_round_trip,
+                    ],
+                    forgetting: [
+                        personal_fields_are_stored_sealed_and_read_back_in_the_clear,
+                        a_forgotten_subject_reads_redacted_everywhere,
+                        an_altered_envelope_is_a_typed_error,
                     ],
                     limits: [
                         stream_ids_no_store_keeps_are_refused_before_the_store,
