@@ -107,3 +107,7 @@ pub mod book_admin {}
 /// The database-roles chapter.
 #[doc = include_str!("../../book/src/roles.md")]
 pub mod book_roles {}
+
+/// The crypto-shredding chapter.
+#[doc = include_str!("../../book/src/forgetting.md")]
+pub mod book_forgetting {}

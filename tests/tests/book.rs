@@ -37,6 +37,8 @@ mod mariadb;
 #[allow(dead_code)]
 #[path = "../../book/listings/observability.rs"]
 mod observability;
+#[path = "../../book/listings/forgetting.rs"]
+mod forgetting;
 #[path = "../../book/listings/portable.rs"]
 mod portable;
 #[path = "../../book/listings/projection_test.rs"]

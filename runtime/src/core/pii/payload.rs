@@ -245,3 +245,35 @@ pub fn sealed_subjects(payload: &Value) -> Vec<String> {
 
 /// What a tool shows for a sealed field it does not open.
 pub const ENCRYPTED: &str = "[encrypted]";
+
+/// Rewrites `events` for a tool without the application's types to show: each sealed field as
+/// [`ENCRYPTED`], or as the [`FORGOTTEN`](super::FORGOTTEN) placeholder when `keys` says its
+/// subject was forgotten (one lookup for all of them). Nothing is decrypted. Without a key store,
+/// or when it cannot be read (a role without access to it), every sealed field shows as
+/// [`ENCRYPTED`].
+pub async fn mask_sealed(events: &mut [RecordedEvent], keys: Option<&dyn KeyStore>) {
+    let mut parsed: Vec<(usize, Value)> = Vec::new();
+    let mut subjects = BTreeSet::new();
+    for (index, event) in events.iter().enumerate() {
+        if !may_hold(&event.payload, SEALED_KEY) {
+            continue;
+        }
+        let Ok(value) = serde_json::from_str::<Value>(event.payload.get()) else { continue };
+        subjects.extend(sealed_subjects(&value));
+        parsed.push((index, value));
+    }
+    if parsed.is_empty() {
+        return;
+    }
+    let subjects: Vec<String> = subjects.into_iter().collect();
+    let found = match keys {
+        Some(keys) => keys.keys(&subjects).await.unwrap_or_default(),
+        None => HashMap::new(),
+    };
+    let forgotten = |subject: &str| matches!(found.get(subject), Some(KeyState::Forgotten));
+    for (index, value) in parsed {
+        if let Ok(shown) = serde_json::value::to_raw_value(&display_payload(&value, &forgotten)) {
+            events[index].payload = shown;
+        }
+    }
+}
