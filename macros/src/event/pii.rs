@@ -1,7 +1,6 @@
 //! `#[pii(subject = field)]` on an event's fields: the personal-data fields, each with the field
 //! that names its data subject, read and checked against the struct's fields.
 
-use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, Ident, Type};
 
 use crate::common::{closest, parse_keys, Errors, Slot};
@@ -49,6 +48,8 @@ pub fn pii_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<PiiModel> {
         let Some(ident) = &field.ident else { continue };
         let mut subject = Slot::<Ident>::default();
         let mut any = false;
+        // A key given wrongly is its own error: no second one for the subject it did not give.
+        let errors_before = errors.count();
         for attr in field.attrs.iter().filter(|a| is_pii(a)) {
             any = true;
             if matches!(attr.meta, syn::Meta::Path(_)) {
@@ -76,6 +77,7 @@ pub fn pii_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<PiiModel> {
                 ty: field.ty.clone(),
                 subject: kv.value,
             }),
+            None if errors.count() > errors_before => {}
             None => errors.at(
                 field.attrs.iter().find(|a| is_pii(a)),
                 format!(
@@ -92,7 +94,7 @@ pub fn pii_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<PiiModel> {
             let others: Vec<&str> = known
                 .iter()
                 .copied()
-                .filter(|n| *n != pii.field.to_string())
+                .filter(|n| pii.field != *n)
                 .collect();
             let hint = match closest(&subject, &others) {
                 Some(close) => format!("did you mean `{close}`?"),
@@ -158,8 +160,8 @@ fn reject_renames(attrs: &[Attribute], item: &Ident, errors: &mut Errors) {
             .iter()
             .any(|word| text.contains(word))
         {
-            errors.at_span(
-                attr.span(),
+            errors.at(
+                attr,
                 format!(
                     "`#[serde(rename/rename_all/flatten/alias)]` on `{item}` is not supported with `#[pii]`: personal-data \
                      fields and their subjects are found in the stored JSON by their Rust names"
