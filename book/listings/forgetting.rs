@@ -84,6 +84,9 @@ async fn a_forgotten_customer_reads_redacted() -> Result<(), Box<dyn std::error:
             phone: None,
         })
         .await;
-    assert!(matches!(refused, Err(CommandError::Store(StoreError::SubjectForgotten { .. }))));
+    assert!(matches!(
+        refused,
+        Err(CommandError::Store(StoreError::SubjectForgotten { .. }))
+    ));
     Ok(())
 }

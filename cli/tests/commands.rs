@@ -688,7 +688,10 @@ async fn sealed_fields_show_as_encrypted_then_forgotten() {
     assert_eq!(shown[0]["payload"]["plan"], "basic");
     for text in [show("table"), tail()] {
         assert!(text.contains(chronicle::ENCRYPTED), "{text}");
-        assert!(!text.contains(&email_of("c-1")) && !text.contains("chronicle:pii"), "{text}");
+        assert!(
+            !text.contains(&email_of("c-1")) && !text.contains("chronicle:pii"),
+            "{text}"
+        );
     }
     crm.forget("c-1").await.unwrap();
     for text in [show("table"), show("json"), tail()] {

@@ -34,11 +34,11 @@ mod leaderboard;
 mod mariadb;
 // Its `trace_to_stdout` is what a service's `main` calls; the test sets the subscriber on its own
 // thread instead, beside the other tests of this binary.
+#[path = "../../book/listings/forgetting.rs"]
+mod forgetting;
 #[allow(dead_code)]
 #[path = "../../book/listings/observability.rs"]
 mod observability;
-#[path = "../../book/listings/forgetting.rs"]
-mod forgetting;
 #[path = "../../book/listings/portable.rs"]
 mod portable;
 #[path = "../../book/listings/projection_test.rs"]

@@ -91,11 +91,7 @@ pub fn pii_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<PiiModel> {
     marked.retain(|pii| {
         let subject = pii.subject.to_string();
         if !known.contains(&subject.as_str()) {
-            let others: Vec<&str> = known
-                .iter()
-                .copied()
-                .filter(|n| pii.field != *n)
-                .collect();
+            let others: Vec<&str> = known.iter().copied().filter(|n| pii.field != *n).collect();
             let hint = match closest(&subject, &others) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!(

@@ -159,7 +159,10 @@ pub async fn personal_fields_are_stored_sealed_and_read_back_in_the_clear<S: Eve
     for event in &stored {
         let payload = event.payload.get();
         assert!(!payload.contains("c-1@mail"), "plaintext email stored: {payload}");
-        assert!(!payload.contains("Privacy Lane"), "plaintext address stored: {payload}");
+        assert!(
+            !payload.contains("Privacy Lane"),
+            "plaintext address stored: {payload}"
+        );
         assert!(!payload.contains("+41"), "plaintext phone stored: {payload}");
         assert!(payload.contains("\"chronicle:pii\""), "{payload}");
     }
@@ -167,7 +170,10 @@ pub async fn personal_fields_are_stored_sealed_and_read_back_in_the_clear<S: Eve
     assert_eq!(first["plan"], "basic", "the plan is not personal data");
     assert_eq!(first["customer_id"], "c-1", "the subject is stored in the clear");
 
-    let loaded = Chronicle::new(store.clone()).load::<Customer>("c-1").await.unwrap();
+    let loaded = Chronicle::new(store.clone())
+        .load::<Customer>("c-1")
+        .await
+        .unwrap();
     assert_eq!(loaded.state.email, email_of("c-1"));
     assert_eq!(loaded.state.phone.as_deref(), Some("+41 c-1"));
     assert_eq!(loaded.state.address, address_of("c-1"));
@@ -199,7 +205,10 @@ pub async fn a_forgotten_subject_reads_redacted_everywhere<S: EventStore>(store:
 
     // The same handle (its cache emptied) and a fresh one read the redacted state.
     for reader in [chronicle.clone(), Chronicle::new(store.clone())] {
-        let loaded = reader.load::<Customer>("c-1").await.expect("a forgotten aggregate loads");
+        let loaded = reader
+            .load::<Customer>("c-1")
+            .await
+            .expect("a forgotten aggregate loads");
         assert_eq!(
             loaded.state,
             Customer {
@@ -252,7 +261,10 @@ pub async fn an_altered_envelope_is_a_typed_error<S: EventStore>(store: S) {
     register_and_move(&chronicle, "c-1").await;
     let stored = store.read_stream("crm.Customer-c-1", 0).await.unwrap();
     let mut payload: serde_json::Value = serde_json::from_str(stored[0].payload.get()).unwrap();
-    let sealed = payload["email"]["chronicle:pii"]["sealed"].as_str().unwrap().to_owned();
+    let sealed = payload["email"]["chronicle:pii"]["sealed"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let flipped = if sealed.starts_with('A') { "B" } else { "A" };
     payload["email"]["chronicle:pii"]["sealed"] = format!("{flipped}{}", &sealed[1..]).into();
     let append = |id: &'static str, payload: serde_json::Value| {
@@ -276,7 +288,11 @@ pub async fn an_altered_envelope_is_a_typed_error<S: EventStore>(store: S) {
     };
     append("c-9", payload.clone()).await;
     match chronicle.load::<Customer>("c-9").await {
-        Err(StoreError::Sealed { field: "email", reason, .. }) => {
+        Err(StoreError::Sealed {
+            field: "email",
+            reason,
+            ..
+        }) => {
             assert!(reason.contains("does not open"), "{reason}")
         }
         other => panic!("expected a sealed-field error, got {other:?}"),
@@ -285,7 +301,11 @@ pub async fn an_altered_envelope_is_a_typed_error<S: EventStore>(store: S) {
     payload["email"]["chronicle:pii"]["subject"] = "nobody".into();
     append("c-8", payload).await;
     match chronicle.history::<Customer>("c-8").await {
-        Err(StoreError::Sealed { field: "email", reason, .. }) => assert!(reason.contains("no key"), "{reason}"),
+        Err(StoreError::Sealed {
+            field: "email",
+            reason,
+            ..
+        }) => assert!(reason.contains("no key"), "{reason}"),
         other => panic!("expected a sealed-field error, got {other:?}"),
     }
 }

@@ -84,7 +84,9 @@ directory! {
 directory!(DirectoryV2, 2);
 
 async fn everyone<S: EventSource>(side: &ReadSide<S, SqlReadStore>) -> Vec<Row> {
-    side.query(&DirectoryV1, &Everyone).await.expect("read the directory")
+    side.query(&DirectoryV1, &Everyone)
+        .await
+        .expect("read the directory")
 }
 
 /// Whether any column of any row holds personal data of customer `id`.
@@ -92,7 +94,9 @@ fn mentions(rows: &[Row], id: &str) -> bool {
     rows.iter().any(|(_, email, phone, address, _)| {
         let texts = [Some(email.as_str()), phone.as_deref(), address.as_deref()];
         texts.iter().flatten().any(|text| {
-            text.contains(&email_of(id)) || text.contains(&address_of(id)) || text.contains(&format!("+41 {id}"))
+            text.contains(&email_of(id))
+                || text.contains(&address_of(id))
+                || text.contains(&format!("+41 {id}"))
         })
     })
 }
@@ -107,7 +111,10 @@ async fn a_rebuild_after_forget_leaves_no_personal_data<S: EventSource>(store: S
     first.wait_until_caught_up(CATCH_UP).await.unwrap();
     stop(first).await;
     let before = everyone(&side).await;
-    assert!(mentions(&before, "c-1"), "the runner opened the sealed fields: {before:?}");
+    assert!(
+        mentions(&before, "c-1"),
+        "the runner opened the sealed fields: {before:?}"
+    );
     assert_eq!(before[0].1, email_of("c-1"));
 
     chronicle.forget("c-1").await.expect("forget");
@@ -116,14 +123,26 @@ async fn a_rebuild_after_forget_leaves_no_personal_data<S: EventSource>(store: S
     let status = side.status::<DirectoryV2>().await.unwrap();
     assert_eq!(status.version, 2);
     let letters = side.dead_letters::<DirectoryV2>().await.unwrap();
-    assert!(letters.is_empty(), "a forgotten subject's events are not poison: {letters:?}");
+    assert!(
+        letters.is_empty(),
+        "a forgotten subject's events are not poison: {letters:?}"
+    );
     stop(rebuilt).await;
 
     let after = everyone(&side).await;
-    assert!(!mentions(&after, "c-1"), "personal data left after the rebuild: {after:?}");
+    assert!(
+        !mentions(&after, "c-1"),
+        "personal data left after the rebuild: {after:?}"
+    );
     assert_eq!(
         after[0],
-        ("c-1".into(), FORGOTTEN.into(), None, Some(FORGOTTEN.into()), "basic".into())
+        (
+            "c-1".into(),
+            FORGOTTEN.into(),
+            None,
+            Some(FORGOTTEN.into()),
+            "basic".into()
+        )
     );
     assert_eq!(after[1].1, email_of("c-2"), "another subject's data is kept");
     assert_eq!(after[1].3.as_deref(), Some(address_of("c-2").as_str()));

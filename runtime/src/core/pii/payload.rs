@@ -258,7 +258,9 @@ pub async fn mask_sealed(events: &mut [RecordedEvent], keys: Option<&dyn KeyStor
         if !may_hold(&event.payload, SEALED_KEY) {
             continue;
         }
-        let Ok(value) = serde_json::from_str::<Value>(event.payload.get()) else { continue };
+        let Ok(value) = serde_json::from_str::<Value>(event.payload.get()) else {
+            continue;
+        };
         subjects.extend(sealed_subjects(&value));
         parsed.push((index, value));
     }

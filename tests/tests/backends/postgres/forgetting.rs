@@ -41,10 +41,12 @@ async fn the_tables_hold_no_plaintext_and_forget_leaves_a_tombstone() {
 
     // The snapshot (every 2 events) is the state: the data in the clear.
     let state: String = eventually("the snapshot", DEADLINE, || async {
-        sqlx::query_scalar(&format!("SELECT state::text FROM \"{schema}\".chronicle_snapshots"))
-            .fetch_optional(store.pool())
-            .await
-            .unwrap()
+        sqlx::query_scalar(&format!(
+            "SELECT state::text FROM \"{schema}\".chronicle_snapshots"
+        ))
+        .fetch_optional(store.pool())
+        .await
+        .unwrap()
     })
     .await;
     assert!(state.contains(&email_of("c-1")), "{state}");
@@ -57,10 +59,11 @@ async fn the_tables_hold_no_plaintext_and_forget_leaves_a_tombstone() {
     .await
     .unwrap();
     assert_eq!(tombstone, (None, true));
-    let snapshots: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".chronicle_snapshots"))
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let snapshots: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".chronicle_snapshots"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert_eq!(snapshots, 0, "the snapshot holding the subject's data is gone");
     let loaded = chronicle.load::<Customer>("c-1").await.unwrap();
     assert_eq!(loaded.state.email, chronicle::FORGOTTEN);
