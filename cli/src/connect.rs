@@ -348,7 +348,16 @@ impl Log {
     }
 
     pub(crate) async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        each!(self, |store| store.read_stream(stream, 0).await)
+        let mut events = each!(self, |store| store.read_stream(stream, 0).await)?;
+        self.mask(&mut events).await;
+        Ok(events)
+    }
+
+    /// Shows each `#[pii]` field of `events` as `[encrypted]`, or `[forgotten]` once its subject
+    /// was forgotten: the tool has no application types, and decrypts nothing.
+    pub(crate) async fn mask(&self, events: &mut [RecordedEvent]) {
+        let keys = each!(self, |store| store.key_store());
+        chronicle::mask_sealed(events, keys.as_deref()).await;
     }
 
     pub(crate) async fn list_streams(
@@ -361,7 +370,9 @@ impl Log {
     }
 
     pub(crate) async fn read_by_correlation(&self, id: uuid::Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
-        each!(self, |store| store.read_by_correlation(id).await)
+        let mut events = each!(self, |store| store.read_by_correlation(id).await)?;
+        self.mask(&mut events).await;
+        Ok(events)
     }
 
     /// Up to `limit` events after `after`, in the order subscribers read them.
@@ -370,7 +381,9 @@ impl Log {
         after: chronicle::Checkpoint,
         limit: usize,
     ) -> Result<chronicle::Batch, StoreError> {
-        each!(self, |store| store.read_batch(after, &[], limit).await)
+        let mut batch = each!(self, |store| store.read_batch(after, &[], limit).await)?;
+        self.mask(&mut batch.events).await;
+        Ok(batch)
     }
 
     /// Where the event at `position` is in the subscription order, if there is one there.
@@ -405,7 +418,8 @@ impl Log {
 
     /// The event at global `position`, if any (of the bound tenant, when it is bound to one).
     pub(crate) async fn event_at(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
-        let found = each!(self, |store| store.read_all(position.saturating_sub(1), 1).await)?;
+        let mut found = each!(self, |store| store.read_all(position.saturating_sub(1), 1).await)?;
+        self.mask(&mut found).await;
         Ok(found.into_iter().find(|event| event.position == position))
     }
 

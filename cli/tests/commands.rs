@@ -651,3 +651,51 @@ async fn status_reads_a_read_store_in_another_database() {
         "cannot use",
     );
 }
+
+/// `streams show` and `events tail` of events with `#[pii]` fields: the tool has no application
+/// types and decrypts nothing; a sealed field shows as `[encrypted]`, or `[forgotten]` once its
+/// subject was forgotten, and no plaintext reaches the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_fields_show_as_encrypted_then_forgotten() {
+    use chronicle_tests::conformance::forgetting::{email_of, register_and_move};
+    let file = TempFile::new("chronicle-cli-pii");
+    let url = format!("sqlite:{}", file.path().display());
+    let store = support::sqlite_store_in(&file).await;
+    let crm = chronicle::Chronicle::new(store.clone());
+    register_and_move(&crm, "c-1").await;
+    let show = |format: &str| {
+        stdout(&chronicle(&[
+            "--database-url",
+            &url,
+            "streams",
+            "show",
+            "crm.Customer-c-1",
+            "--output",
+            format,
+        ]))
+    };
+    let tail = || stdout(&chronicle(&["--database-url", &url, "events", "tail"]));
+    let shown = json(&chronicle(&[
+        "--database-url",
+        &url,
+        "streams",
+        "show",
+        "crm.Customer-c-1",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(shown[0]["payload"]["email"], chronicle::ENCRYPTED);
+    assert_eq!(shown[0]["payload"]["plan"], "basic");
+    for text in [show("table"), tail()] {
+        assert!(text.contains(chronicle::ENCRYPTED), "{text}");
+        assert!(
+            !text.contains(&email_of("c-1")) && !text.contains("chronicle:pii"),
+            "{text}"
+        );
+    }
+    crm.forget("c-1").await.unwrap();
+    for text in [show("table"), show("json"), tail()] {
+        assert!(text.contains(chronicle::FORGOTTEN), "{text}");
+        assert!(!text.contains(chronicle::ENCRYPTED), "{text}");
+    }
+}

@@ -17,7 +17,7 @@ mod snapshots_tests;
 use proc_macro::TokenStream;
 
 /// Derives `chronicle::Event`. Optional: `#[event(name = "bank.MoneyDeposited", version = 1)]`.
-#[proc_macro_derive(Event, attributes(event))]
+#[proc_macro_derive(Event, attributes(event, pii))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::derive(input).into()

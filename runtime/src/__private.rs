@@ -13,11 +13,13 @@ pub use crate::core::event::{
     const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
 };
 pub use crate::core::future::BoxFuture;
+pub use crate::core::pii::{PiiField, Redact};
 pub use crate::core::projection::{BatchFailure, Projection};
 pub use crate::core::query::{Answer, Query, ReadOnly};
 pub use crate::core::read_store::{ReadConnection, ReadStore};
 pub use crate::core::store::RecordedEvent;
 pub use serde::{de::DeserializeOwned, Serialize};
+pub use serde_json::{to_value as to_json_value, Value as JsonValue};
 
 /// The per-engine row bounds [`FromSqlRow`](crate::FromSqlRow) is made of.
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]

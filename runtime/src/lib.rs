@@ -71,6 +71,10 @@ pub use crate::core::location::Locations;
 pub use crate::core::metadata::{CommandContext, Metadata};
 pub use crate::core::metrics::describe_metrics;
 pub use crate::core::partition::{partition_key, Partition, MAX_PARTITIONS};
+pub use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SharedKeyStore, SubjectKey};
+pub use crate::core::pii::payload::{display_payload, mask_sealed, sealed_subjects, ENCRYPTED};
+pub use crate::core::pii::seal::{generate_key, OpenError};
+pub use crate::core::pii::{PiiField, Redact, FORGOTTEN};
 pub use crate::core::projection::{BatchFailure, Identity, Projection};
 pub use crate::core::publish::{PublishError, Publisher};
 pub use crate::core::query::{Answer, Fetch, Query, ReadOnly};
@@ -161,7 +165,7 @@ pub mod prelude {
         aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
         EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, PartitionedRunner, Projection,
         ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt,
-        RecordedEvent, StoreError, Tenant,
+        RecordedEvent, Redact, StoreError, Tenant,
     };
     #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
     pub use crate::{sql, sql_as, Sql, SqlReadStore};

@@ -114,3 +114,6 @@ pub mod book_tenants {}
 /// The faults and hostile input chapter.
 #[doc = include_str!("../../book/src/faults.md")]
 pub mod book_faults {}
+/// The crypto-shredding chapter.
+#[doc = include_str!("../../book/src/forgetting.md")]
+pub mod book_forgetting {}

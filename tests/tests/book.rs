@@ -34,6 +34,8 @@ mod leaderboard;
 mod mariadb;
 // Its `trace_to_stdout` is what a service's `main` calls; the test sets the subscriber on its own
 // thread instead, beside the other tests of this binary.
+#[path = "../../book/listings/forgetting.rs"]
+mod forgetting;
 #[allow(dead_code)]
 #[path = "../../book/listings/observability.rs"]
 mod observability;

@@ -113,6 +113,8 @@ pub(crate) async fn show<S: EventSource, R: ReadStore>(
         given => parse_position(given)?,
     };
     let mut events = shared.source.read_stream(&params.id, after).await?;
+    // `#[pii]` fields shown as `[encrypted]`, or `[forgotten]`: the page decrypts nothing.
+    chronicle::mask_sealed(&mut events, shared.source.key_store().as_deref()).await;
     if events.is_empty() {
         return Err(AdminError::NotFound(if after == 0 {
             format!("no stream `{}` in the log", params.id)

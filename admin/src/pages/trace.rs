@@ -36,7 +36,9 @@ pub(crate) async fn page<S: EventSource, R: ReadStore>(
     let given = params.correlation.trim();
     let correlation = Uuid::parse_str(given)
         .map_err(|_| AdminError::BadRequest(format!("`{given}` is not a correlation id: give a UUID")))?;
-    let events = shared.source.read_by_correlation(correlation).await?;
+    let mut events = shared.source.read_by_correlation(correlation).await?;
+    // `#[pii]` fields shown as `[encrypted]`, or `[forgotten]`: the page decrypts nothing.
+    chronicle::mask_sealed(&mut events, shared.source.key_store().as_deref()).await;
     if events.is_empty() {
         return Err(AdminError::NotFound(format!(
             "no event carries the correlation id {correlation}"

@@ -14,7 +14,9 @@ pub fn expand(model: &EventModel) -> TokenStream {
         version,
         version_span,
         upcast_from,
+        pii,
     } = model;
+    let pii = (!pii.is_empty()).then(|| expand_pii(pii));
     let version = quote_spanned!(*version_span=> #version);
     let upcast = upcast_from.as_ref().map(expand_upcast);
     let chain_checks = upcast_from
@@ -28,8 +30,33 @@ pub fn expand(model: &EventModel) -> TokenStream {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
             #upcast
+            #pii
         }
         #chain_checks
+    }
+}
+
+/// The personal-data fields and what each reads as once forgotten; `Redact` is required of each
+/// field's type there, spanned on the type.
+fn expand_pii(fields: &[super::pii::PiiModel]) -> TokenStream {
+    let private = private();
+    let names: Vec<String> = fields.iter().map(|f| f.field.to_string()).collect();
+    let subjects: Vec<String> = fields.iter().map(|f| f.subject.to_string()).collect();
+    let redacted = fields.iter().map(|f| {
+        let ty = &f.ty;
+        quote_spanned!(ty.span()=> <#ty as #private::Redact>::redacted())
+    });
+    quote! {
+        const PII: &'static [#private::PiiField] = &[
+            #(#private::PiiField { field: #names, subject: #subjects },)*
+        ];
+
+        fn redacted(field: &str) -> #private::Option<#private::Result<#private::JsonValue, #private::JsonError>> {
+            match field {
+                #(#names => #private::Option::Some(#private::to_json_value(#redacted)),)*
+                _ => #private::Option::None,
+            }
+        }
     }
 }
 

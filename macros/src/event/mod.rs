@@ -1,7 +1,9 @@
-//! `#[derive(Event)]`: a stable stored name and version for an event struct.
+//! `#[derive(Event)]`: a stable stored name and version for an event struct, and its
+//! personal-data fields (`#[pii(subject = ...)]`).
 
 mod expand;
 mod parse;
+mod pii;
 
 use proc_macro2::TokenStream;
 

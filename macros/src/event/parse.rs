@@ -13,6 +13,8 @@ pub struct EventModel {
     pub version_span: Span,
     /// The previous shape of the event, which stored rows of older versions are read as.
     pub upcast_from: Option<Type>,
+    /// The `#[pii(subject = ...)]` fields.
+    pub pii: Vec<super::pii::PiiModel>,
 }
 
 impl EventModel {
@@ -111,6 +113,7 @@ impl EventModel {
                 ),
             );
         }
+        let pii = super::pii::pii_fields(input, errors);
         if !implementable {
             return None;
         }
@@ -125,6 +128,7 @@ impl EventModel {
             version_span,
             // Dropped after an error, so that the impl still compiles.
             upcast_from: upcast_from.0.map(|kv| kv.value).filter(|_| version_value > 1),
+            pii,
             ident,
         })
     }

@@ -44,6 +44,7 @@ impl HandlerError {
                     StoreError::UnknownEventType { .. }
                         | StoreError::UnknownEventVersion { .. }
                         | StoreError::Undecodable { .. }
+                        | StoreError::Sealed { .. }
                         | StoreError::Unreadable { .. }
                 );
             }
@@ -141,6 +142,41 @@ pub enum StoreError {
         /// What did not match.
         #[source]
         source: serde_json::Error,
+    },
+    /// A stored event's personal-data field is sealed and does not open: altered, no key for
+    /// it, or read without a key store. (A forgotten subject's field is not this: it reads
+    /// redacted.)
+    #[error(
+        "cannot read personal-data field `{field}` of `{event_type}` at position {position} \
+         (stream `{stream_id}` version {stream_version}): {reason}"
+    )]
+    Sealed {
+        /// The event's global position.
+        position: u64,
+        /// The stream the event belongs to.
+        stream_id: String,
+        /// The event's version within its stream.
+        stream_version: u64,
+        /// The stored type name.
+        event_type: String,
+        /// The field.
+        field: &'static str,
+        /// Why it did not open.
+        reason: String,
+    },
+    /// New personal data of a subject that was forgotten: refused, since its key is destroyed
+    /// and a new key would bring the subject back.
+    #[error("subject `{subject}` was forgotten: no new personal data of it can be stored")]
+    SubjectForgotten {
+        /// The subject.
+        subject: String,
+    },
+    /// An event with personal-data fields, and no key store to seal them with (the event store
+    /// provides none, and none was given with `Chronicle::with_key_store`).
+    #[error("event `{event_type}` has `#[pii]` fields, and there is no key store to seal them with: give one with `Chronicle::with_key_store`")]
+    NoKeyStore {
+        /// The event's stored name.
+        event_type: &'static str,
     },
     /// A row of the event table holds what Chronicle could not have written (metadata that is not
     /// [`Metadata`](crate::Metadata), a negative version, a payload that is not JSON): the row

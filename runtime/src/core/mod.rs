@@ -7,7 +7,8 @@
 //! [`projection`]s, the [`read_store`] they write to (and its [`location`]s, one per version of a
 //! projection rebuilt blue/green), and the [`query`]s answered from it; the
 //! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes;
-//! the [`metrics`] both sides emit; the [`tenant`] a stream belongs to.
+//! the [`metrics`] both sides emit; the [`tenant`] a stream belongs to; [`pii`], personal data
+//! sealed under a key per subject.
 //!
 //! This file is an index: it declares the modules and holds no items.
 
@@ -22,6 +23,7 @@ pub mod message;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;
+pub mod pii;
 pub mod projection;
 pub mod publish;
 pub mod query;

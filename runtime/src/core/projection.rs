@@ -25,6 +25,10 @@ pub trait Projection: Send + Sync + 'static {
     const EVENT_TYPES: &'static [&'static str];
     /// Whether the projection has a `#[reset]` method that empties its read model.
     const HAS_RESET: bool;
+    /// Whether its runner opens the events' `#[pii]` fields before handing them over (with the
+    /// key store, and redacting those of forgotten subjects). True but for a
+    /// [`Relay`](crate::Relay), which publishes events as they are stored: sealed.
+    const REVEALS_PII: bool = true;
     /// The store its read model lives in.
     type Store: ReadStore;
 

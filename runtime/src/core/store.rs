@@ -256,6 +256,15 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         drop(snapshot);
         async { Ok(()) }
     }
+
+    /// The key store of the subjects whose `#[pii]` fields this store's events hold: the
+    /// built-in stores keep the keys in a table of their own beside the events (and `forget`
+    /// deletes the snapshots holding a forgotten subject's data). The default has none: events
+    /// with personal data are then refused, unless a key store is given with
+    /// [`Chronicle::with_key_store`](crate::Chronicle::with_key_store).
+    fn key_store(&self) -> Option<super::pii::keys::SharedKeyStore> {
+        None
+    }
 }
 
 /// Events per read when a default method scans the log.

@@ -163,6 +163,8 @@ impl<B: Publisher, R: ReadStore> Projection for Relay<B, R> {
     const VERSION: u32 = 1;
     const EVENT_TYPES: &'static [&'static str] = &[];
     const HAS_RESET: bool = false;
+    // Events are published as stored: `#[pii]` fields sealed, the key table never read.
+    const REVEALS_PII: bool = false;
     type Store = R;
 
     fn identity(&self) -> Identity<'_> {

@@ -132,9 +132,14 @@ async fn replay_in<P: Projection, S: EventStore>(
         through: None,
     };
     let mut after = 0;
+    // The source's key store opens `#[pii]` fields (forgotten subjects' read redacted).
+    let keys = source.key_store().filter(|_| P::REVEALS_PII);
     'log: loop {
-        let page = source
+        let mut page = source
             .read_all(after, PAGE)
+            .await
+            .map_err(ProjectionError::from)?;
+        crate::core::pii::payload::reveal(&mut page, keys.as_deref())
             .await
             .map_err(ProjectionError::from)?;
         let Some(last) = page.last() else { break };

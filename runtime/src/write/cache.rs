@@ -77,6 +77,11 @@ impl StateCache {
     pub(crate) fn forget(&self, stream: &str) {
         self.lock().remove(stream);
     }
+
+    /// Forgets every entry: after a subject was forgotten, no state holding its data is kept.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
 }
 
 /// Drops the least recently used tenth at once, so the scan is paid once per many inserts.

@@ -12,6 +12,7 @@ use super::turns::Turns;
 use crate::core::aggregate::{stream_id, Aggregate};
 use crate::core::error::{CommandError, StoreError};
 use crate::core::limits::check_stream_id;
+use crate::core::pii::keys::SharedKeyStore;
 use crate::core::store::EventStore;
 use crate::core::tenant::Tenant;
 
@@ -32,6 +33,8 @@ pub struct Chronicle<S> {
     pub(super) max_attempts: u32,
     pub(super) cache: Arc<StateCache>,
     pub(super) turns: Arc<Turns>,
+    /// The key store of `#[pii]` fields: the store's own unless another was given.
+    pub(super) keys: Option<SharedKeyStore>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Chronicle<S> {
@@ -48,11 +51,12 @@ impl<S: EventStore> Chronicle<S> {
     /// A command executor on `store`, with no services and the default retry bound.
     pub fn new(store: S) -> Self {
         Self {
-            store,
             services: Arc::default(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             cache: Arc::new(StateCache::new(DEFAULT_CACHE_CAPACITY)),
             turns: Arc::default(),
+            keys: store.key_store(),
+            store,
         }
     }
 
@@ -94,6 +98,7 @@ impl<S: EventStore> Chronicle<S> {
             max_attempts: self.max_attempts,
             cache: self.cache.clone(),
             turns: self.turns.clone(),
+            keys: self.keys.clone(),
         }
     }
 

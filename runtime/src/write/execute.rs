@@ -135,7 +135,9 @@ impl<S: EventStore> Chronicle<S> {
                     position: None,
                 });
             }
-            let new_events = encode(&events, &metadata, self.store.tenant())?;
+            let new_events = self
+                .sealed(&events, encode(&events, &metadata, self.store.tenant())?)
+                .await?;
             let started = Instant::now();
             let appended = self.store.append(&stream, loaded.version, new_events).await;
             append_took(C::Aggregate::NAME, started.elapsed());

@@ -73,10 +73,7 @@ impl<S: EventStore> Chronicle<S> {
         &self,
         id: impl ToString,
     ) -> Result<Vec<Envelope<A::Event>>, StoreError> {
-        let recorded = self
-            .store
-            .read_stream(&stream_of::<A>(&id.to_string())?, 0)
-            .await?;
+        let recorded = self.read_revealed(&stream_of::<A>(&id.to_string())?, 0).await?;
         recorded.iter().map(Envelope::decode).collect()
     }
 
@@ -86,7 +83,7 @@ impl<S: EventStore> Chronicle<S> {
         stream: &str,
         mut loaded: Loaded<A>,
     ) -> Result<Loaded<A>, StoreError> {
-        for event in &self.store.read_stream(stream, loaded.version).await? {
+        for event in &self.read_revealed(stream, loaded.version).await? {
             loaded.state.apply(&decode_recorded::<A::Event>(event)?);
             loaded.version = event.stream_version;
         }
@@ -150,7 +147,7 @@ impl<S: EventStore> Chronicle<S> {
                 ),
             }
         }
-        let recorded = self.store.read_stream(stream, loaded.version).await?;
+        let recorded = self.read_revealed(stream, loaded.version).await?;
         for event in &recorded {
             let past = match horizon {
                 Horizon::Latest => false,

@@ -16,6 +16,7 @@ pub mod backends;
 pub mod cache;
 pub mod contention;
 pub mod events;
+pub mod forgetting;
 pub mod limits;
 pub mod snapshots;
 pub mod store;
@@ -125,6 +126,11 @@ macro_rules! conformance_suite {
                         identical_commands_in_two_tenants_stay_apart,
                         the_subscription_reads_every_tenant_with_its_tenant,
                         hostile_tenant_ids_are_refused,
+                    ],
+                    forgetting: [
+                        personal_fields_are_stored_sealed_and_read_back_in_the_clear,
+                        a_forgotten_subject_reads_redacted_everywhere,
+                        an_altered_envelope_is_a_typed_error,
                     ],
                     limits: [
                         stream_ids_no_store_keeps_are_refused_before_the_store,

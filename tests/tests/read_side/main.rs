@@ -14,6 +14,8 @@
 //! - `replay.rs`: `replay_until`, into a read store of its own while the live one carries on;
 //! - `poison.rs`: events a runner cannot read or decode, poison at once, named;
 //! - `dead_letters.rs`: dead letters per projection version, cleared by a rebuild that applies them;
+//! - `forgetting.rs`: a read model of personal data rebuilt after `forget` holds none of the
+//!   forgotten subject's, on Postgres and SQLite;
 //! - `mysql.rs`: read models in MariaDB fed from Postgres (a `#[projection]` on
 //!   `MySqlConnection`): runners, standbys, crashes, rebuilds, dead letters, read-only queries,
 //!   named locks, times and error classes;
@@ -43,6 +45,7 @@ mod consumer_tables;
 mod contract;
 mod control;
 mod dead_letters;
+mod forgetting;
 mod hostile_names;
 mod mysql;
 mod partition_processes;

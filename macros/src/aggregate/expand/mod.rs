@@ -93,6 +93,12 @@ fn expand_event_enum(model: &AggregateModel) -> TokenStream {
                 }
             }
 
+            fn pii_fields(&self) -> &'static [#private::PiiField] {
+                match self {
+                    #(Self::#variants(_) => #as_event::PII,)*
+                }
+            }
+
             fn to_payload(&self) -> #private::Result<#private::Box<#private::RawValue>, #private::JsonError> {
                 match self {
                     #(Self::#variants(event) => #private::encode_payload(event),)*

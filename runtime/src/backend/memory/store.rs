@@ -51,8 +51,8 @@ impl Default for MemoryStore {
 }
 
 #[derive(Default)]
-struct Log {
-    events: Vec<RecordedEvent>,
+pub(super) struct Log {
+    pub(super) events: Vec<RecordedEvent>,
     /// Indexes into `events` per tenant and stream, in stream order.
     streams: HashMap<(Tenant, String), Vec<usize>>,
     event_ids: HashSet<Uuid>,
@@ -61,7 +61,9 @@ struct Log {
     /// Indexes into `events` per correlation id, in log order.
     correlations: HashMap<Uuid, Vec<usize>>,
     /// The newest snapshot of each tenant's stream.
-    snapshots: HashMap<(Tenant, String), Snapshot>,
+    pub(super) snapshots: HashMap<(Tenant, String), Snapshot>,
+    /// The subjects' keys of `#[pii]` fields, and their tombstones (`keys.rs`).
+    pub(super) keys: HashMap<String, crate::core::pii::keys::KeyState>,
 }
 
 impl MemoryStore {
@@ -76,7 +78,7 @@ impl MemoryStore {
         self.tenant.is_none() || event.tenant == self.tenant.as_str()
     }
 
-    fn log(&self) -> MutexGuard<'_, Log> {
+    pub(super) fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written: appends check
         // everything before mutating, so a poisoned lock is still consistent.
         self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -256,6 +258,10 @@ impl EventStore for MemoryStore {
         streams.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
         streams.truncate(limit);
         Ok(streams)
+    }
+
+    fn key_store(&self) -> Option<crate::core::pii::keys::SharedKeyStore> {
+        Some(Arc::new(self.clone()))
     }
 
     async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {

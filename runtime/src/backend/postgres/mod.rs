@@ -6,7 +6,7 @@
 //! `statements.rs` its SQL (from `sql/`); `append.rs` appends; `reads.rs` reads and snapshots,
 //! `rows.rs` reading rows; `source.rs` the gap-free subscription order; `wake_up.rs` and
 //! `listen.rs` the notifications after appends; `group_commit.rs` and `inline.rs` the two append
-//! modes; `read_store.rs` the read store, `location.rs` its blue/green locations (a schema each); `roles.rs` the roles of least
+//! modes; `read_store.rs` the read store, `location.rs` its blue/green locations (a schema each); `keys.rs` the key store of `#[pii]` fields (`chronicle_subject_keys`); `roles.rs` the roles of least
 //! privilege; `errors.rs` the one sorting of Postgres' SQLSTATE
 //! codes; `schema.rs` the names Chronicle puts into SQL.
 
@@ -16,6 +16,7 @@ mod database;
 pub(crate) mod errors;
 mod group_commit;
 mod inline;
+mod keys;
 mod listen;
 mod location;
 mod read_store;

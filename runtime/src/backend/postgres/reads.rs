@@ -28,6 +28,13 @@ impl EventStore for PostgresStore {
         }
     }
 
+    fn key_store(&self) -> Option<crate::core::pii::keys::SharedKeyStore> {
+        Some(std::sync::Arc::new(super::keys::PostgresKeyStore::new(
+            self.database.pool.clone(),
+            &self.database.sql.schema,
+        )))
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,

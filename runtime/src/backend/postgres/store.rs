@@ -247,6 +247,7 @@ impl PostgresStore {
                 .await
                 .map_err(store_error)?;
         }
+        super::keys::migrate(&database.pool, &database.sql.schema).await?;
         database.inline.prepare(&database.pool, &database.sql).await
     }
 

@@ -2,10 +2,11 @@
 //! ([`SqliteReadStore`]).
 //!
 //! Where things are: `store.rs` the event store, its migration and appends; `reads.rs` its reads; `source.rs` its
-//! subscription side; `read_store.rs` the read store, `location.rs` its blue/green locations (a file each); `pool.rs` opening a database file; `errors.rs` the one sorting of
+//! subscription side; `read_store.rs` the read store, `location.rs` its blue/green locations (a file each); `keys.rs` the key store of `#[pii]` fields (`chronicle_subject_keys`); `pool.rs` opening a database file; `errors.rs` the one sorting of
 //! SQLite's result codes; `sql/` every statement.
 
 pub(crate) mod errors;
+mod keys;
 mod location;
 mod pool;
 mod read_store;

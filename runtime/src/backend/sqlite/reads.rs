@@ -28,6 +28,12 @@ impl EventStore for SqliteStore {
         }
     }
 
+    fn key_store(&self) -> Option<crate::core::pii::keys::SharedKeyStore> {
+        Some(std::sync::Arc::new(super::keys::SqliteKeyStore {
+            pool: self.pool.clone(),
+        }))
+    }
+
     async fn append_checked(
         &self,
         stream_id: &str,

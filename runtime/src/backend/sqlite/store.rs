@@ -192,6 +192,10 @@ impl SqliteStore {
         // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds make the
         // future fail the `Send` check when spawned.
         (&mut *tx).execute(MIGRATE_SQL).await.map_err(store_error)?;
+        (&mut *tx)
+            .execute(super::keys::MIGRATE_SQL)
+            .await
+            .map_err(store_error)?;
         tx.commit().await.map_err(store_error)
     }
 

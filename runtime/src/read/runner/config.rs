@@ -20,6 +20,10 @@ pub(super) struct Config {
     /// The id the runner claims its lead under; a new one unless set (a partition's runner
     /// claims under its worker's, so that a claim's holder names the worker).
     pub(super) owner: Option<uuid::Uuid>,
+    /// The key store `#[pii]` fields are opened with: the one given to the builder, else the
+    /// source's own (set at `spawn`); none for a projection that publishes events as stored (a
+    /// relay).
+    pub(super) key_store: Option<crate::core::pii::keys::SharedKeyStore>,
 }
 
 /// Whether a standby runner may try to lead now.

@@ -114,6 +114,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
                 crash_before_commit: None,
                 may_lead: None,
                 owner: None,
+                key_store: None,
             },
         }
     }
@@ -210,10 +211,22 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         self.config.poll_interval
     }
 
+    /// Opens the `#[pii]` fields of the events with `keys` instead of the event store's own key
+    /// table ([`EventStore::key_store`](crate::EventStore::key_store)): the key store given to
+    /// [`Chronicle::with_key_store`](crate::Chronicle::with_key_store).
+    pub fn key_store(mut self, keys: crate::core::pii::keys::SharedKeyStore) -> Self {
+        self.config.key_store = Some(keys);
+        self
+    }
+
     /// Starts the runner on the Tokio runtime. Dropping the handle leaves it running; stop it
     /// with [`ProjectionHandle::stop`].
     #[must_use = "the handle is how the runner is stopped and observed"]
-    pub fn spawn(self) -> ProjectionHandle<P, S> {
+    pub fn spawn(mut self) -> ProjectionHandle<P, S> {
+        self.config.key_store = match P::REVEALS_PII {
+            true => self.config.key_store.or_else(|| self.source.key_store()),
+            false => None,
+        };
         let shared = Arc::new(Shared::new());
         let (stop_tx, stop_rx) = watch::channel(false);
         let (request_tx, request_rx) = mpsc::channel(4);

@@ -6,6 +6,7 @@ use tokio::task::JoinHandle;
 use std::sync::Arc;
 
 use crate::core::error::StoreError;
+use crate::core::pii::keys::SharedKeyStore;
 use crate::core::projection::Projection;
 use crate::core::source::{Batch, Checkpoint, EventSource};
 use crate::read::reads::read_for;
@@ -23,8 +24,11 @@ impl ReadAhead {
         after: Checkpoint,
         projection: Arc<P>,
         limit: usize,
+        keys: Option<SharedKeyStore>,
     ) -> Self {
-        let task = tokio::spawn(async move { read_for(&source, after, projection.identity(), limit).await });
+        let task = tokio::spawn(async move {
+            read_for(&source, after, projection.identity(), limit, keys.as_ref()).await
+        });
         Self { after, task }
     }
 

@@ -51,12 +51,9 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         let Some(row) = session.row else {
             return Ok(None);
         };
-        let event = self
-            .source
-            .read_all(letter.position.saturating_sub(1), 1)
-            .await?
-            .into_iter()
-            .find(|event| event.position == letter.position);
+        let mut events = self.source.read_all(letter.position.saturating_sub(1), 1).await?;
+        crate::core::pii::payload::reveal(&mut events, self.config.key_store.as_deref()).await?;
+        let event = events.into_iter().find(|event| event.position == letter.position);
         let mut tx = P::Store::begin(&mut session.connection).await?;
         let error = match event {
             None => format!(

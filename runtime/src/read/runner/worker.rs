@@ -311,6 +311,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                     checkpoint,
                     self.projection.identity(),
                     self.config.batch_size,
+                    self.config.key_store.as_ref(),
                 )
                 .await?
             }
@@ -338,6 +339,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 batch.horizon,
                 self.projection.clone(),
                 self.config.batch_size,
+                self.config.key_store.clone(),
             ));
         }
         // The fields are computed only when the span is enabled.

@@ -2,6 +2,7 @@
 //! `chronicle_tests::support`), dropped when it passes.
 
 mod connections;
+mod forgetting;
 mod group_commit;
 mod inline;
 mod layout;

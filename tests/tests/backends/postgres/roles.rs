@@ -2,7 +2,8 @@
 //! writer processes commands and the projector catches a view up and the reader answers queries,
 //! and each is refused everything else: the writer `UPDATE`, `DELETE`, `TRUNCATE`, disabling the
 //! append-only triggers and replica mode; the reader any write and the events, including the
-//! forged-event attack of a query sending `COMMIT` and then an `INSERT`.
+//! forged-event attack of a query sending `COMMIT` and then an `INSERT`, and the subjects' keys of
+//! `#[pii]` fields (the writer creates and forgets them, the projector reads them).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use chronicle::sqlx::{self, PgPool};
 use chronicle::{
     Chronicle, EventStore as _, PostgresReadStore, PostgresStore, ProjectionRunner, ReadSide, Roles,
 };
+use chronicle_tests::conformance::forgetting::register_and_move;
 use chronicle_tests::support;
 
 /// A pool logged in as `role`, its `search_path` the test's schema.
@@ -85,8 +87,15 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
         })
         .await
         .expect("the writer deposits");
+    // The writer seals personal data (creating its subject's key) and forgets a subject.
+    let crm = Chronicle::new(written.clone());
+    register_and_move(&crm, "c-r").await;
+    let forgotten = crm.forget("c-r").await.expect("the writer forgets a subject");
+    assert!(forgotten.key_destroyed);
     // ... and is refused everything else on the log.
     for sql in [
+        "DELETE FROM chronicle_subject_keys",
+        "TRUNCATE chronicle_subject_keys",
         "UPDATE chronicle_events SET payload = '{\"amount\": 1000000}'",
         "DELETE FROM chronicle_events",
         "TRUNCATE chronicle_events",
@@ -113,7 +122,15 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
         .await
         .expect("the projector catches up");
     runner.stop().await.into_result().expect("the runner stops");
+    // It reads the keys, to open sealed fields, and cannot change them.
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM chronicle_subject_keys")
+        .fetch_one(&projector)
+        .await
+        .expect("the projector reads the keys");
+    assert_eq!(keys, 1);
     for sql in [
+        "UPDATE chronicle_subject_keys SET key = NULL",
+        "DELETE FROM chronicle_subject_keys",
         "INSERT INTO chronicle_events (stream_id, stream_version, event_id, event_type, event_version, payload, metadata, command_id) \
          VALUES ('bank.Account-r-1', 3, gen_random_uuid(), 'bank.MoneyDeposited', 1, '{}', '{}', gen_random_uuid())",
         "UPDATE chronicle_events SET payload = '{}'",
@@ -151,6 +168,8 @@ async fn each_role_does_its_job_and_is_refused_everything_else() {
         "SELECT payload FROM chronicle_events",
         "SELECT metadata FROM chronicle_events",
         "SELECT * FROM chronicle_dead_letters",
+        "SELECT * FROM chronicle_subject_keys",
+        "SELECT subject FROM chronicle_subject_keys",
         "UPDATE bank_account_balances SET balance = 1000000",
         "DELETE FROM bank_account_balances",
         "INSERT INTO chronicle_checkpoints (projection, version, transaction_id, position) VALUES ('x', 1, 0, 0)",

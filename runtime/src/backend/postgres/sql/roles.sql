@@ -33,20 +33,28 @@ ALTER SCHEMA "{schema}" OWNER TO "{owner}";
 ALTER TABLE "{schema}".chronicle_events OWNER TO "{owner}";
 ALTER TABLE "{schema}".chronicle_snapshots OWNER TO "{owner}";
 ALTER TABLE "{schema}".chronicle_inline_projections OWNER TO "{owner}";
+ALTER TABLE "{schema}".chronicle_subject_keys OWNER TO "{owner}";
 ALTER FUNCTION "{schema}".chronicle_events_append_only() OWNER TO "{owner}";
 REVOKE ALL ON "{schema}".chronicle_events, "{schema}".chronicle_snapshots,
-    "{schema}".chronicle_inline_projections FROM PUBLIC;
+    "{schema}".chronicle_inline_projections, "{schema}".chronicle_subject_keys FROM PUBLIC;
 
 -- The writer (command processing): appends and reads events, and keeps snapshots; nothing else.
 GRANT USAGE ON SCHEMA "{schema}" TO "{writer}";
 GRANT SELECT, INSERT ON "{schema}".chronicle_events TO "{writer}";
 GRANT SELECT, INSERT, UPDATE ON "{schema}".chronicle_snapshots TO "{writer}";
 GRANT SELECT ON "{schema}".chronicle_inline_projections TO "{writer}";
+-- The subjects' keys of `#[pii]` fields: created on first use, destroyed by `forget` (a tombstone
+-- left: UPDATE), which also deletes the snapshots holding a forgotten subject's data.
+GRANT SELECT, INSERT, UPDATE ON "{schema}".chronicle_subject_keys TO "{writer}";
+GRANT DELETE ON "{schema}".chronicle_snapshots TO "{writer}";
 
 -- The projector (runners): reads events; writes Chronicle's read-store tables and the read
 -- models it creates in the read schema.
 GRANT USAGE ON SCHEMA "{schema}" TO "{projector}";
 GRANT SELECT ON "{schema}".chronicle_events TO "{projector}";
+-- The keys, to open `#[pii]` fields for the read models (a relay publishes them sealed, but
+-- shares the projector's role).
+GRANT SELECT ON "{schema}".chronicle_subject_keys TO "{projector}";
 ALTER SCHEMA "{read}" OWNER TO "{owner}";
 ALTER TABLE "{read}".chronicle_checkpoints OWNER TO "{owner}";
 ALTER TABLE "{read}".chronicle_dead_letters OWNER TO "{owner}";
@@ -60,7 +68,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON "{read}".chronicle_checkpoints, "{read}"
 
 -- The reader (queries): the read models, and the checkpoints read-your-writes waits on, with the
 -- two columns of the events it compares them with (where an event is in the log); not the events'
--- payloads or metadata, not the dead letters.
+-- payloads or metadata, not the dead letters, not the subjects' keys.
 GRANT USAGE ON SCHEMA "{schema}" TO "{reader}";
 GRANT SELECT (position, transaction_id) ON "{schema}".chronicle_events TO "{reader}";
 GRANT USAGE ON SCHEMA "{read}" TO "{reader}";

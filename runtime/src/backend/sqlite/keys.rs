@@ -1,0 +1,116 @@
+//! The SQLite store's key store: `chronicle_subject_keys` in the store's file
+//! (`sql/subject_keys_migrate.sql`, created by `migrate`; statements `sql/subject_keys.sql`).
+
+use std::collections::HashMap;
+
+use sqlx::{Row as _, SqlitePool};
+
+use super::errors::store_error;
+use crate::backend::sql::section;
+use crate::core::error::StoreError;
+use crate::core::future::BoxFuture;
+use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SubjectKey};
+use crate::core::pii::seal::generate_key;
+
+pub(super) const MIGRATE_SQL: &str = include_str!("sql/subject_keys_migrate.sql");
+const KEYS_SQL: &str = include_str!("sql/subject_keys.sql");
+
+/// The key table of a store's file, on its pool.
+#[derive(Debug)]
+pub(super) struct SqliteKeyStore {
+    pub(super) pool: SqlitePool,
+}
+
+impl SqliteKeyStore {
+    async fn read(&self, subjects: &[String]) -> Result<HashMap<String, KeyState>, StoreError> {
+        let subjects = serde_json::to_string(subjects).map_err(|error| StoreError::Database(error.into()))?;
+        let rows = sqlx::query(section(KEYS_SQL, "keys"))
+            .bind(subjects)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let subject: String = row.try_get("subject").map_err(store_error)?;
+                let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
+                let state = match key {
+                    None => KeyState::Forgotten,
+                    Some(bytes) => KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| {
+                        StoreError::Corrupt {
+                            table: "chronicle_subject_keys",
+                            detail: format!("the key of subject `{subject}` is not 32 bytes"),
+                        }
+                    })?),
+                };
+                Ok((subject, state))
+            })
+            .collect()
+    }
+}
+
+impl KeyStore for SqliteKeyStore {
+    fn keys<'a>(
+        &'a self,
+        subjects: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        Box::pin(self.read(subjects))
+    }
+
+    fn keys_for_writing<'a>(
+        &'a self,
+        subjects: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        Box::pin(async move {
+            let found = self.read(subjects).await?;
+            let missing: Vec<&String> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
+            if missing.is_empty() {
+                return Ok(found);
+            }
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(store_error)?;
+            for subject in missing {
+                sqlx::query(section(KEYS_SQL, "create_key"))
+                    .bind(subject)
+                    .bind(generate_key().bytes().to_vec())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+            tx.commit().await.map_err(store_error)?;
+            self.read(subjects).await
+        })
+    }
+
+    fn forget<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(store_error)?;
+            let had_key: Option<bool> = sqlx::query_scalar(section(KEYS_SQL, "had_key"))
+                .bind(subject)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            sqlx::query(section(KEYS_SQL, "forget"))
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            let snapshots = sqlx::query(section(KEYS_SQL, "forget_snapshots"))
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(Forgotten {
+                key_destroyed: had_key.unwrap_or(false),
+                snapshots_deleted: snapshots.rows_affected(),
+            })
+        })
+    }
+}
