@@ -4,14 +4,14 @@
 //! Input: an aggregate name and an id, separated by the first NUL byte (the id may hold more).
 //!
 //! Checked beyond "no panic": `check_stream_id` accepts exactly the non-empty ids of at most
-//! `MAX_STREAM_ID_BYTES` bytes without NUL, and its error is `InvalidStreamId` quoting at most 80
+//! `MAX_STREAM_ID_BYTES` bytes without NUL and without `TENANT_SEPARATOR`, and its error is `InvalidStreamId` quoting at most 80
 //! characters of the id; a valid aggregate name and any id make a stream id whose aggregate is
 //! that name and whose rest is the id; `aggregate_of` is always a prefix without `-`.
 
 #![no_main]
 
 use chronicle::{aggregate_of, check_stream_id, is_valid_aggregate_name, stream_id, Aggregate};
-use chronicle::{StoreError, MAX_STREAM_ID_BYTES};
+use chronicle::{StoreError, MAX_STREAM_ID_BYTES, TENANT_SEPARATOR};
 use chronicle_fuzz::Wallet;
 use libfuzzer_sys::fuzz_target;
 
@@ -48,13 +48,14 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(stream.strip_prefix("wallet.Wallet-"), Some(id));
     assert_eq!(
         check_stream_id(&stream).is_ok(),
-        stream.len() <= MAX_STREAM_ID_BYTES && !id.contains('\0')
+        stream.len() <= MAX_STREAM_ID_BYTES && !id.contains(['\0', TENANT_SEPARATOR])
     );
 });
 
 /// Checks `text` and that the verdict is the documented one.
 fn checked(text: &str) {
-    let valid = !text.is_empty() && text.len() <= MAX_STREAM_ID_BYTES && !text.contains('\0');
+    let valid =
+        !text.is_empty() && text.len() <= MAX_STREAM_ID_BYTES && !text.contains(['\0', TENANT_SEPARATOR]);
     match check_stream_id(text) {
         Ok(()) => assert!(valid, "{text:?} was accepted"),
         Err(StoreError::InvalidStreamId { stream_id, reason }) => {

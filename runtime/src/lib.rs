@@ -87,7 +87,9 @@ pub use crate::core::source::{
 };
 pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
-pub use crate::core::tenant::{is_valid_tenant, Tenant, MAX_TENANT_BYTES};
+pub use crate::core::tenant::{
+    is_valid_tenant, tenant_stream_key, Tenant, MAX_TENANT_BYTES, TENANT_SEPARATOR,
+};
 
 pub use crate::write::cache::DEFAULT_CACHE_CAPACITY;
 pub use crate::write::chronicle::Chronicle;

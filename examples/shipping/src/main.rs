@@ -128,6 +128,8 @@ fn parse_receipt(text: &str) -> Option<Receipt> {
     let stream_version = parts.next()?.parse().ok()?;
     let stream_id = parts.next()?.to_owned();
     Some(Receipt {
+        // The orders service writes to no tenant.
+        tenant: String::new(),
         stream_id,
         stream_version,
         position: Some(position),

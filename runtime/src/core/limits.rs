@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::error::StoreError;
 use super::metadata::Metadata;
+use super::tenant::TENANT_SEPARATOR;
 
 /// The longest stream id any store accepts, in bytes (Postgres indexes the id with the stream
 /// version, and an index entry must fit a third of a page).
@@ -100,6 +101,8 @@ pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
         "a stream id has at most 1024 bytes"
     } else if stream_id.contains('\0') {
         "a stream id cannot contain a NUL character"
+    } else if stream_id.contains(TENANT_SEPARATOR) {
+        "a stream id cannot contain U+001F (the unit separator), which separates a tenant from a stream id in keys"
     } else {
         return Ok(());
     };

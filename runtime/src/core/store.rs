@@ -14,6 +14,8 @@ use super::tenant::Tenant;
 /// What a successful command returns: where its events landed, never domain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
+    /// The tenant of the stream (`""`: none; see [`Tenant`](crate::Tenant)).
+    pub tenant: String,
     /// The stream the command wrote to.
     pub stream_id: String,
     /// The stream's version after the command.
@@ -137,6 +139,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
             check_stream_id(stream_id)?;
             if events.is_empty() {
                 return Ok(Receipt {
+                    tenant: self.tenant().as_str().to_owned(),
                     stream_id: stream_id.to_owned(),
                     stream_version: expected_version,
                     position: None,

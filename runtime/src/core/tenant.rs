@@ -76,6 +76,23 @@ impl std::str::FromStr for Tenant {
     }
 }
 
+/// The character between a tenant and a stream id in [`tenant_stream_key`]; no stream id may
+/// contain it ([`check_stream_id`](crate::check_stream_id)), so keys of two tenants' streams, or
+/// of a tenant's and of no tenant's, never meet.
+pub const TENANT_SEPARATOR: char = '\u{1f}';
+
+/// One key for the stream `stream_id` of `tenant`, where a single text must name both (the state
+/// cache and turns of a process, a consumer's record of the versions it applied): the stream id
+/// itself for no tenant, so keys kept before tenants existed stay valid, else the tenant,
+/// [`TENANT_SEPARATOR`] and the stream id.
+pub fn tenant_stream_key<'a>(tenant: &str, stream_id: &'a str) -> std::borrow::Cow<'a, str> {
+    if tenant.is_empty() {
+        std::borrow::Cow::Borrowed(stream_id)
+    } else {
+        std::borrow::Cow::Owned(format!("{tenant}{TENANT_SEPARATOR}{stream_id}"))
+    }
+}
+
 /// Whether `id` is a tenant id [`Tenant::new`] accepts.
 pub fn is_valid_tenant(id: &str) -> bool {
     let mut bytes = id.bytes();

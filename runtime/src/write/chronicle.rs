@@ -14,7 +14,7 @@ use crate::core::error::{CommandError, StoreError};
 use crate::core::limits::check_stream_id;
 use crate::core::pii::keys::SharedKeyStore;
 use crate::core::store::EventStore;
-use crate::core::tenant::Tenant;
+use crate::core::tenant::{tenant_stream_key, Tenant};
 
 /// The entry point of the write side: executes commands against an [`EventStore`], and reads
 /// aggregates back (their state now or earlier, their history).
@@ -107,15 +107,9 @@ impl<S: EventStore> Chronicle<S> {
         self.store.tenant()
     }
 
-    /// What the cache and the turns know `stream` of this tenant by: the stream id itself
-    /// without a tenant, else the tenant and the id around a NUL, which neither may contain.
+    /// What the cache and the turns know `stream` of this tenant by ([`tenant_stream_key`]).
     pub(super) fn stream_key(&self, stream: &str) -> String {
-        let tenant = self.store.tenant();
-        if tenant.is_none() {
-            stream.to_owned()
-        } else {
-            format!("{tenant}\0{stream}")
-        }
+        tenant_stream_key(self.store.tenant().as_str(), stream).into_owned()
     }
 
     pub(super) fn services<A: Aggregate, E>(&self) -> Result<&A::Services, CommandError<E>> {

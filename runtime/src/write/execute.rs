@@ -130,6 +130,7 @@ impl<S: EventStore> Chronicle<S> {
             if events.is_empty() {
                 self.cache.put(&key, loaded.state, loaded.version);
                 return Ok(Receipt {
+                    tenant: self.tenant().as_str().to_owned(),
                     stream_id: stream,
                     stream_version: loaded.version,
                     position: None,

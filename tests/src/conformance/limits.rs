@@ -38,6 +38,11 @@ fn bad_stream_ids() -> Vec<(String, &'static str)> {
         ),
         ("a\0b".to_owned(), "a stream id cannot contain a NUL character"),
         ("\0".to_owned(), "a stream id cannot contain a NUL character"),
+        // What a tenant's stream key would look like (`tenant_stream_key`).
+        (
+            "acme\u{1f}Account-1".to_owned(),
+            "a stream id cannot contain U+001F (the unit separator), which separates a tenant from a stream id in keys",
+        ),
         (String::new(), "a stream id cannot be empty"),
     ]
 }

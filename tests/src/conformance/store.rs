@@ -83,6 +83,7 @@ pub async fn empty_append_touches_nothing<S: EventStore>(store: S) {
     assert_eq!(
         receipt,
         Receipt {
+            tenant: String::new(),
             stream_id: "s".into(),
             stream_version: 4,
             position: None

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chronicle::prelude::*;
 use chronicle::{
     BoxFuture, Consumer, ConsumerError, ConsumerHandle, NatsPublisher, NatsSubscriber, OnPoisonMessage,
-    RabbitMqPublisher, RabbitMqSubscriber, RecordedEvent, Relay, RetryPolicy, RunnerState,
+    RabbitMqPublisher, RabbitMqSubscriber, RecordedEvent, Relay, RetryPolicy, RunnerState, Tenant,
 };
 use chronicle_tests::brokers::{nats_address, rabbitmq_url, unique, Rabbit};
 use chronicle_tests::ledger::{assert_ledger_is_replay, ledger, Ledger};
@@ -140,6 +140,59 @@ async fn a_consumer_over_jetstream_applies_each_event_once_even_when_all_is_publ
     for handle in [relay, again] {
         handle.stop().await.into_result().expect("relay stops");
     }
+    consumer.stop().await.into_result().expect("consumer stops");
+}
+
+#[tokio::test]
+async fn two_tenants_streams_with_one_id_are_each_applied_by_a_consumer() {
+    let exchange = unique("tenants");
+    let (store, read, bank) = bank().await;
+    let remote = support::postgres_read_store_elsewhere().await;
+    let name = leak(unique("tenants"));
+    let subscriber = RabbitMqSubscriber::new(rabbitmq_url()).exchange(&exchange);
+    let consumer = Consumer::new(subscriber, remote.clone(), Ledger::default())
+        .name(name)
+        .spawn();
+    subscribed(&consumer).await;
+    let relay = ProjectionRunner::new(
+        store.clone(),
+        read,
+        Relay::new(
+            "to-rabbitmq",
+            RabbitMqPublisher::new(rabbitmq_url()).exchange(&exchange),
+        ),
+    )
+    .spawn();
+
+    // The same accounts and deposits in two tenants: the same stream ids and versions.
+    let acme = bank.for_tenant(Tenant::new("acme").expect("tenant"));
+    let globex = bank.for_tenant(Tenant::new("globex").expect("tenant"));
+    let acme_last = traffic(&acme, 2, 3).await;
+    let globex_last = traffic(&globex, 2, 3).await;
+    assert_eq!(
+        (&acme_last.stream_id, acme_last.stream_version),
+        (&globex_last.stream_id, globex_last.stream_version)
+    );
+    assert_eq!(
+        (acme_last.tenant.as_str(), globex_last.tenant.as_str()),
+        ("acme", "globex")
+    );
+    for last in [&acme_last, &globex_last] {
+        consumer
+            .wait_for(last, DEADLINE)
+            .await
+            .expect("the remote view shows each tenant's last command");
+    }
+    let log = store.read_all(0, 1000).await.expect("log");
+    assert_eq!(log.len(), 2 * (2 + 2 * 3), "both tenants' events are in the log");
+    assert_ledger_is_replay(&remote, &log).await;
+    let status = consumer.status().await.expect("status");
+    assert_eq!(
+        (status.applied, status.duplicates),
+        (log.len() as u64, 0),
+        "{status:?}"
+    );
+    relay.stop().await.into_result().expect("relay stops");
     consumer.stop().await.into_result().expect("consumer stops");
 }
 

@@ -113,6 +113,7 @@ impl MemoryStore {
         }
         let recorded_at = Utc::now();
         let mut receipt = Receipt {
+            tenant: self.tenant.as_str().to_owned(),
             stream_id: stream_id.to_owned(),
             stream_version: current,
             position: None,
@@ -211,6 +212,7 @@ impl EventStore for MemoryStore {
         Ok(log.commands.get(&(self.tenant.clone(), command_id)).map(|&i| {
             let event = &log.events[i];
             Receipt {
+                tenant: event.tenant.clone(),
                 stream_id: event.stream_id.clone(),
                 stream_version: event.stream_version,
                 position: Some(event.position),

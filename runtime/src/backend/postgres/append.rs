@@ -229,6 +229,7 @@ pub(super) fn receipt(command: &Command<'_>, inserted: &[Inserted]) -> Result<Re
         .max_by_key(|row| row.stream_version)
         .ok_or_else(|| conflict(command))?;
     Ok(Receipt {
+        tenant: command.tenant.to_owned(),
         stream_id: command.stream_id.to_owned(),
         stream_version: last.stream_version,
         position: Some(last.position),

@@ -172,6 +172,7 @@ impl EventStore for SqliteStore {
             )
         };
         Ok(Some(Receipt {
+            tenant: self.tenant.as_str().to_owned(),
             stream_id: row.try_get("stream_id").map_err(store_error)?,
             stream_version: number("stream_version")?,
             position: Some(number("position")?),

@@ -300,6 +300,7 @@ impl SqliteStore {
         let (stream_version, position) = last.ok_or_else(conflict)?;
         tracing::debug!(stream_version, position, "appended");
         Ok(Receipt {
+            tenant: self.tenant.as_str().to_owned(),
             stream_id: stream_id.to_owned(),
             stream_version,
             position: Some(position),

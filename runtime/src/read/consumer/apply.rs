@@ -15,6 +15,7 @@ use crate::core::read_store::{ConsumerRow, DeadLetter, ReadStore, ReadTransactio
 use crate::core::source::Checkpoint;
 use crate::core::store::RecordedEvent;
 use crate::core::subscribe::{Delivery, Subscriber, Subscription};
+use crate::core::tenant::tenant_stream_key;
 
 /// How one transaction over some messages ended.
 enum Outcome {
@@ -115,7 +116,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
     async fn commit(&self, lead: &mut Lead<P>, deliveries: &[Delivery]) -> Result<Outcome, ConsumerError> {
         let mut tx = P::Store::begin(&mut lead.connection).await?;
         let mut next = lead.row;
-        let mut versions: HashMap<&str, Option<u64>> = HashMap::new();
+        let mut versions: HashMap<std::borrow::Cow<'_, str>, Option<u64>> = HashMap::new();
         let (mut applied, mut duplicates) = (0, 0);
         for (index, delivery) in deliveries.iter().enumerate() {
             let Ok(event) = &delivery.event else {
@@ -126,17 +127,19 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                 });
             };
             next.broker_sequence = next.broker_sequence.max(delivery.sequence);
-            let consumed = match versions.get(event.stream_id.as_str()) {
+            // Two tenants' streams may share an id: each is recorded under its tenant's key.
+            let stream = tenant_stream_key(&event.tenant, &event.stream_id);
+            let consumed = match versions.get(&stream) {
                 Some(version) => *version,
                 None => {
                     self.store
-                        .consumed_version(tx.connection(), self.name, &event.stream_id)
+                        .consumed_version(tx.connection(), self.name, &stream)
                         .await?
                 }
             };
             if consumed >= Some(event.stream_version) {
                 duplicates += 1;
-                versions.insert(&event.stream_id, consumed);
+                versions.insert(stream, consumed);
                 continue;
             }
             if let Err(error) = self.projection.apply(event, tx.connection()).await {
@@ -147,7 +150,7 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
                 });
             }
             self.consumed(tx.connection(), event, &mut next).await?;
-            versions.insert(&event.stream_id, Some(event.stream_version));
+            versions.insert(stream, Some(event.stream_version));
             applied += 1;
         }
         if next == lead.row {
@@ -169,15 +172,17 @@ impl<P: Projection, B: Subscriber> Worker<P, B> {
         Ok(Outcome::Committed { applied, duplicates })
     }
 
-    /// Records that `event` was consumed (its stream's version; the row's furthest event).
+    /// Records that `event` was consumed (its stream's version, under its tenant's key; the
+    /// row's furthest event).
     async fn consumed(
         &self,
         connection: &mut <P::Store as ReadStore>::Connection,
         event: &RecordedEvent,
         next: &mut ConsumerRow,
     ) -> Result<(), ConsumerError> {
+        let stream = tenant_stream_key(&event.tenant, &event.stream_id);
         self.store
-            .save_consumed_version(connection, self.name, &event.stream_id, event.stream_version)
+            .save_consumed_version(connection, self.name, &stream, event.stream_version)
             .await?;
         let checkpoint = Checkpoint::of(event);
         if checkpoint > next.checkpoint {

@@ -15,6 +15,7 @@ use super::error::ConsumerError;
 use crate::core::error::error_chain;
 use crate::core::read_store::ReadStore;
 use crate::core::store::Receipt;
+use crate::core::tenant::tenant_stream_key;
 use crate::read::wait::{nap_or_progress, POLL_MAX, POLL_MIN};
 
 /// Polls the consumed version of the receipt's stream until it reaches the receipt's version,
@@ -34,8 +35,10 @@ pub(super) async fn wait_for_stream<R: ReadStore>(
     let mut pause = POLL_MIN;
     let mut reached = None;
     let mut last_error = None;
+    // The consumer records a tenant's stream under its tenant's key (`apply.rs`).
+    let stream = tenant_stream_key(&receipt.tenant, &receipt.stream_id);
     loop {
-        match store.read_consumed_version(consumer, &receipt.stream_id).await {
+        match store.read_consumed_version(consumer, &stream).await {
             Ok(version) if version >= Some(receipt.stream_version) => return Ok(()),
             Ok(version) => reached = version,
             Err(error) if error.is_transient() => last_error = Some(error_chain(&error)),
