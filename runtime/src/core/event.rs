@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::metadata::Metadata;
+use super::pii::payload::{redacted_payload, Unready};
 use super::pii::PiiField;
 use super::store::RecordedEvent;
 
@@ -170,7 +171,12 @@ fn version_message(event_type: &str, rust_type: &str, found: u32, oldest: u32, c
 pub fn decode_payload<E: Event>(event_version: u32, payload: &RawValue) -> Result<E, DecodeError> {
     if event_version == E::VERSION {
         if !E::PII.is_empty() {
-            return super::pii::payload::decode_redacted::<E>(payload);
+            return match redacted_payload(payload, E::PII, E::redacted) {
+                Ok(None) => Ok(serde_json::from_str(payload.get())?),
+                Ok(Some(ready)) => Ok(serde_json::from_value(ready)?),
+                Err(Unready::Json(error)) => Err(error.into()),
+                Err(Unready::Unopened { field, reason }) => Err(DecodeError::Sealed { field, reason }),
+            };
         }
         return Ok(serde_json::from_str(payload.get())?);
     }

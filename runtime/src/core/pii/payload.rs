@@ -11,7 +11,6 @@ use super::keys::{KeyState, KeyStore};
 use super::seal::{envelope, open, seal, sealed_subject};
 use super::{PiiField, FORGOTTEN_KEY, SEALED_KEY, UNREADABLE_KEY};
 use crate::core::error::StoreError;
-use crate::core::event::{DecodeError, Event};
 use crate::core::store::{NewEvent, RecordedEvent};
 
 /// Seals the `#[pii]` fields of `events` (`fields[i]` are those of `events[i]`) under their
@@ -180,35 +179,54 @@ fn marker<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
     object.get(key)?.as_str()
 }
 
-/// Decodes a payload of `E`, which declares `#[pii]` fields: a forgotten field reads as its
-/// redacted value; an unreadable or still sealed one is [`DecodeError::Sealed`].
-pub(crate) fn decode_redacted<E: Event>(payload: &RawValue) -> Result<E, DecodeError> {
+/// Why a payload with `#[pii]` fields cannot be made ready for its type.
+pub(crate) enum Unready {
+    /// The payload is not a JSON object, or a redacted value could not be written.
+    Json(serde_json::Error),
+    /// A sealed field that was not opened: its key was unreadable, or no key store was given.
+    Unopened {
+        /// The field.
+        field: &'static str,
+        /// Why it did not open.
+        reason: String,
+    },
+}
+
+/// A payload whose type declares `fields` (`#[pii]`), made ready for serde: a forgotten field
+/// replaced by its `redacted` value (the type's `Event::redacted`); `None` when the payload
+/// holds no marker at all, so it decodes as it is. Kept apart from `Event` so that this module
+/// and `core::event`, which calls it, do not import each other.
+pub(crate) fn redacted_payload(
+    payload: &RawValue,
+    fields: &'static [PiiField],
+    redacted: impl Fn(&str) -> Option<Result<Value, serde_json::Error>>,
+) -> Result<Option<Value>, Unready> {
     if !payload.get().contains("\"chronicle:") {
-        return Ok(serde_json::from_str(payload.get())?);
+        return Ok(None);
     }
-    let mut object: Map<String, Value> = serde_json::from_str(payload.get())?;
-    for field in E::PII {
+    let mut object: Map<String, Value> = serde_json::from_str(payload.get()).map_err(Unready::Json)?;
+    for field in fields {
         let Some(value) = object.get_mut(field.field) else {
             continue;
         };
         if marker(value, FORGOTTEN_KEY).is_some() {
-            match E::redacted(field.field) {
-                Some(redacted) => *value = redacted?,
+            match redacted(field.field) {
+                Some(replacement) => *value = replacement.map_err(Unready::Json)?,
                 None => continue,
             }
         } else if let Some(reason) = marker(value, UNREADABLE_KEY) {
-            return Err(DecodeError::Sealed {
+            return Err(Unready::Unopened {
                 field: field.field,
                 reason: reason.to_owned(),
             });
         } else if envelope(value).is_some() {
-            return Err(DecodeError::Sealed {
+            return Err(Unready::Unopened {
                 field: field.field,
                 reason: "it was not opened: no key store was given to the reader".to_owned(),
             });
         }
     }
-    Ok(serde_json::from_value(Value::Object(object))?)
+    Ok(Some(Value::Object(object)))
 }
 
 /// What a tool without the application's types shows of a stored payload: each sealed field
