@@ -114,6 +114,9 @@ pub mod book_tenants {}
 /// The faults and hostile input chapter.
 #[doc = include_str!("../../book/src/faults.md")]
 pub mod book_faults {}
+/// The fuzzing and property tests chapter.
+#[doc = include_str!("../../book/src/fuzzing.md")]
+pub mod book_fuzzing {}
 /// The crypto-shredding chapter.
 #[doc = include_str!("../../book/src/forgetting.md")]
 pub mod book_forgetting {}
