@@ -74,8 +74,20 @@ pub enum Command {
         #[command(flatten)]
         roles: RoleArgs,
     },
-    /// The log's head and every projection's checkpoint, lag and holder.
+    /// The log's head and every projection's checkpoint, lag, dead letters and holder; with
+    /// `--tenant`, the head, counts and lag of that tenant's events.
     Status,
+    /// Forgets a data subject (crypto-shredding): destroys its key in the log's key table, so
+    /// that every `#[pii]` field of it reads redacted from now on, deletes the snapshots that hold
+    /// its data, and refuses new personal data of it. With `--tenant`, that tenant's subject (the
+    /// same id in another tenant is another person). Idempotent; cannot be undone.
+    Forget {
+        /// The subject's id: the value of its events' subject field.
+        subject: String,
+        /// Confirms it: a forgotten subject's data cannot be brought back.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The log's streams.
     Streams {
         /// Which.

@@ -265,10 +265,10 @@ fn sql_of(database: &Database) -> Result<[String; 2], CliError> {
                 .map_err(|error| unavailable(&database.place(), &error))?;
             let log = PostgresStore::from_pool(pool.clone()).with_schema(schema)?;
             let read = PostgresReadStore::from_pool(pool).with_schema(schema)?;
-            Ok([log.migration_sql().to_owned(), read.migration_sql().to_owned()])
+            Ok([log.migration_sql(), read.migration_sql().to_owned()])
         }
         Database::Sqlite { .. } => Ok([
-            SqliteStore::migration_sql().to_owned(),
+            SqliteStore::migration_sql(),
             SqliteReadStore::migration_sql().to_owned(),
         ]),
     }
@@ -351,6 +351,12 @@ impl Log {
         let mut events = each!(self, |store| store.read_stream(stream, 0).await)?;
         self.mask(&mut events).await;
         Ok(events)
+    }
+
+    /// The log's own key table (every engine the tool knows keeps one).
+    pub(crate) fn key_store(&self) -> Result<chronicle::SharedKeyStore, CliError> {
+        each!(self, |store| store.key_store())
+            .ok_or_else(|| CliError::Invalid("this event log keeps no key table".to_owned()))
     }
 
     /// Shows each `#[pii]` field of `events` as `[encrypted]`, or `[forgotten]` once its subject

@@ -14,6 +14,7 @@ mod connect;
 mod embedded;
 mod error;
 mod output;
+mod tenant_figures;
 
 pub use crate::args::{Cli, Command, DeadLettersCommand, EventsCommand, Global, Output, StreamsCommand};
 pub use crate::embedded::{fail, AppCli, AppCommand, AppCommands, ReplayTarget};
@@ -49,6 +50,10 @@ pub(crate) async fn run_command(
         Command::Status => {
             let stores = open().await?;
             commands::status::run(&stores, output, out).await
+        }
+        Command::Forget { subject, yes } => {
+            let stores = open().await?;
+            commands::forget::run(&stores, subject, *yes, output, out).await
         }
         Command::Streams {
             command:

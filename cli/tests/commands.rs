@@ -267,6 +267,10 @@ async fn migrate_creates_the_tables_and_a_dry_run_only_prints_them() {
         "--dry-run",
     ]));
     assert!(dry.contains(&format!("\"{schema}\".chronicle_events")), "{dry}");
+    assert!(
+        dry.contains(&format!("\"{schema}\".chronicle_subject_keys")),
+        "the key table is in the dry run: {dry}"
+    );
     assert!(dry.contains("chronicle_checkpoints"), "{dry}");
     // Nothing ran: the schema is still not a log.
     fails_with(
@@ -307,6 +311,10 @@ async fn a_sqlite_file_is_migrated_then_read() {
         "no database file",
     );
     let dry = stdout(&chronicle(&["--database-url", &url, "migrate", "--dry-run"]));
+    assert!(
+        dry.contains("chronicle_subject_keys"),
+        "the key table is in the dry run: {dry}"
+    );
     assert!(
         dry.contains("chronicle_events") && !file.path().exists(),
         "a dry run creates nothing"

@@ -1,5 +1,6 @@
-//! `--tenant`: the `chronicle` binary shows one tenant's streams, events, correlations and dead
-//! letters, against a real Postgres log where two tenants wrote the same streams.
+//! `--tenant`: the `chronicle` binary shows one tenant's streams, events, correlations, dead
+//! letters and status, and forgets one tenant's data subject, against a real Postgres log where
+//! two tenants wrote the same streams.
 
 use std::process::Output;
 use std::time::Duration;
@@ -175,6 +176,46 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
     assert_eq!(letters(Some("globex")), 0);
     assert_eq!(letters(None), 1, "an operator sees every tenant's");
 
+    // Status: each tenant's own events, lag and dead letters. Two more of globex's events come
+    // after the stopped runner's checkpoint.
+    globex.execute(deposit(7)).await.expect("a later deposit");
+    globex.execute(deposit(8)).await.expect("a later deposit");
+    let status = |tenant: &str| {
+        json(&chronicle(&args(&[
+            "status", "--tenant", tenant, "--output", "json",
+        ])))
+    };
+    let picky_row = |status: &Value| {
+        status["projections"]
+            .as_array()
+            .expect("projections")
+            .iter()
+            .find(|p| p["projection"] == "test.cli_picky")
+            .cloned()
+            .expect("the picky projection's row")
+    };
+    let (of_acme, of_globex) = (status("acme"), status("globex"));
+    assert_eq!(of_acme["tenant"], "acme");
+    assert_eq!(of_acme["event_count"], 2, "{of_acme}");
+    assert_eq!(of_globex["event_count"], 5, "{of_globex}");
+    assert_eq!(picky_row(&of_acme)["events_behind"], 0, "{of_acme}");
+    assert_eq!(picky_row(&of_globex)["events_behind"], 2, "{of_globex}");
+    assert_eq!(picky_row(&of_acme)["dead_letters"], 1);
+    assert_eq!(picky_row(&of_globex)["dead_letters"], 0);
+    let whole = json(&chronicle(&args(&["status", "--output", "json"])));
+    assert_eq!(whole["event_count"], 7, "{whole}");
+    assert!(whole.get("tenant").is_none(), "{whole}");
+    assert_eq!(picky_row(&whole)["events_behind"], 2);
+    assert!(
+        of_globex["head_position"].as_u64() > of_acme["head_position"].as_u64(),
+        "each tenant's newest event: {of_acme} {of_globex}"
+    );
+    let table = stdout(&chronicle(&args(&["status", "--tenant", "globex"])));
+    assert!(
+        table.contains("tenant globex") && table.contains("(5 events)"),
+        "{table}"
+    );
+
     // Hostile tenant ids are refused with a clear line, before any query.
     for hostile in ["acme'; DROP TABLE chronicle_events; --", "", "a b"] {
         fails_with(
@@ -182,5 +223,77 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
             "invalid tenant name",
         );
     }
+    support::drop_schema(store.pool(), store.schema()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_destroys_one_tenants_subject() {
+    use chronicle_tests::conformance::forgetting::{email_of, register_and_move, Customer};
+
+    let store = support::postgres_store().await;
+    let tenant = |id| Tenant::new(id).expect("plain");
+    let app = Chronicle::new(store.clone());
+    let (acme, globex) = (app.for_tenant(tenant("acme")), app.for_tenant(tenant("globex")));
+    register_and_move(&acme, "c-1").await;
+    register_and_move(&globex, "c-1").await;
+    let url = support::database_url();
+    let args = |more: &[&str]| -> Vec<String> {
+        ["--database-url", url.as_str(), "--schema", store.schema()]
+            .iter()
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    fails_with(
+        &chronicle(&args(&["forget", "c-1", "--tenant", "acme"])),
+        "run again with --yes",
+    );
+    assert_eq!(
+        acme.load::<Customer>("c-1").await.unwrap().state.email,
+        email_of("c-1"),
+        "nothing was forgotten without --yes"
+    );
+    let forgot = json(&chronicle(&args(&[
+        "forget", "c-1", "--yes", "--tenant", "acme", "--output", "json",
+    ])));
+    assert_eq!(forgot["key_destroyed"], true, "{forgot}");
+    assert_eq!(forgot["tenant"], "acme");
+    let again = stdout(&chronicle(&args(&["forget", "c-1", "--yes", "--tenant", "acme"])));
+    assert!(again.contains("forgotten before"), "{again}");
+
+    // A fresh handle (no cache) reads acme's c-1 redacted, and globex's c-1 as it was.
+    let fresh = Chronicle::new(store.clone());
+    let in_acme = fresh
+        .for_tenant(tenant("acme"))
+        .load::<Customer>("c-1")
+        .await
+        .unwrap();
+    assert_eq!(in_acme.state.email, chronicle::FORGOTTEN);
+    let in_globex = fresh
+        .for_tenant(tenant("globex"))
+        .load::<Customer>("c-1")
+        .await
+        .unwrap();
+    assert_eq!(in_globex.state.email, email_of("c-1"));
+    // The tool shows acme's field as forgotten and globex's as sealed.
+    let shown = |tenant: &str| {
+        json(&chronicle(&args(&[
+            "streams",
+            "show",
+            "crm.Customer-c-1",
+            "--tenant",
+            tenant,
+            "--output",
+            "json",
+        ])))
+        .to_string()
+    };
+    assert!(shown("acme").contains(chronicle::FORGOTTEN), "{}", shown("acme"));
+    assert!(
+        !shown("globex").contains(chronicle::FORGOTTEN),
+        "{}",
+        shown("globex")
+    );
     support::drop_schema(store.pool(), store.schema()).await;
 }

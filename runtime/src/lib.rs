@@ -71,7 +71,7 @@ pub use crate::core::location::Locations;
 pub use crate::core::metadata::{CommandContext, Metadata};
 pub use crate::core::metrics::describe_metrics;
 pub use crate::core::partition::{partition_key, Partition, MAX_PARTITIONS};
-pub use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SharedKeyStore, SubjectKey};
+pub use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SharedKeyStore, Subject, SubjectKey};
 pub use crate::core::pii::payload::{display_payload, mask_sealed, sealed_subjects, ENCRYPTED};
 pub use crate::core::pii::seal::{generate_key, OpenError};
 pub use crate::core::pii::{PiiField, Redact, FORGOTTEN};

@@ -1,5 +1,6 @@
-//! `chronicle status`: the log's head and every projection's checkpoint, lag and holder (and
-//! each version's location of a projection rebuilt blue/green, with the live one marked).
+//! `chronicle status`: the log's head and every projection's checkpoint, lag, dead letters and
+//! holder (and each version's location of a projection rebuilt blue/green, with the live one
+//! marked); with `--tenant`, the head, counts and lag are that tenant's events only.
 
 use std::collections::HashMap;
 
@@ -10,11 +11,15 @@ use crate::args::Output;
 use crate::connect::Stores;
 use crate::error::CliError;
 use crate::output;
+use crate::tenant_figures;
 
 /// What `status` reports.
 #[derive(Serialize)]
 struct Status {
     place: String,
+    /// The tenant whose events the figures count (`--tenant`); none: the whole log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
     /// The newest event's position, if any event is stored.
     head_position: Option<u64>,
     head_recorded_at: Option<String>,
@@ -47,6 +52,8 @@ struct Checkpoint {
     events_behind: u64,
     /// How long ago the first of those was recorded.
     seconds_behind: f64,
+    /// The events its current version could not apply (of the tenant, with `--tenant`).
+    dead_letters: usize,
     /// Who holds the projection's (or partition's) claim: a runner's id, or a session.
     holder: Option<String>,
     /// Whether an operator paused the projection's runners (`pause`, in an application's
@@ -59,9 +66,16 @@ pub(crate) async fn run(
     format: Output,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
-    let head = stores.log.head().await?;
-    let everything = stores.log.progress(chronicle::Checkpoint::START).await?;
-    let event_count = everything.readable + everything.held_back;
+    let tenant = stores.log.tenant().clone();
+    let (head_position, head_recorded_at, event_count) = if tenant.is_none() {
+        let head = stores.log.head().await?;
+        let everything = stores.log.progress(chronicle::Checkpoint::START).await?;
+        let count = everything.readable + everything.held_back;
+        (head.position, head.recorded_at, count)
+    } else {
+        let totals = tenant_figures::totals(&stores.log, &tenant).await?;
+        (totals.head_position, totals.head_recorded_at, totals.events)
+    };
     let mut projections = Vec::new();
     // The log's head is worth showing even where no read store is.
     let (rows, read_store_missing) = match stores.checkpoints().await {
@@ -105,18 +119,32 @@ pub(crate) async fn run(
         let projection = name.projection();
         let paused = paused.contains(&projection);
         let progress = stores.log.progress(row.checkpoint).await?;
-        let seconds_behind = progress
-            .oldest_readable_at
+        let (events_behind, oldest_behind) = if tenant.is_none() {
+            (progress.readable, progress.oldest_readable_at)
+        } else {
+            let behind = tenant_figures::behind(&stores.log, &tenant, row.checkpoint).await?;
+            (behind.events, behind.oldest_recorded_at)
+        };
+        let seconds_behind = oldest_behind
             .and_then(|at| (chrono::Utc::now() - at).to_std().ok())
             .map_or(0.0, |age| age.as_secs_f64());
+        // A location's letters are kept in the location, which only the application opens.
+        let dead_letters = match location {
+            Some(_) => 0,
+            None => {
+                let letters = stores.read.dead_letters(stored, row.version).await?;
+                stores.log.letters_of_tenant(letters).await?.len()
+            }
+        };
         projections.push(Checkpoint {
             projection: projection.to_owned(),
             partition,
             location,
             version: row.version,
             position: progress.position,
-            events_behind: progress.readable,
+            events_behind,
             seconds_behind,
+            dead_letters,
             // A location's claim is kept in the location, which only the application opens.
             holder: match location {
                 Some(_) => None,
@@ -127,8 +155,9 @@ pub(crate) async fn run(
     }
     let status = Status {
         place: stores.place.clone(),
-        head_position: head.position,
-        head_recorded_at: head.recorded_at.map(output::time),
+        tenant: (!tenant.is_none()).then(|| tenant.to_string()),
+        head_position,
+        head_recorded_at: head_recorded_at.map(output::time),
         event_count,
         projections,
         read_store_missing,
@@ -136,14 +165,18 @@ pub(crate) async fn run(
     match format {
         Output::Json => output::json(out, &status),
         Output::Table => {
+            let whose = match &status.tenant {
+                Some(tenant) => format!(", tenant {tenant}"),
+                None => String::new(),
+            };
             let head = match (status.head_position, &status.head_recorded_at) {
                 (Some(position), Some(at)) => {
                     format!(
-                        "log: {} at position {position} ({} events), last event {at}",
+                        "log: {}{whose} at position {position} ({} events), last event {at}",
                         status.place, status.event_count
                     )
                 }
-                _ => format!("log: {}, no events yet", status.place),
+                _ => format!("log: {}{whose}, no events yet", status.place),
             };
             output::text(out, head)?;
             if let Some(why) = &status.read_store_missing {
@@ -160,6 +193,7 @@ pub(crate) async fn run(
                 "position",
                 "events behind",
                 "seconds behind",
+                "dead letters",
                 "holder",
             ]);
             let any_paused = status.projections.iter().any(|p| p.paused);
@@ -172,6 +206,7 @@ pub(crate) async fn run(
                     p.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
                     p.events_behind.to_string(),
                     format!("{:.1}", p.seconds_behind),
+                    p.dead_letters.to_string(),
                     match (&p.holder, p.paused) {
                         (_, true) => "paused".to_owned(),
                         (Some(holder), false) => holder.clone(),

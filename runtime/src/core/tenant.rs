@@ -45,6 +45,12 @@ impl Tenant {
         Self(String::new())
     }
 
+    /// The tenant of a stored event or row: its id was checked when it was written, so it is
+    /// taken as it is (a tool reading a damaged row still gets a value to show).
+    pub(crate) fn of_stored(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+
     /// Whether this is [`Tenant::none`].
     pub fn is_none(&self) -> bool {
         self.0.is_empty()

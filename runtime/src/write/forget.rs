@@ -4,7 +4,7 @@
 use super::chronicle::Chronicle;
 use crate::core::error::StoreError;
 use crate::core::event::EventSet;
-use crate::core::pii::keys::{Forgotten, KeyStore, SharedKeyStore};
+use crate::core::pii::keys::{Forgotten, KeyStore, SharedKeyStore, Subject};
 use crate::core::pii::payload::{reveal, seal_events};
 use crate::core::store::{EventStore, NewEvent, RecordedEvent};
 
@@ -22,7 +22,9 @@ impl<S: EventStore> Chronicle<S> {
         self.keys.as_ref()
     }
 
-    /// Forgets the data subject `subject`: destroys its key, so that every `#[pii]` field sealed
+    /// Forgets the data subject `subject` of this handle's tenant
+    /// ([`for_tenant`](Chronicle::for_tenant); the same id in another tenant is another subject,
+    /// left as it is): destroys its key, so that every `#[pii]` field sealed
     /// under it reads redacted from now on (aggregates, history, projections rebuilt), deletes
     /// the snapshots of the streams that hold such fields, empties this process's state cache,
     /// and leaves a tombstone so that new personal data of the subject is refused
@@ -35,7 +37,8 @@ impl<S: EventStore> Chronicle<S> {
         let keys = self.keys.as_ref().ok_or(StoreError::NoKeyStore {
             event_type: "(forget)",
         })?;
-        let forgotten = keys.forget(subject).await?;
+        let subject = Subject::new(self.store.tenant().clone(), subject);
+        let forgotten = keys.forget(&subject).await?;
         self.cache.clear();
         tracing::info!(
             key_destroyed = forgotten.key_destroyed,
@@ -57,6 +60,7 @@ impl<S: EventStore> Chronicle<S> {
                 &mut new_events,
                 &fields,
                 self.keys.as_deref().map(|keys| keys as &dyn KeyStore),
+                self.store.tenant(),
             )
             .await?;
         }

@@ -3,7 +3,7 @@
 //! forgotten subject refused, and an altered envelope a typed error, never a panic.
 
 use chronicle::prelude::*;
-use chronicle::{NewEvent, FORGOTTEN};
+use chronicle::{KeyState, NewEvent, Subject, Tenant, FORGOTTEN};
 use serde::{Deserialize, Serialize};
 
 use crate::wait::{eventually, DEADLINE};
@@ -310,4 +310,99 @@ pub async fn an_altered_envelope_is_a_typed_error<S: EventStore>(store: S) {
         }) => assert!(reason.contains("no key"), "{reason}"),
         other => panic!("expected a sealed-field error, got {other:?}"),
     }
+}
+
+pub async fn a_subject_id_in_two_tenants_is_two_subjects<S: EventStore>(store: S) {
+    let tenant = |id: &str| Chronicle::new(store.clone()).for_tenant(Tenant::new(id).unwrap());
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    // The same customer id, the same commands, in both tenants.
+    register_and_move(&acme, "c-1").await;
+    register_and_move(&globex, "c-1").await;
+    for bound in [acme.store(), globex.store()] {
+        eventually("a snapshot in each tenant", DEADLINE, || async {
+            bound.read_snapshot("crm.Customer-c-1").await.unwrap()
+        })
+        .await;
+    }
+
+    let forgotten = acme.forget("c-1").await.expect("forget in acme");
+    assert!(forgotten.key_destroyed);
+    assert_eq!(forgotten.snapshots_deleted, 1, "acme's snapshot only");
+    assert!(acme
+        .store()
+        .read_snapshot("crm.Customer-c-1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        globex
+            .store()
+            .read_snapshot("crm.Customer-c-1")
+            .await
+            .unwrap()
+            .is_some(),
+        "globex's snapshot of its own c-1 is kept"
+    );
+
+    let in_acme = tenant("acme").load::<Customer>("c-1").await.unwrap();
+    assert_eq!(in_acme.state.email, FORGOTTEN);
+    let in_globex = tenant("globex").load::<Customer>("c-1").await.unwrap();
+    assert_eq!(
+        in_globex.state.email,
+        email_of("c-1"),
+        "globex's customer c-1 is another person"
+    );
+    // Globex may still record personal data of its c-1; acme may not.
+    globex
+        .execute(Move {
+            customer_id: "c-1".into(),
+            address: "elsewhere".into(),
+        })
+        .await
+        .expect("globex's c-1 is not forgotten");
+    assert!(matches!(
+        acme.execute(Move {
+            customer_id: "c-1".into(),
+            address: "elsewhere".into(),
+        })
+        .await,
+        Err(CommandError::Store(StoreError::SubjectForgotten { .. }))
+    ));
+    // The key store holds a key per tenant and id.
+    let keys = log_keys(&store);
+    let found = keys
+        .keys(&[
+            Subject::new(Tenant::new("acme").unwrap(), "c-1"),
+            Subject::new(Tenant::new("globex").unwrap(), "c-1"),
+            Subject::new(Tenant::none(), "c-1"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "no tenant's c-1 has no key: {found:?}");
+    assert_eq!(
+        found[&Subject::new(Tenant::new("acme").unwrap(), "c-1")],
+        KeyState::Forgotten
+    );
+    assert!(matches!(
+        found[&Subject::new(Tenant::new("globex").unwrap(), "c-1")],
+        KeyState::Active(_)
+    ));
+    // The whole log, as a tool reads it: each event's sealed fields judged by its own tenant's key.
+    let mut events = store.read_all(0, 100).await.unwrap();
+    assert_eq!(events.len(), 5);
+    chronicle::mask_sealed(&mut events, Some(&*keys)).await;
+    for event in events.iter().filter(|e| e.event_type == "crm.CustomerRegistered") {
+        let payload: serde_json::Value = serde_json::from_str(event.payload.get()).unwrap();
+        let expected = match event.tenant.as_str() {
+            "acme" => FORGOTTEN,
+            "globex" => chronicle::ENCRYPTED,
+            other => panic!("an event of tenant {other:?}"),
+        };
+        assert_eq!(payload["email"], expected, "{}", event.tenant);
+    }
+}
+
+/// The key store of `store` (every conformance store has one of its own).
+fn log_keys<S: EventStore>(store: &S) -> chronicle::SharedKeyStore {
+    store.key_store().expect("the store keeps keys")
 }

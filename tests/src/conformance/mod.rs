@@ -131,6 +131,7 @@ macro_rules! conformance_suite {
                         personal_fields_are_stored_sealed_and_read_back_in_the_clear,
                         a_forgotten_subject_reads_redacted_everywhere,
                         an_altered_envelope_is_a_typed_error,
+                        a_subject_id_in_two_tenants_is_two_subjects,
                     ],
                     limits: [
                         stream_ids_no_store_keeps_are_refused_before_the_store,

@@ -162,3 +162,107 @@ async fn sqlite_a_rebuild_after_forget_leaves_no_personal_data() {
     let read = support::sqlite_read_store().await;
     a_rebuild_after_forget_leaves_no_personal_data(store, read.into()).await;
 }
+
+/// Customers per tenant: `(tenant, customer_id)` is the key, as a per-tenant view keeps it.
+macro_rules! tenant_directory {
+    ($name:ident, $version:literal) => {
+        #[derive(Default)]
+        struct $name;
+
+        #[projection(name = "tenant_directory", version = $version)]
+        impl $name {
+            #[reset]
+            async fn reset(&self, db: &mut Sql) -> Result<(), sqlx::Error> {
+                db.execute(sql(
+                    "CREATE TABLE IF NOT EXISTS tenant_directory (tenant TEXT NOT NULL, \
+                     customer_id TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (tenant, customer_id))",
+                ))
+                .await?;
+                db.execute(sql("DELETE FROM tenant_directory")).await.map(drop)
+            }
+
+            #[on]
+            async fn registered(
+                &self,
+                event: &CustomerRegistered,
+                meta: &RecordedEvent,
+                db: &mut Sql,
+            ) -> Result<(), sqlx::Error> {
+                db.execute(
+                    sql("INSERT INTO tenant_directory (tenant, customer_id, email) VALUES ($1, $2, $3)")
+                        .bind(&meta.tenant)
+                        .bind(&event.customer_id)
+                        .bind(&event.email),
+                )
+                .await
+                .map(drop)
+            }
+        }
+    };
+}
+tenant_directory!(TenantDirectoryV1, 1);
+tenant_directory!(TenantDirectoryV2, 2);
+
+/// The emails of the tenant directory, by tenant.
+async fn emails_by_tenant(read: &SqlReadStore) -> Vec<(String, String)> {
+    use chronicle::{ReadStore as _, ReadTransaction as _};
+    let mut tx = read.begin_read_only().await.expect("a read transaction");
+    let rows = tx
+        .connection()
+        .fetch_all(sql_as::<(String, String)>(
+            "SELECT tenant, email FROM tenant_directory ORDER BY tenant",
+        ))
+        .await
+        .expect("read the tenant directory");
+    let _ = tx.rollback().await;
+    rows
+}
+
+/// One runner serves both tenants: it opens each event's fields with its own tenant's key, so
+/// forgetting acme's customer `c-1` and rebuilding leaves globex's `c-1` (another person) intact.
+async fn forgetting_in_one_tenant_leaves_the_others_subject<S: EventSource>(store: S, read: SqlReadStore) {
+    let chronicle = Chronicle::new(store.clone());
+    let tenant = |id| Tenant::new(id).expect("plain");
+    let (acme, globex) = (
+        chronicle.for_tenant(tenant("acme")),
+        chronicle.for_tenant(tenant("globex")),
+    );
+    register_and_move(&acme, "c-1").await;
+    register_and_move(&globex, "c-1").await;
+    let side = ReadSide::new(store.clone(), read.clone());
+    let first = quick(side.runner(TenantDirectoryV1)).spawn();
+    first.wait_until_caught_up(CATCH_UP).await.unwrap();
+    stop(first).await;
+    let both = vec![
+        ("acme".to_owned(), email_of("c-1")),
+        ("globex".to_owned(), email_of("c-1")),
+    ];
+    assert_eq!(emails_by_tenant(&read).await, both);
+
+    acme.forget("c-1").await.expect("forget acme's c-1");
+    let rebuilt = quick(side.runner(TenantDirectoryV2)).spawn();
+    rebuilt.wait_until_caught_up(CATCH_UP).await.unwrap();
+    stop(rebuilt).await;
+    assert_eq!(
+        emails_by_tenant(&read).await,
+        vec![
+            ("acme".to_owned(), FORGOTTEN.to_owned()),
+            ("globex".to_owned(), email_of("c-1")),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_forgetting_in_one_tenant_leaves_the_others_subject() {
+    let store = super::fresh_store().await;
+    let read = support::postgres_read_store_beside(&store).await;
+    forgetting_in_one_tenant_leaves_the_others_subject(store.clone(), read.into()).await;
+    support::drop_schema(store.pool(), store.schema()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_forgetting_in_one_tenant_leaves_the_others_subject() {
+    let store = support::sqlite_store().await;
+    let read = support::sqlite_read_store().await;
+    forgetting_in_one_tenant_leaves_the_others_subject(store, read.into()).await;
+}

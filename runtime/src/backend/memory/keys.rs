@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use super::store::MemoryStore;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
-use crate::core::pii::keys::{Forgotten, KeyState, KeyStore};
+use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject};
 use crate::core::pii::seal::{generate_key, sealed_subject};
 use crate::core::tenant::Tenant;
 
 impl KeyStore for MemoryStore {
     fn keys<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         let log = self.log();
         let found = subjects
             .iter()
@@ -25,8 +25,8 @@ impl KeyStore for MemoryStore {
 
     fn keys_for_writing<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         let mut log = self.log();
         let found = subjects
             .iter()
@@ -41,18 +41,19 @@ impl KeyStore for MemoryStore {
         Box::pin(async move { Ok(found) })
     }
 
-    fn forget<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
+    fn forget<'a>(&'a self, subject: &'a Subject) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
         let mut log = self.log();
-        let previous = log.keys.insert(subject.to_owned(), KeyState::Forgotten);
+        let previous = log.keys.insert(subject.clone(), KeyState::Forgotten);
         let holding: Vec<(Tenant, String)> = log
             .snapshots
             .keys()
             .filter(|(tenant, stream)| {
-                log.events.iter().any(|event| {
-                    event.tenant == tenant.as_str()
-                        && &event.stream_id == stream
-                        && holds_subject(event.payload.get(), subject)
-                })
+                *tenant == subject.tenant
+                    && log.events.iter().any(|event| {
+                        event.tenant == tenant.as_str()
+                            && &event.stream_id == stream
+                            && holds_subject(event.payload.get(), &subject.id)
+                    })
             })
             .cloned()
             .collect();

@@ -63,7 +63,7 @@ pub(super) struct Log {
     /// The newest snapshot of each tenant's stream.
     pub(super) snapshots: HashMap<(Tenant, String), Snapshot>,
     /// The subjects' keys of `#[pii]` fields, and their tombstones (`keys.rs`).
-    pub(super) keys: HashMap<String, crate::core::pii::keys::KeyState>,
+    pub(super) keys: HashMap<crate::core::pii::keys::Subject, crate::core::pii::keys::KeyState>,
 }
 
 impl MemoryStore {

@@ -10,8 +10,9 @@ use super::schema::table_comment;
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
-use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SubjectKey};
+use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject, SubjectKey};
 use crate::core::pii::seal::generate_key;
+use crate::core::tenant::Tenant;
 
 const MIGRATE_SQL: &str = include_str!("sql/subject_keys_migrate.sql");
 const KEYS_SQL: &str = include_str!("sql/subject_keys.sql");
@@ -39,22 +40,26 @@ impl PostgresKeyStore {
         }
     }
 
-    async fn read(&self, subjects: &[String]) -> Result<HashMap<String, KeyState>, StoreError> {
+    async fn read(&self, subjects: &[Subject]) -> Result<HashMap<Subject, KeyState>, StoreError> {
+        let (tenants, ids) = columns(subjects);
         let rows = sqlx::query(&self.keys)
-            .bind(subjects)
+            .bind(tenants)
+            .bind(ids)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
         rows.iter()
             .map(|row| {
-                let subject: String = row.try_get("subject").map_err(store_error)?;
+                let tenant: String = row.try_get("tenant").map_err(store_error)?;
+                let id: String = row.try_get("subject").map_err(store_error)?;
+                let subject = Subject::new(Tenant::of_stored(&tenant), id);
                 let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
                 let state = match key {
                     None => KeyState::Forgotten,
                     Some(bytes) => KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| {
                         StoreError::Corrupt {
                             table: "chronicle_subject_keys",
-                            detail: format!("the key of subject `{subject}` is not 32 bytes"),
+                            detail: format!("the key of subject {subject} is not 32 bytes"),
                         }
                     })?),
                 };
@@ -64,6 +69,19 @@ impl PostgresKeyStore {
     }
 }
 
+/// `subjects` as the two arrays the statements take: their tenants and their ids.
+fn columns<'a>(subjects: impl IntoIterator<Item = &'a Subject>) -> (Vec<&'a str>, Vec<&'a str>) {
+    subjects
+        .into_iter()
+        .map(|subject| (subject.tenant.as_str(), subject.id.as_str()))
+        .unzip()
+}
+
+/// The DDL of `schema`'s key table (idempotent).
+pub(super) fn migration_sql(schema: &str) -> String {
+    MIGRATE_SQL.replace("{schema}", schema)
+}
+
 /// Creates the key table of `schema` if it is missing (a role without DDL rights may call this
 /// once it is there: only the catalog is read then).
 pub(super) async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
@@ -71,7 +89,7 @@ pub(super) async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreErro
         .await
         .map_err(store_error)?;
     if marker.as_deref() != Some(LAYOUT_MARKER) {
-        sqlx::raw_sql(&MIGRATE_SQL.replace("{schema}", schema))
+        sqlx::raw_sql(&migration_sql(schema))
             .execute(pool)
             .await
             .map_err(store_error)?;
@@ -82,28 +100,26 @@ pub(super) async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreErro
 impl KeyStore for PostgresKeyStore {
     fn keys<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(self.read(subjects))
     }
 
     fn keys_for_writing<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(async move {
             let found = self.read(subjects).await?;
-            let missing: Vec<String> = subjects
-                .iter()
-                .filter(|s| !found.contains_key(*s))
-                .cloned()
-                .collect();
+            let missing: Vec<&Subject> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
             if missing.is_empty() {
                 return Ok(found);
             }
             let keys: Vec<Vec<u8>> = missing.iter().map(|_| generate_key().bytes().to_vec()).collect();
+            let (tenants, ids) = columns(missing);
             sqlx::query(&self.create_keys)
-                .bind(&missing)
+                .bind(tenants)
+                .bind(ids)
                 .bind(&keys)
                 .execute(&self.pool)
                 .await
@@ -112,16 +128,18 @@ impl KeyStore for PostgresKeyStore {
         })
     }
 
-    fn forget<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
+    fn forget<'a>(&'a self, subject: &'a Subject) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await.map_err(store_error)?;
             let key_destroyed: bool = sqlx::query_scalar(&self.forget)
-                .bind(subject)
+                .bind(subject.tenant.as_str())
+                .bind(&subject.id)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(store_error)?;
             let snapshots = sqlx::query(&self.forget_snapshots)
-                .bind(subject)
+                .bind(subject.tenant.as_str())
+                .bind(&subject.id)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;

@@ -252,9 +252,15 @@ impl PostgresStore {
     }
 
     /// The SQL [`migrate`](Self::migrate) runs when the tables are missing or of an earlier
-    /// layout (idempotent DDL, for review or a DBA's own run). Preparing inline projections is
-    /// not in it: that is their `#[reset]` and a replay, which only `migrate` does.
-    pub fn migration_sql(&self) -> &str {
-        &self.database.sql.migrate
+    /// layout (idempotent DDL, for review or a DBA's own run): the event log's tables, then the
+    /// key table of `#[pii]` fields. Preparing inline projections is not in it: that is their
+    /// `#[reset]` and a replay, which only `migrate` does.
+    pub fn migration_sql(&self) -> String {
+        let schema = &self.database.sql.schema;
+        format!(
+            "{}\n{}",
+            self.database.sql.migrate,
+            super::keys::migration_sql(schema)
+        )
     }
 }

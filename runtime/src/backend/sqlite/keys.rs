@@ -9,8 +9,9 @@ use super::errors::store_error;
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
-use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, SubjectKey};
+use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject, SubjectKey};
 use crate::core::pii::seal::generate_key;
+use crate::core::tenant::Tenant;
 
 pub(super) const MIGRATE_SQL: &str = include_str!("sql/subject_keys_migrate.sql");
 const KEYS_SQL: &str = include_str!("sql/subject_keys.sql");
@@ -22,8 +23,12 @@ pub(super) struct SqliteKeyStore {
 }
 
 impl SqliteKeyStore {
-    async fn read(&self, subjects: &[String]) -> Result<HashMap<String, KeyState>, StoreError> {
-        let subjects = serde_json::to_string(subjects).map_err(|error| StoreError::Database(error.into()))?;
+    async fn read(&self, subjects: &[Subject]) -> Result<HashMap<Subject, KeyState>, StoreError> {
+        let pairs: Vec<[&str; 2]> = subjects
+            .iter()
+            .map(|subject| [subject.tenant.as_str(), subject.id.as_str()])
+            .collect();
+        let subjects = serde_json::to_string(&pairs).map_err(|error| StoreError::Database(error.into()))?;
         let rows = sqlx::query(section(KEYS_SQL, "keys"))
             .bind(subjects)
             .fetch_all(&self.pool)
@@ -31,14 +36,16 @@ impl SqliteKeyStore {
             .map_err(store_error)?;
         rows.iter()
             .map(|row| {
-                let subject: String = row.try_get("subject").map_err(store_error)?;
+                let tenant: String = row.try_get("tenant").map_err(store_error)?;
+                let id: String = row.try_get("subject").map_err(store_error)?;
+                let subject = Subject::new(Tenant::of_stored(&tenant), id);
                 let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
                 let state = match key {
                     None => KeyState::Forgotten,
                     Some(bytes) => KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| {
                         StoreError::Corrupt {
                             table: "chronicle_subject_keys",
-                            detail: format!("the key of subject `{subject}` is not 32 bytes"),
+                            detail: format!("the key of subject {subject} is not 32 bytes"),
                         }
                     })?),
                 };
@@ -51,18 +58,18 @@ impl SqliteKeyStore {
 impl KeyStore for SqliteKeyStore {
     fn keys<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(self.read(subjects))
     }
 
     fn keys_for_writing<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>> {
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(async move {
             let found = self.read(subjects).await?;
-            let missing: Vec<&String> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
+            let missing: Vec<&Subject> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
             if missing.is_empty() {
                 return Ok(found);
             }
@@ -73,7 +80,8 @@ impl KeyStore for SqliteKeyStore {
                 .map_err(store_error)?;
             for subject in missing {
                 sqlx::query(section(KEYS_SQL, "create_key"))
-                    .bind(subject)
+                    .bind(subject.tenant.as_str())
+                    .bind(&subject.id)
                     .bind(generate_key().bytes().to_vec())
                     .execute(&mut *tx)
                     .await
@@ -84,7 +92,7 @@ impl KeyStore for SqliteKeyStore {
         })
     }
 
-    fn forget<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
+    fn forget<'a>(&'a self, subject: &'a Subject) -> BoxFuture<'a, Result<Forgotten, StoreError>> {
         Box::pin(async move {
             let mut tx = self
                 .pool
@@ -92,17 +100,20 @@ impl KeyStore for SqliteKeyStore {
                 .await
                 .map_err(store_error)?;
             let had_key: Option<bool> = sqlx::query_scalar(section(KEYS_SQL, "had_key"))
-                .bind(subject)
+                .bind(subject.tenant.as_str())
+                .bind(&subject.id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?;
             sqlx::query(section(KEYS_SQL, "forget"))
-                .bind(subject)
+                .bind(subject.tenant.as_str())
+                .bind(&subject.id)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
             let snapshots = sqlx::query(section(KEYS_SQL, "forget_snapshots"))
-                .bind(subject)
+                .bind(subject.tenant.as_str())
+                .bind(&subject.id)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;

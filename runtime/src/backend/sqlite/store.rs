@@ -191,17 +191,17 @@ impl SqliteStore {
         }
         // Through `Executor` rather than `raw_sql(..).execute(..)`, whose lifetime bounds make the
         // future fail the `Send` check when spawned.
-        (&mut *tx).execute(MIGRATE_SQL).await.map_err(store_error)?;
         (&mut *tx)
-            .execute(super::keys::MIGRATE_SQL)
+            .execute(Self::migration_sql().as_str())
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)
     }
 
-    /// The SQL [`migrate`](Self::migrate) runs (idempotent DDL, for review).
-    pub fn migration_sql() -> &'static str {
-        MIGRATE_SQL
+    /// The SQL [`migrate`](Self::migrate) runs (idempotent DDL, for review): the event log's
+    /// tables, then the key table of `#[pii]` fields.
+    pub fn migration_sql() -> String {
+        format!("{MIGRATE_SQL}\n{}", super::keys::MIGRATE_SQL)
     }
 
     /// A transaction holding the write lock from the start: a plain `BEGIN` would take it only

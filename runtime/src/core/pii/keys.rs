@@ -6,6 +6,38 @@ use std::sync::Arc;
 
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
+use crate::core::tenant::Tenant;
+
+/// A data subject: the id its events' `#[pii(subject = ...)]` field holds, within the tenant
+/// whose events hold it. The same id in two tenants is two subjects, with a key each: forgetting
+/// one leaves the other readable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject {
+    /// The tenant whose events name the subject ([`Tenant::none`] for a store bound to none).
+    pub tenant: Tenant,
+    /// The subject's id, as its events' subject field holds it.
+    pub id: String,
+}
+
+impl Subject {
+    /// The subject `id` of `tenant`.
+    pub fn new(tenant: Tenant, id: impl Into<String>) -> Self {
+        Self {
+            tenant,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tenant.is_none() {
+            write!(f, "`{}`", self.id)
+        } else {
+            write!(f, "`{}` of tenant `{}`", self.id, self.tenant)
+        }
+    }
+}
 
 /// A subject's AES-256 key. Its `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -57,26 +89,28 @@ pub struct Forgotten {
 /// in with [`Chronicle::with_key_store`](crate::Chronicle::with_key_store) and
 /// [`ProjectionRunner::key_store`](crate::ProjectionRunner::key_store).
 ///
-/// Implementations answer a whole batch's subjects in one call; the relay never calls them.
+/// Implementations answer a whole batch's subjects in one call; the relay never calls them. A
+/// subject is a tenant's ([`Subject`]): keep a key per tenant and id.
 pub trait KeyStore: Send + Sync + 'static {
     /// The keys and tombstones of these subjects; a subject with neither is left out.
     fn keys<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>>;
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>>;
 
     /// The keys to seal these subjects' data with, creating each missing one (with
     /// [`generate_key`](super::seal::generate_key)); a forgotten subject stays
     /// [`KeyState::Forgotten`]. Two writers creating a subject's key at once get the same one.
     fn keys_for_writing<'a>(
         &'a self,
-        subjects: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, KeyState>, StoreError>>;
+        subjects: &'a [Subject],
+    ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>>;
 
     /// Destroys `subject`'s key and leaves a tombstone (even when it had no key yet), and deletes
     /// the snapshots of the streams that hold its sealed fields (the event store's own key store
-    /// does; another one cannot, and says so with `snapshots_deleted: 0`). Idempotent.
-    fn forget<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Forgotten, StoreError>>;
+    /// does, of the subject's tenant only; another one cannot, and says so with
+    /// `snapshots_deleted: 0`). Idempotent.
+    fn forget<'a>(&'a self, subject: &'a Subject) -> BoxFuture<'a, Result<Forgotten, StoreError>>;
 }
 
 /// A key store shared by a `Chronicle`, its runners and their clones.

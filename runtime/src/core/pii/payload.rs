@@ -7,20 +7,26 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::keys::{KeyState, KeyStore};
+use super::keys::{KeyState, KeyStore, Subject};
 use super::seal::{envelope, open, seal, sealed_subject};
 use super::{PiiField, FORGOTTEN_KEY, SEALED_KEY, UNREADABLE_KEY};
 use crate::core::error::StoreError;
 use crate::core::store::{NewEvent, RecordedEvent};
+use crate::core::tenant::Tenant;
 
 /// Seals the `#[pii]` fields of `events` (`fields[i]` are those of `events[i]`) under their
-/// subjects' keys, creating missing keys. A forgotten subject's new data is refused with
-/// [`StoreError::SubjectForgotten`]: its key is gone, and a new one would undo the forgetting.
+/// subjects' keys in `tenant` (the tenant the events are appended for), creating missing keys. A
+/// forgotten subject's new data is refused with [`StoreError::SubjectForgotten`]: its key is
+/// gone, and a new one would undo the forgetting.
 pub async fn seal_events(
     events: &mut [NewEvent],
     fields: &[&'static [PiiField]],
     keys: Option<&dyn KeyStore>,
+    tenant: &Tenant,
 ) -> Result<(), StoreError> {
+    let subject_of = |object: &Map<String, Value>, field: &PiiField, event_type| {
+        subject_of(object, field, event_type).map(|id| Subject::new(tenant.clone(), id))
+    };
     let mut objects: Vec<Option<Map<String, Value>>> = Vec::with_capacity(events.len());
     let mut subjects = BTreeSet::new();
     for (event, fields) in events.iter().zip(fields) {
@@ -43,7 +49,7 @@ pub async fn seal_events(
     }
     let event_type = events[0].event_type;
     let keys = keys.ok_or(StoreError::NoKeyStore { event_type })?;
-    let subjects: Vec<String> = subjects.into_iter().collect();
+    let subjects: Vec<Subject> = subjects.into_iter().collect();
     let found = keys.keys_for_writing(&subjects).await?;
     for ((event, fields), object) in events.iter_mut().zip(fields).zip(objects) {
         let Some(mut object) = object else { continue };
@@ -54,14 +60,16 @@ pub async fn seal_events(
             };
             let key = match found.get(&subject) {
                 Some(KeyState::Active(key)) => key,
-                Some(KeyState::Forgotten) => return Err(StoreError::SubjectForgotten { subject }),
+                Some(KeyState::Forgotten) => {
+                    return Err(StoreError::SubjectForgotten { subject: subject.id })
+                }
                 None => {
                     return Err(StoreError::Database(
-                        format!("the key store returned no key for subject `{subject}`").into(),
+                        format!("the key store returned no key for subject {subject}").into(),
                     ))
                 }
             };
-            *value = seal(key, &subject, event.event_type, field.field, value);
+            *value = seal(key, &subject.id, event.event_type, field.field, value);
         }
         event.payload = serde_json::value::to_raw_value(&object).map_err(|source| StoreError::Encode {
             event_type: event.event_type,
@@ -114,7 +122,7 @@ pub async fn reveal(events: &mut [RecordedEvent], keys: Option<&dyn KeyStore>) -
         let mut any = false;
         for value in object.values() {
             if let Some(subject) = sealed_subject(value) {
-                subjects.insert(subject.to_owned());
+                subjects.insert(subject_in(event, subject));
                 any = true;
             }
         }
@@ -126,12 +134,13 @@ pub async fn reveal(events: &mut [RecordedEvent], keys: Option<&dyn KeyStore>) -
         return Ok(());
     }
     let Some(keys) = keys else { return Ok(()) };
-    let subjects: Vec<String> = subjects.into_iter().collect();
+    let subjects: Vec<Subject> = subjects.into_iter().collect();
     let found = keys.keys(&subjects).await?;
     for (index, mut object) in sealed {
         let event = &mut events[index];
+        let tenant = Tenant::of_stored(&event.tenant);
         for (field, value) in object.iter_mut() {
-            if let Some(opened) = reveal_field(&found, value, &event.event_type, field) {
+            if let Some(opened) = reveal_field(&found, &tenant, value, &event.event_type, field) {
                 *value = opened;
             }
         }
@@ -142,10 +151,16 @@ pub async fn reveal(events: &mut [RecordedEvent], keys: Option<&dyn KeyStore>) -
     Ok(())
 }
 
-/// What a sealed `value` reads as: its plaintext, a forgotten or an unreadable marker; `None`
-/// when it is not an envelope.
+/// The subject `id` of the tenant that `event` belongs to.
+fn subject_in(event: &RecordedEvent, id: &str) -> Subject {
+    Subject::new(Tenant::of_stored(&event.tenant), id)
+}
+
+/// What a sealed `value` of an event of `tenant` reads as: its plaintext, a forgotten or an
+/// unreadable marker; `None` when it is not an envelope.
 fn reveal_field(
-    found: &HashMap<String, KeyState>,
+    found: &HashMap<Subject, KeyState>,
+    tenant: &Tenant,
     value: &Value,
     event_type: &str,
     field: &str,
@@ -159,15 +174,16 @@ fn reveal_field(
             "the sealed field's envelope is malformed".to_owned(),
         ));
     };
-    Some(match found.get(subject) {
+    let subject = Subject::new(tenant.clone(), subject);
+    Some(match found.get(&subject) {
         Some(KeyState::Active(key)) => match open(key, inside, event_type, field) {
             Ok(plaintext) => plaintext,
             Err(error) => marker(UNREADABLE_KEY, error.to_string()),
         },
-        Some(KeyState::Forgotten) => marker(FORGOTTEN_KEY, subject.to_owned()),
+        Some(KeyState::Forgotten) => marker(FORGOTTEN_KEY, subject.id),
         None => marker(
             UNREADABLE_KEY,
-            format!("the key store has no key for subject `{subject}`"),
+            format!("the key store has no key for subject {subject}"),
         ),
     })
 }
@@ -279,19 +295,25 @@ pub async fn mask_sealed(events: &mut [RecordedEvent], keys: Option<&dyn KeyStor
         let Ok(value) = serde_json::from_str::<Value>(event.payload.get()) else {
             continue;
         };
-        subjects.extend(sealed_subjects(&value));
+        subjects.extend(sealed_subjects(&value).iter().map(|id| subject_in(event, id)));
         parsed.push((index, value));
     }
     if parsed.is_empty() {
         return;
     }
-    let subjects: Vec<String> = subjects.into_iter().collect();
+    let subjects: Vec<Subject> = subjects.into_iter().collect();
     let found = match keys {
         Some(keys) => keys.keys(&subjects).await.unwrap_or_default(),
         None => HashMap::new(),
     };
-    let forgotten = |subject: &str| matches!(found.get(subject), Some(KeyState::Forgotten));
     for (index, value) in parsed {
+        let tenant = Tenant::of_stored(&events[index].tenant);
+        let forgotten = |id: &str| {
+            matches!(
+                found.get(&Subject::new(tenant.clone(), id)),
+                Some(KeyState::Forgotten)
+            )
+        };
         if let Ok(shown) = serde_json::value::to_raw_value(&display_payload(&value, &forgotten)) {
             events[index].payload = shown;
         }
