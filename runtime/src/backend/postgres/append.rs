@@ -174,7 +174,11 @@ impl Database {
             .execute(&mut *tx)
             .await?;
         let inserted = self.insert(&mut tx, commands).await?;
-        let recorded = recorded(commands, &inserted);
+        let mut recorded = recorded(commands, &inserted);
+        if let Err(error) = super::keys::reveal_on(&mut tx, &self.sql.schema, &mut recorded).await {
+            tx.rollback().await?;
+            return Ok(Err(WriteFailure::Store(error)));
+        }
         if let Err((projection, source)) = self.inline.apply(&recorded, &mut tx).await {
             tx.rollback().await?;
             return Ok(Err(WriteFailure::Inline { projection, source }));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::errors::store_error;
 use super::schema::table_comment;
@@ -11,7 +11,9 @@ use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
 use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject, SubjectKey};
+use crate::core::pii::payload::Sealed;
 use crate::core::pii::seal::generate_key;
+use crate::core::store::RecordedEvent;
 use crate::core::tenant::Tenant;
 
 const MIGRATE_SQL: &str = include_str!("sql/subject_keys_migrate.sql");
@@ -41,32 +43,59 @@ impl PostgresKeyStore {
     }
 
     async fn read(&self, subjects: &[Subject]) -> Result<HashMap<Subject, KeyState>, StoreError> {
-        let (tenants, ids) = columns(subjects);
-        let rows = sqlx::query(&self.keys)
-            .bind(tenants)
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let tenant: String = row.try_get("tenant").map_err(store_error)?;
-                let id: String = row.try_get("subject").map_err(store_error)?;
-                let subject = Subject::new(Tenant::of_stored(&tenant), id);
-                let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
-                let state = match key {
-                    None => KeyState::Forgotten,
-                    Some(bytes) => KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| {
-                        StoreError::Corrupt {
-                            table: "chronicle_subject_keys",
-                            detail: format!("the key of subject {subject} is not 32 bytes"),
-                        }
-                    })?),
-                };
-                Ok((subject, state))
-            })
-            .collect()
+        read_keys(&self.pool, &self.keys, subjects).await
     }
+}
+
+/// The keys and tombstones of `subjects`, by the `keys` statement `statement`, on a pool or in a
+/// transaction.
+async fn read_keys<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    statement: &str,
+    subjects: &[Subject],
+) -> Result<HashMap<Subject, KeyState>, StoreError> {
+    let (tenants, ids) = columns(subjects);
+    let rows = sqlx::query(statement)
+        .bind(tenants)
+        .bind(ids)
+        .fetch_all(executor)
+        .await
+        .map_err(store_error)?;
+    rows.iter()
+        .map(|row| {
+            let tenant: String = row.try_get("tenant").map_err(store_error)?;
+            let id: String = row.try_get("subject").map_err(store_error)?;
+            let subject = Subject::new(Tenant::of_stored(&tenant), id);
+            let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
+            let state = match key {
+                None => KeyState::Forgotten,
+                Some(bytes) => {
+                    KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| StoreError::Corrupt {
+                        table: "chronicle_subject_keys",
+                        detail: format!("the key of subject {subject} is not 32 bytes"),
+                    })?)
+                }
+            };
+            Ok((subject, state))
+        })
+        .collect()
+}
+
+/// Opens the sealed fields of `events` with `schema`'s key table, read on `connection` (an
+/// append's transaction: its inline projections are handed the plaintext, as runners are). The
+/// keys were created before the append, by the writer's key lookup.
+pub(super) async fn reveal_on(
+    connection: &mut PgConnection,
+    schema: &str,
+    events: &mut [RecordedEvent],
+) -> Result<(), StoreError> {
+    let sealed = Sealed::of(events);
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let statement = section(KEYS_SQL, "keys").replace("{schema}", schema);
+    let found = read_keys(&mut *connection, &statement, &sealed.subjects).await?;
+    sealed.open(events, &found)
 }
 
 /// `subjects` as the two arrays the statements take: their tenants and their ids.

@@ -110,45 +110,82 @@ fn may_hold(payload: &RawValue, key: &str) -> bool {
 /// the row. Events without sealed fields are not touched. Without a key store, sealed fields stay
 /// sealed (and decoding refuses them).
 pub async fn reveal(events: &mut [RecordedEvent], keys: Option<&dyn KeyStore>) -> Result<(), StoreError> {
-    let mut sealed: Vec<(usize, Map<String, Value>)> = Vec::new();
-    let mut subjects = BTreeSet::new();
-    for (index, event) in events.iter().enumerate() {
-        if !may_hold(&event.payload, SEALED_KEY) {
-            continue;
-        }
-        let Ok(object) = serde_json::from_str::<Map<String, Value>>(event.payload.get()) else {
-            continue;
-        };
-        let mut any = false;
-        for value in object.values() {
-            if let Some(subject) = sealed_subject(value) {
-                subjects.insert(subject_in(event, subject));
-                any = true;
-            }
-        }
-        if any {
-            sealed.push((index, object));
-        }
-    }
+    let sealed = Sealed::of(events);
     if sealed.is_empty() {
         return Ok(());
     }
     let Some(keys) = keys else { return Ok(()) };
-    let subjects: Vec<Subject> = subjects.into_iter().collect();
-    let found = keys.keys(&subjects).await?;
-    for (index, mut object) in sealed {
-        let event = &mut events[index];
-        let tenant = Tenant::of_stored(&event.tenant);
-        for (field, value) in object.iter_mut() {
-            if let Some(opened) = reveal_field(&found, &tenant, value, &event.event_type, field) {
-                *value = opened;
+    let found = keys.keys(&sealed.subjects).await?;
+    sealed.open(events, &found)
+}
+
+/// The sealed fields of a batch of stored events, and the subjects whose keys open them: what
+/// [`reveal`] looks up in a key store, or a store in its own transaction (a Postgres store's
+/// inline projections, inside the append).
+pub(crate) struct Sealed {
+    /// Each event holding sealed fields: its index in the batch and its payload's object.
+    objects: Vec<(usize, Map<String, Value>)>,
+    /// The subjects of those fields, each once.
+    pub(crate) subjects: Vec<Subject>,
+}
+
+impl Sealed {
+    /// The sealed fields of `events`.
+    pub(crate) fn of(events: &[RecordedEvent]) -> Self {
+        let mut objects: Vec<(usize, Map<String, Value>)> = Vec::new();
+        let mut subjects = BTreeSet::new();
+        for (index, event) in events.iter().enumerate() {
+            if !may_hold(&event.payload, SEALED_KEY) {
+                continue;
+            }
+            let Ok(object) = serde_json::from_str::<Map<String, Value>>(event.payload.get()) else {
+                continue;
+            };
+            let mut any = false;
+            for value in object.values() {
+                if let Some(subject) = sealed_subject(value) {
+                    subjects.insert(subject_in(event, subject));
+                    any = true;
+                }
+            }
+            if any {
+                objects.push((index, object));
             }
         }
-        event.payload = serde_json::value::to_raw_value(&object).map_err(|error| {
-            StoreError::Database(format!("re-encoding a revealed payload: {error}").into())
-        })?;
+        Self {
+            objects,
+            subjects: subjects.into_iter().collect(),
+        }
     }
-    Ok(())
+
+    /// Whether no event holds a sealed field.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Replaces the sealed fields of `events` (the batch they were found in) with what `found`
+    /// opens them to.
+    pub(crate) fn open(
+        self,
+        events: &mut [RecordedEvent],
+        found: &HashMap<Subject, KeyState>,
+    ) -> Result<(), StoreError> {
+        for (index, mut object) in self.objects {
+            let Some(event) = events.get_mut(index) else {
+                continue;
+            };
+            let tenant = Tenant::of_stored(&event.tenant);
+            for (field, value) in object.iter_mut() {
+                if let Some(opened) = reveal_field(found, &tenant, value, &event.event_type, field) {
+                    *value = opened;
+                }
+            }
+            event.payload = serde_json::value::to_raw_value(&object).map_err(|error| {
+                StoreError::Database(format!("re-encoding a revealed payload: {error}").into())
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The subject `id` of the tenant that `event` belongs to.

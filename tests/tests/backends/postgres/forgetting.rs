@@ -1,6 +1,8 @@
 //! Crypto-shredding in the Postgres tables themselves: the event table holds no plaintext of a
 //! `#[pii]` field, the key table (migrated beside the events) a key per subject, and after
-//! `forget` a tombstone without the key and no snapshot holding the subject's data.
+//! `forget` a tombstone without the key and no snapshot holding the subject's data. Inline
+//! projections, applied inside the append, are handed the plaintext as runners are, and prepared
+//! again after `forget` they hold none of the subject's data.
 
 use chronicle::sqlx;
 use chronicle::Chronicle;
@@ -8,6 +10,78 @@ use chronicle_tests::conformance::forgetting::{address_of, email_of, register_an
 use chronicle_tests::wait::{eventually, DEADLINE};
 
 use super::{cleanup, fresh_store};
+use chronicle::prelude::*;
+use chronicle::sqlx::PgConnection;
+use chronicle::FORGOTTEN;
+use chronicle_tests::conformance::forgetting::CustomerRegistered;
+use chronicle_tests::support;
+
+/// Customers' emails, written in the append's transaction.
+macro_rules! inline_emails {
+    ($name:ident, $version:literal) => {
+        struct $name;
+
+        #[projection(name = "test.inline_emails", version = $version)]
+        impl $name {
+            #[reset]
+            async fn reset(&self, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS inline_emails (customer_id TEXT PRIMARY KEY, email TEXT NOT NULL)",
+                )
+                .execute(&mut *db)
+                .await?;
+                sqlx::query("DELETE FROM inline_emails").execute(&mut *db).await.map(drop)
+            }
+
+            #[on]
+            async fn registered(&self, event: &CustomerRegistered, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+                sqlx::query("INSERT INTO inline_emails (customer_id, email) VALUES ($1, $2)")
+                    .bind(&event.customer_id)
+                    .bind(&event.email)
+                    .execute(&mut *db)
+                    .await
+                    .map(drop)
+            }
+        }
+    };
+}
+inline_emails!(InlineEmailsV1, 1);
+inline_emails!(InlineEmailsV2, 2);
+
+async fn inline_emails(store: &PostgresStore) -> Vec<(String, String)> {
+    sqlx::query_as(&format!(
+        "SELECT customer_id, email FROM \"{}\".inline_emails ORDER BY customer_id",
+        store.schema()
+    ))
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn inline_projections_are_handed_the_plaintext_and_prepared_again_forget_it() {
+    let plain = support::unmigrated_postgres_store().await;
+    let store = plain.clone().with_inline(InlineEmailsV1);
+    store.migrate().await.unwrap();
+    let chronicle = Chronicle::new(store.clone());
+    register_and_move(&chronicle, "c-1").await;
+    register_and_move(&chronicle, "c-2").await;
+    assert_eq!(
+        inline_emails(&store).await,
+        vec![("c-1".into(), email_of("c-1")), ("c-2".into(), email_of("c-2"))],
+        "the view is written in the clear the moment the command returns"
+    );
+
+    chronicle.forget("c-1").await.unwrap();
+    // The next version of the view is prepared from the stored events: c-1's email is gone.
+    let next = plain.clone().with_inline(InlineEmailsV2);
+    next.migrate().await.unwrap();
+    assert_eq!(
+        inline_emails(&next).await,
+        vec![("c-1".into(), FORGOTTEN.into()), ("c-2".into(), email_of("c-2"))]
+    );
+    cleanup(plain).await;
+}
 
 #[tokio::test]
 async fn the_tables_hold_no_plaintext_and_forget_leaves_a_tombstone() {
