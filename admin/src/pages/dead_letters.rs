@@ -1,5 +1,6 @@
-//! `/dead-letters[?projection=P]`: the events projections could not apply, by their current
-//! version, each with the event it holds back; for an admin, `POST /dead-letter` with `retry`
+//! `/dead-letters[?projection=P][&tenant=T]`: the events projections could not apply, by their
+//! current version, each with the event it holds back (with `tenant`, the letters of that tenant's
+//! events only); for an admin, `POST /dead-letter` with `retry`
 //! asks the projection's active runner to apply one again (it deletes the letter on success,
 //! records the new error on failure), with `skip` deletes one (the projection stays past the event without applying
 //! it), each recorded in the audit table.
@@ -11,7 +12,7 @@ use chronicle::{CheckpointName, DeadLetter, EventSource, ReadStore};
 use serde::Deserialize;
 
 use super::event::EventRow;
-use super::{parse_position, render, time, Layout};
+use super::{parse_position, parse_tenant, render, time, Layout};
 use crate::app::AppState;
 use crate::audit::{audited, Action, AuditConnection};
 use crate::error::AdminError;
@@ -23,6 +24,8 @@ const WITH_EVENTS: usize = 50;
 pub(crate) struct Params {
     #[serde(default)]
     projection: String,
+    #[serde(default)]
+    tenant: String,
 }
 
 pub(crate) struct LetterRow {
@@ -30,6 +33,8 @@ pub(crate) struct LetterRow {
     version: u32,
     position: u64,
     stream_id: String,
+    /// The tenant of the letter's event (`""`: none, or the event is not shown).
+    tenant: String,
     stream_version: u64,
     event_type: String,
     error: String,
@@ -44,6 +49,8 @@ pub(crate) struct LetterRow {
 struct DeadLetters {
     layout: Layout,
     projection: String,
+    /// The tenant the letters are filtered to (`""`: every tenant's).
+    tenant: String,
     letters: Vec<LetterRow>,
 }
 
@@ -72,25 +79,33 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
     headers: HeaderMap,
 ) -> Result<Html<String>, AdminError> {
     let only = (!params.projection.is_empty()).then_some(params.projection.as_str());
+    let tenant = parse_tenant(&params.tenant)?;
+    let mut found = letters(&shared.read, only).await?;
+    if !tenant.is_none() {
+        found = chronicle::dead_letters_of_tenant(&shared.source, found, &tenant).await?;
+    }
     let mut rows = Vec::new();
-    for (index, letter) in letters(&shared.read, only).await?.into_iter().enumerate() {
+    for (index, letter) in found.into_iter().enumerate() {
         let event = if index < WITH_EVENTS {
-            let found = shared
+            // The whole log's event at the position, whatever tenant it is.
+            let mut found = shared
                 .source
+                .for_tenant(chronicle::Tenant::none())
                 .read_all(letter.position.saturating_sub(1), 1)
                 .await?;
-            found
-                .into_iter()
-                .find(|event| event.position == letter.position)
-                .map(|event| EventRow::new(&event, &shared.masked))
+            chronicle::mask_sealed(&mut found, shared.source.key_store().as_deref()).await;
+            found.into_iter().find(|event| event.position == letter.position)
         } else {
             None
         };
+        let event_tenant = event.as_ref().map(|e| e.tenant.clone()).unwrap_or_default();
+        let event = event.map(|event| EventRow::new(&event, &shared.masked));
         rows.push(LetterRow {
             projection: letter.projection,
             version: letter.version,
             position: letter.position,
             stream_id: letter.stream_id,
+            tenant: event_tenant,
             stream_version: letter.stream_version,
             event_type: letter.event_type,
             error: letter.error,
@@ -102,6 +117,7 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
     render(&DeadLetters {
         layout: Layout::of(&shared, &headers),
         projection: params.projection,
+        tenant: tenant.to_string(),
         letters: rows,
     })
 }

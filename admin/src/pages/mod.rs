@@ -54,6 +54,15 @@ pub(crate) async fn not_found() -> AdminError {
     AdminError::NotFound("no such page".to_owned())
 }
 
+/// The tenant a page is asked for (`?tenant=`): none when the field is empty (the whole log, or
+/// the streams of no tenant), else a valid tenant id, or a clear refusal.
+pub(crate) fn parse_tenant(given: &str) -> Result<chronicle::Tenant, AdminError> {
+    match given.trim() {
+        "" => Ok(chronicle::Tenant::none()),
+        id => chronicle::Tenant::new(id).map_err(|error| AdminError::BadRequest(error.to_string())),
+    }
+}
+
 /// A position from a query or form field, or a clear refusal.
 pub(crate) fn parse_position(given: &str) -> Result<u64, AdminError> {
     given.trim().parse().map_err(|_| {

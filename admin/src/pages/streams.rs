@@ -1,6 +1,6 @@
 //! `/streams`: the log's streams, a page at a time (`?aggregate=A&after=S`); `/stream?id=S`: one
 //! stream's events with their metadata, a page at a time (`&after=V`), payloads decoded and
-//! masked.
+//! masked. Both take `&tenant=T` for that tenant's streams (without it: the streams of no tenant).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -9,7 +9,7 @@ use chronicle::{check_stream_id, is_valid_aggregate_name, EventSource, ReadStore
 use serde::Deserialize;
 
 use super::event::EventRow;
-use super::{parse_position, render, time, Layout};
+use super::{parse_position, parse_tenant, render, time, Layout};
 use crate::app::AppState;
 use crate::error::AdminError;
 
@@ -24,6 +24,8 @@ pub(crate) struct ListParams {
     aggregate: String,
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    tenant: String,
 }
 
 pub(crate) struct StreamRow {
@@ -38,6 +40,8 @@ struct Streams {
     layout: Layout,
     aggregate: String,
     after: String,
+    /// The tenant whose streams these are (`""`: none).
+    tenant: String,
     streams: Vec<StreamRow>,
     /// The `after` of the next page, when this one is full.
     next: Option<String>,
@@ -49,6 +53,7 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
     headers: HeaderMap,
 ) -> Result<Html<String>, AdminError> {
     let aggregate = params.aggregate.trim().to_owned();
+    let tenant = parse_tenant(&params.tenant)?;
     if !aggregate.is_empty() && !is_valid_aggregate_name(&aggregate) {
         return Err(AdminError::BadRequest(format!(
             "`{aggregate}` is not an aggregate name (it may not contain `-`)"
@@ -61,6 +66,7 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
     };
     let found = shared
         .source
+        .for_tenant(tenant.clone())
         .list_streams(&prefix, &params.after, STREAMS_PER_PAGE)
         .await?;
     let next = (found.len() == STREAMS_PER_PAGE)
@@ -70,6 +76,7 @@ pub(crate) async fn list<S: EventSource, R: ReadStore>(
         layout: Layout::of(&shared, &headers),
         aggregate,
         after: params.after,
+        tenant: tenant.to_string(),
         streams: found
             .into_iter()
             .map(|s| StreamRow {
@@ -89,6 +96,8 @@ pub(crate) struct ShowParams {
     /// A stream version, as text: a malformed one gets the admin's own 400 page.
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    tenant: String,
 }
 
 #[derive(askama::Template)]
@@ -96,6 +105,8 @@ pub(crate) struct ShowParams {
 struct Stream {
     layout: Layout,
     id: String,
+    /// The stream's tenant (`""`: none).
+    tenant: String,
     events: Vec<EventRow>,
     /// The `after` of the next page, when there are more events.
     next: Option<u64>,
@@ -108,16 +119,21 @@ pub(crate) async fn show<S: EventSource, R: ReadStore>(
     headers: HeaderMap,
 ) -> Result<Html<String>, AdminError> {
     check_stream_id(&params.id).map_err(|error| AdminError::BadRequest(error.to_string()))?;
+    let tenant = parse_tenant(&params.tenant)?;
     let after = match params.after.as_str() {
         "" => 0,
         given => parse_position(given)?,
     };
-    let mut events = shared.source.read_stream(&params.id, after).await?;
+    let mut events = shared
+        .source
+        .for_tenant(tenant.clone())
+        .read_stream(&params.id, after)
+        .await?;
     // `#[pii]` fields shown as `[encrypted]`, or `[forgotten]`: the page decrypts nothing.
     chronicle::mask_sealed(&mut events, shared.source.key_store().as_deref()).await;
     if events.is_empty() {
         return Err(AdminError::NotFound(if after == 0 {
-            format!("no stream `{}` in the log", params.id)
+            format!("no stream `{}` in the log{}", params.id, of_tenant(&tenant))
         } else {
             format!("stream `{}` has no events after version {after}", params.id)
         }));
@@ -128,7 +144,17 @@ pub(crate) async fn show<S: EventSource, R: ReadStore>(
         layout: Layout::of(&shared, &headers),
         events: events.iter().map(|e| EventRow::new(e, &shared.masked)).collect(),
         id: params.id,
+        tenant: tenant.to_string(),
         next,
         masked: shared.masked.iter().cloned().collect(),
     })
+}
+
+/// `" of tenant T"` for a message, or nothing for no tenant.
+fn of_tenant(tenant: &chronicle::Tenant) -> String {
+    if tenant.is_none() {
+        String::new()
+    } else {
+        format!(" of tenant `{tenant}`")
+    }
 }
