@@ -17,6 +17,7 @@ pub use crate::core::pii::{PiiField, Redact};
 pub use crate::core::projection::{BatchFailure, Projection};
 pub use crate::core::query::{Answer, Query, ReadOnly};
 pub use crate::core::read_store::{ReadConnection, ReadStore};
+pub use crate::core::shape::{Describe, DescribeWithSchema, DescribeWithout, EventShape};
 pub use crate::core::store::RecordedEvent;
 pub use serde::{de::DeserializeOwned, Serialize};
 pub use serde_json::{to_value as to_json_value, Value as JsonValue};

@@ -53,6 +53,7 @@ pub mod __private;
 pub use crate::core::aggregate::{AggregateState, SnapshotState, StateCheck};
 #[doc(hidden)]
 pub use crate::core::event::UpcastFrom;
+pub mod event_schema;
 pub mod testing;
 /// The message an event becomes on a broker: topics, headers, and reading an event back.
 pub use crate::core::message;
@@ -82,6 +83,7 @@ pub use crate::core::read_store::{
     check_name, CheckpointRow, ConsumerRow, DeadLetter, DeadLetters, ReadConnection, ReadStore,
     ReadStoreError, ReadTransaction,
 };
+pub use crate::core::shape::EventShape;
 pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };

@@ -19,6 +19,7 @@ pub fn expand(model: &EventModel) -> TokenStream {
     let pii = (!pii.is_empty()).then(|| expand_pii(pii));
     let version = quote_spanned!(*version_span=> #version);
     let upcast = upcast_from.as_ref().map(expand_upcast);
+    let shapes = expand_shapes(name, &version, upcast_from.as_ref());
     let chain_checks = upcast_from
         .as_ref()
         .map(|previous| expand_chain_checks(model, previous));
@@ -31,6 +32,7 @@ pub fn expand(model: &EventModel) -> TokenStream {
             const VERSION: u32 = #version;
             #upcast
             #pii
+            #shapes
         }
         #chain_checks
     }
@@ -56,6 +58,30 @@ fn expand_pii(fields: &[super::pii::PiiModel]) -> TokenStream {
                 #(#names => #private::Option::Some(#private::to_json_value(#redacted)),)*
                 _ => #private::Option::None,
             }
+        }
+    }
+}
+
+/// The stored shapes this type reads: its own, described by `schemars` when the type derives
+/// `JsonSchema` (asked by autoref specialization, so the derive is not required), then the
+/// previous shape's, down the `upcast_from` chain.
+fn expand_shapes(name: &syn::LitStr, version: &TokenStream, previous: Option<&Type>) -> TokenStream {
+    let private = private();
+    let older = previous
+        .map(|previous| quote_spanned!(previous.span()=> <#previous as #private::Event>::shapes(out);));
+    quote! {
+        fn shapes(out: &mut #private::Vec<#private::EventShape>) {
+            #[allow(unused_imports)]
+            use #private::{DescribeWithSchema as _, DescribeWithout as _};
+            out.push(#private::EventShape {
+                // The attribute's values, not `<Self as Event>::NAME`: a type missing one of
+                // `Event`'s bounds then gets one error, at the derive, not a second one here.
+                name: #name,
+                version: #version,
+                rust_type: ::core::any::type_name::<Self>(),
+                schema: (&&#private::Describe::<Self>::new()).describe(),
+            });
+            #older
         }
     }
 }

@@ -8,7 +8,8 @@
 //! projection rebuilt blue/green), and the [`query`]s answered from it; the
 //! [`publish`] and [`subscribe`] seams to message brokers and the [`message`] an event becomes;
 //! the [`metrics`] both sides emit; the [`tenant`] a stream belongs to; [`pii`], personal data
-//! sealed under a key per subject.
+//! sealed under a key per subject; the stored [`shape`] of an event type, for the event-schema
+//! gate.
 //!
 //! This file is an index: it declares the modules and holds no items.
 
@@ -28,6 +29,7 @@ pub mod projection;
 pub mod publish;
 pub mod query;
 pub mod read_store;
+pub mod shape;
 pub mod source;
 pub mod store;
 pub mod subscribe;

@@ -99,6 +99,12 @@ fn expand_event_enum(model: &AggregateModel) -> TokenStream {
                 }
             }
 
+            fn shapes() -> #private::Vec<#private::EventShape> {
+                let mut shapes = #private::Vec::new();
+                #(#as_event::shapes(&mut shapes);)*
+                shapes
+            }
+
             fn to_payload(&self) -> #private::Result<#private::Box<#private::RawValue>, #private::JsonError> {
                 match self {
                     #(Self::#variants(event) => #private::encode_payload(event),)*
