@@ -34,9 +34,11 @@ mod leaderboard;
 mod mariadb;
 // Its `trace_to_stdout` is what a service's `main` calls; the test sets the subscriber on its own
 // thread instead, beside the other tests of this binary.
+#[allow(dead_code)]
+#[path = "../../book/listings/event_schema.rs"]
+mod event_schema;
 #[path = "../../book/listings/forgetting.rs"]
 mod forgetting;
-#[allow(dead_code)]
 #[path = "../../book/listings/observability.rs"]
 mod observability;
 #[path = "../../book/listings/portable.rs"]

@@ -52,6 +52,14 @@ pub enum AppCommand {
         /// The projection's name.
         projection: String,
     },
+    /// The event-schema gate: compares the stored shape of every event type and version this
+    /// binary reads with the lock file (`check`, failing on a shape changed without a new
+    /// version, a version no longer read, or one not recorded), or records them (`update`).
+    EventSchema {
+        /// Check or update.
+        #[command(subcommand)]
+        command: EventSchemaCommand,
+    },
     /// Builds a projection's read model as it was at a position or a time into another place
     /// (a Postgres schema, a SQLite file, or a read store's URL), beside the live one.
     Replay {
@@ -67,5 +75,23 @@ pub enum AppCommand {
         /// The events recorded up to this time (RFC 3339).
         #[arg(long)]
         as_of: Option<String>,
+    },
+}
+
+/// What to do with the event lock file.
+#[derive(Debug, Subcommand)]
+pub enum EventSchemaCommand {
+    /// Fails, naming each event, version and field, when the code and the lock file disagree.
+    Check {
+        /// The lock file.
+        #[arg(long, default_value = "events.lock.json")]
+        lock: std::path::PathBuf,
+    },
+    /// Writes the code's shapes to the lock file: the deliberate update, once a change is known
+    /// to be safe for the rows already stored.
+    Update {
+        /// The lock file.
+        #[arg(long, default_value = "events.lock.json")]
+        lock: std::path::PathBuf,
     },
 }

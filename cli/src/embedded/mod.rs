@@ -1,6 +1,7 @@
 //! The command line an application embeds in its own binary: every command of `chronicle`, plus
 //! those that need the application's projections (`rebuild`, `pause`, `resume`, `replay`,
-//! `projections`), the way Marten's command line lives in the application.
+//! `projections`) or its event types (`event-schema check|update`, the event-schema gate), the
+//! way Marten's command line lives in the application.
 //!
 //! ```ignore
 //! let cli = chronicle_cli::AppCli::from_env();
@@ -20,10 +21,11 @@ mod replay;
 
 use std::process::ExitCode;
 
+use chronicle::event_schema::SchemaGateError;
 use chronicle::{EventSource, Projection};
 use serde::Serialize;
 
-pub use self::args::{AppCli, AppCommand};
+pub use self::args::{AppCli, AppCommand, EventSchemaCommand};
 use self::registered::{Registered, Typed};
 pub use self::replay::ReplayTarget;
 use crate::args::Output;
@@ -35,6 +37,7 @@ use crate::output;
 pub struct AppCommands<S> {
     source: S,
     projections: Vec<Box<dyn Registered<S>>>,
+    event_schemas: chronicle::event_schema::EventSchemas,
 }
 
 impl<S: EventSource + Clone> AppCommands<S> {
@@ -43,7 +46,15 @@ impl<S: EventSource + Clone> AppCommands<S> {
         Self {
             source,
             projections: Vec::new(),
+            event_schemas: chronicle::event_schema::EventSchemas::new(),
         }
+    }
+
+    /// The event types `event-schema check|update` gates: `EventSchemas::new().aggregate::<A>()`
+    /// for each aggregate.
+    pub fn event_schemas(mut self, schemas: chronicle::event_schema::EventSchemas) -> Self {
+        self.event_schemas = schemas;
+        self
     }
 
     /// Registers a projection whose read model is in `store`; `make` makes the projection (its
@@ -73,6 +84,7 @@ impl<S: EventSource + Clone> AppCommands<S> {
         match &cli.command {
             AppCommand::Chronicle(command) => crate::run_command(&cli.global, command, out).await,
             AppCommand::Projections => self.list(format, out),
+            AppCommand::EventSchema { command } => self.event_schema(command, format, out),
             AppCommand::Rebuild { projection } => {
                 let report = self.find(projection)?.rebuild(&self.source).await?;
                 match format {
@@ -216,5 +228,60 @@ fn toggled(
             &serde_json::json!({ what: { "projection": projection, "changed": changed } }),
         ),
         Output::Table => output::text(out, text),
+    }
+}
+
+impl<S> AppCommands<S> {
+    /// `event-schema check` or `update` on the registered event types. A disagreement is
+    /// reported on `out`, every problem with its fix, and fails with one line.
+    fn event_schema(
+        &self,
+        command: &EventSchemaCommand,
+        format: Output,
+        out: &mut impl std::io::Write,
+    ) -> Result<(), CliError> {
+        let shapes = self.event_schemas.shapes().len();
+        if shapes == 0 {
+            return Err(CliError::Invalid(
+                "no event types are registered: give them with `AppCommands::event_schemas`".to_owned(),
+            ));
+        }
+        let (verb, lock, outcome) = match command {
+            EventSchemaCommand::Check { lock } => ("agree with", lock, self.event_schemas.check(lock)),
+            EventSchemaCommand::Update { lock } => ("recorded in", lock, self.event_schemas.write(lock)),
+        };
+        let shown = lock.display().to_string();
+        match outcome {
+            Ok(()) => match format {
+                Output::Json => output::json(
+                    out,
+                    &serde_json::json!({ "lock": shown, "shapes": shapes, "ok": true }),
+                ),
+                Output::Table => output::text(out, format!("{shapes} event shapes {verb} {shown}")),
+            },
+            Err(SchemaGateError::Problems { problems, .. }) => {
+                match format {
+                    Output::Json => {
+                        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                        output::json(
+                            out,
+                            &serde_json::json!({ "lock": shown, "ok": false, "problems": listed }),
+                        )?;
+                    }
+                    Output::Table => {
+                        for problem in &problems {
+                            output::text(out, format!("- {problem}"))?;
+                        }
+                    }
+                }
+                Err(CliError::Invalid(format!(
+                    "the events disagree with the lock file {shown}: {} problem{} (listed above), \
+                     each with its fix",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                )))
+            }
+            Err(other) => Err(CliError::Invalid(other.to_string())),
+        }
     }
 }

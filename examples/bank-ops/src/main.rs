@@ -1,5 +1,6 @@
 //! `bank-ops`: the bank's operator commands in its own binary. Every command of `chronicle`,
-//! plus those that need the bank's views: `projections`, `rebuild`, `pause`, `resume`, `replay`.
+//! plus those that need the bank's views: `projections`, `rebuild`, `pause`, `resume`, `replay`;
+//! and `event-schema check|update` on the bank's events (`examples/bank/events.lock.json`).
 //!
 //! The stores are the bank example's: the SQLite file `chronicle-bank.db` unless
 //! `--database-url`/`DATABASE_URL` names another file or a Postgres database; the views are in the
@@ -9,6 +10,7 @@ use std::error::Error;
 use std::process::ExitCode;
 
 use bank::views::{AccountBalances, TopAccounts};
+use chronicle::event_schema::EventSchemas;
 use chronicle::{EventSource, PostgresReadStore, PostgresStore, SqlReadStore, SqliteReadStore, SqliteStore};
 use chronicle_cli::{fail, AppCli, AppCommands};
 
@@ -33,11 +35,13 @@ async fn main() -> ExitCode {
 }
 
 // ANCHOR: embedded
-/// The bank's views, registered once: both are written once for either engine.
+/// The bank's views, registered once (both are written once for either engine), and its events
+/// for the event-schema gate.
 fn commands<S: EventSource + Clone>(store: S, views: SqlReadStore) -> AppCommands<S> {
     AppCommands::new(store)
         .projection(AccountBalances::default, views.clone())
         .projection(TopAccounts::default, views)
+        .event_schemas(EventSchemas::new().aggregate::<bank::Account>())
 }
 // ANCHOR_END: embedded
 

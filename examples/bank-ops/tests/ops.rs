@@ -171,3 +171,54 @@ async fn the_banks_binary_pauses_rebuilds_and_replays_its_views() {
         "holds the live read model",
     );
 }
+
+/// `event-schema check` passes on the lock file the bank commits, and fails on one recorded by a
+/// release whose deposit amount was text, naming the event, version and field; `update` records.
+#[test]
+fn the_banks_binary_runs_the_event_schema_gate() {
+    let file = support::TempFile::new("bank-ops-gate");
+    let url = format!("sqlite:{}", file.path().display());
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/../bank/events.lock.json");
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        command_line::run(env!("CARGO_BIN_EXE_bank-ops"), &all)
+    };
+    let passed = stdout(&run(&["event-schema", "check", "--lock", committed]));
+    assert!(passed.contains("3 event shapes agree with"), "{passed}");
+
+    let lock = support::TempFile::new("bank-ops-lock");
+    let lock_path = lock.path().display().to_string();
+    let altered = std::fs::read_to_string(committed)
+        .expect("the committed lock")
+        .replacen(
+            "\"format\": \"int64\",\n              \"type\": \"integer\"",
+            "\"type\": \"string\"",
+            1,
+        );
+    std::fs::write(lock.path(), altered).expect("an altered lock");
+    let refused = run(&["event-schema", "check", "--lock", &lock_path]);
+    fails_with(&refused, "the events disagree with the lock file");
+    let report = String::from_utf8_lossy(&refused.stdout);
+    for expected in [
+        "`bank.AccountOpened` version 1 (`bank::AccountOpened`) changed its stored shape without a new version",
+        "field `overdraft_limit` retyped: was {\"type\":\"string\"}, is {\"format\":\"int64\",\"type\":\"integer\"}",
+        "bump it to `version = 2`",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+    }
+    let recorded = json(&run(&[
+        "event-schema",
+        "update",
+        "--lock",
+        &lock_path,
+        "--output",
+        "json",
+    ]));
+    assert_eq!(recorded["ok"], true, "{recorded}");
+    assert_eq!(
+        std::fs::read_to_string(lock.path()).unwrap(),
+        std::fs::read_to_string(committed).unwrap(),
+        "update records exactly what the bank commits"
+    );
+}

@@ -5,10 +5,11 @@ pub mod views;
 
 // ANCHOR: events
 use chronicle::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An account was opened with an overdraft limit.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "bank.AccountOpened", version = 1)]
 pub struct AccountOpened {
     pub account_id: String,
@@ -17,7 +18,7 @@ pub struct AccountOpened {
 }
 
 /// Money was paid into an account.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "bank.MoneyDeposited")]
 pub struct MoneyDeposited {
     pub account_id: String,
@@ -25,7 +26,7 @@ pub struct MoneyDeposited {
 }
 
 /// Money was taken out of an account.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "bank.MoneyWithdrawn")]
 pub struct MoneyWithdrawn {
     pub account_id: String,

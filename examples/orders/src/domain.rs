@@ -2,10 +2,11 @@
 
 // ANCHOR: events
 use chronicle::prelude::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A customer opened an order.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "shop.OrderCreated")]
 pub struct OrderCreated {
     pub order_id: String,
@@ -13,7 +14,7 @@ pub struct OrderCreated {
 }
 
 /// An item was put into an order.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "shop.ItemAdded")]
 pub struct ItemAdded {
     pub order_id: String,
@@ -23,7 +24,7 @@ pub struct ItemAdded {
 }
 
 /// The order left the warehouse.
-#[derive(Event, Serialize, Deserialize, Debug, Clone)]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Debug, Clone)]
 #[event(name = "shop.OrderShipped")]
 pub struct OrderShipped {
     pub order_id: String,
