@@ -22,8 +22,12 @@ mod blue_green;
 #[allow(dead_code)]
 #[path = "../../book/listings/compiler_says_no.rs"]
 mod compiler_says_no;
+#[path = "../../book/listings/event_schema.rs"]
+mod event_schema;
 #[path = "../../book/listings/evolving_events.rs"]
 mod evolving_events;
+#[path = "../../book/listings/forgetting.rs"]
+mod forgetting;
 #[path = "../../book/listings/harness.rs"]
 mod harness;
 #[path = "../../book/listings/inline.rs"]
@@ -35,10 +39,6 @@ mod mariadb;
 // Its `trace_to_stdout` is what a service's `main` calls; the test sets the subscriber on its own
 // thread instead, beside the other tests of this binary.
 #[allow(dead_code)]
-#[path = "../../book/listings/event_schema.rs"]
-mod event_schema;
-#[path = "../../book/listings/forgetting.rs"]
-mod forgetting;
 #[path = "../../book/listings/observability.rs"]
 mod observability;
 #[path = "../../book/listings/portable.rs"]
