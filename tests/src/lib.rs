@@ -108,6 +108,10 @@ pub mod book_admin {}
 #[doc = include_str!("../../book/src/roles.md")]
 pub mod book_roles {}
 
+/// The rules-across-aggregates chapter.
+#[doc = include_str!("../../book/src/cross-aggregate.md")]
+pub mod book_cross_aggregate {}
+
 /// The tenants chapter.
 #[doc = include_str!("../../book/src/tenants.md")]
 pub mod book_tenants {}

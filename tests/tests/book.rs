@@ -22,6 +22,8 @@ mod blue_green;
 #[allow(dead_code)]
 #[path = "../../book/listings/compiler_says_no.rs"]
 mod compiler_says_no;
+#[path = "../../book/listings/cross_aggregate.rs"]
+mod cross_aggregate;
 #[path = "../../book/listings/event_schema.rs"]
 mod event_schema;
 #[path = "../../book/listings/evolving_events.rs"]
