@@ -4,6 +4,7 @@
 //! own rule checked after and compensated. Tested on Postgres with concurrent commands.
 
 use chronicle::prelude::*;
+use chronicle::sqlx::PgConnection;
 use serde::{Deserialize, Serialize};
 
 // ANCHOR: reservation
@@ -376,6 +377,34 @@ pub async fn lend<S: EventStore>(
 }
 // ANCHOR_END: lend
 
+// ANCHOR: reaction
+/// Every account opened gets a welcome bonus: a projection whose handler sends a command. Its
+/// read model is only its checkpoint (the bank's own views keep the balances).
+pub struct WelcomeBonus {
+    pub bank: Chronicle<PostgresStore>,
+}
+
+#[projection(name = "bank.welcome_bonus", version = 1)]
+impl WelcomeBonus {
+    #[on]
+    async fn opened(
+        &self,
+        event: &bank::AccountOpened,
+        meta: &RecordedEvent,
+        _db: &mut PgConnection,
+    ) -> Result<(), CommandError<bank::BankError>> {
+        // The same command id each time this event is handled: after a crash, and in a rebuild,
+        // the deposit is re-submitted and executed once.
+        let context = meta.reaction("bank.welcome_bonus", 0);
+        let deposit = bank::Deposit {
+            account_id: event.account_id.clone(),
+            amount: 10,
+        };
+        self.bank.execute_with(deposit, context).await.map(drop)
+    }
+}
+// ANCHOR_END: reaction
+
 #[cfg(test)]
 mod tests {
     use chronicle_tests::support;
@@ -461,6 +490,51 @@ mod tests {
             }
         }
         assert_eq!(lent, LOAN_LIMIT);
+        support::drop_schema(store.pool(), store.schema()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reaction_replayed_sends_its_command_once() {
+        use std::time::Duration;
+
+        use chronicle::Locations as _;
+
+        let store = support::postgres_store().await;
+        let read = support::postgres_read_store_beside(&store).await;
+        let bank = Chronicle::new(store.clone());
+        let opened = bank
+            .execute_with(
+                bank::OpenAccount {
+                    account_id: "a-1".into(),
+                    owner: "Ada".into(),
+                    overdraft_limit: 0,
+                },
+                CommandContext::new().actor("ada"),
+            )
+            .await
+            .unwrap();
+        let balance = || async { bank.load::<bank::Account>("a-1").await.unwrap().state.balance() };
+        // Applied twice, as after a crash before the checkpoint: the first runner, then a second
+        // one reading from the start (the projection's checkpoint deleted under it).
+        for _ in 0..2 {
+            let runner =
+                ProjectionRunner::new(store.clone(), read.clone(), WelcomeBonus { bank: bank.clone() })
+                    .spawn();
+            runner
+                .wait_until_caught_up(Duration::from_secs(30))
+                .await
+                .unwrap();
+            runner.stop().await.into_result().unwrap();
+            assert_eq!(balance().await, 10, "the bonus once");
+            read.delete_checkpoint("bank.welcome_bonus").await.unwrap();
+        }
+        let history = bank.history::<bank::Account>("a-1").await.unwrap();
+        assert_eq!(history.len(), 2, "opened, and one bonus");
+        let (opening, bonus) = (&history[0], &history[1]);
+        assert_eq!(bonus.metadata.correlation_id, opening.metadata.correlation_id);
+        assert_eq!(bonus.metadata.causation_id, opening.event_id);
+        assert_eq!(bonus.metadata.actor.as_deref(), Some("ada"));
+        assert_eq!(opened.stream_version, 1);
         support::drop_schema(store.pool(), store.schema()).await;
     }
 

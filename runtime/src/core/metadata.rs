@@ -73,6 +73,22 @@ impl CommandContext {
         self
     }
 
+    /// The context of the `index`-th command that `reactor` (a process manager's or a
+    /// reacting projection's name) sends in reaction to the event `event_id` with `metadata`:
+    /// the same request (its correlation id and actor), caused by that event, and a command id
+    /// derived from the three (a UUID v5), so that reacting to the event again — after a crash,
+    /// in a replay — re-submits the same command, which is then executed at most once.
+    pub fn reacting_to(event_id: Uuid, metadata: &Metadata, reactor: &str, index: u32) -> Self {
+        let name = format!("{reactor}\u{1f}{index}");
+        Self {
+            command_id: Some(Uuid::new_v5(&event_id, name.as_bytes())),
+            correlation_id: Some(metadata.correlation_id),
+            causation_id: Some(event_id),
+            actor: metadata.actor.clone(),
+            extra: Map::new(),
+        }
+    }
+
     /// Resolves the defaults into the metadata stored with each event of the command.
     pub(crate) fn into_metadata(self) -> Metadata {
         let command_id = self.command_id.unwrap_or_else(Uuid::new_v4);
@@ -83,5 +99,40 @@ impl CommandContext {
             actor: self.actor,
             extra: self.extra,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> Metadata {
+        CommandContext::new().actor("ada").into_metadata()
+    }
+
+    #[test]
+    fn a_reaction_is_the_same_command_each_time_and_follows_its_event() {
+        let (event, upstream) = (Uuid::new_v4(), metadata());
+        let first = CommandContext::reacting_to(event, &upstream, "billing", 0).into_metadata();
+        let again = CommandContext::reacting_to(event, &upstream, "billing", 0).into_metadata();
+        assert_eq!(first, again, "reacting again gives the same command id");
+        assert_eq!(first.correlation_id, upstream.correlation_id);
+        assert_eq!(first.causation_id, event);
+        assert_eq!(first.actor.as_deref(), Some("ada"));
+        // Another command of the reaction, another reactor, or another event: another command.
+        let ids = [
+            CommandContext::reacting_to(event, &upstream, "billing", 1),
+            CommandContext::reacting_to(event, &upstream, "shipping", 0),
+            CommandContext::reacting_to(Uuid::new_v4(), &upstream, "billing", 0),
+            // The separator keeps ("a", 10) and ("a1", 0) apart.
+            CommandContext::reacting_to(event, &upstream, "billing1", 0),
+        ]
+        .map(|context| context.into_metadata().command_id);
+        assert!(ids.iter().all(|id| *id != first.command_id), "{ids:?}");
+        let (ten, one_zero) = (
+            CommandContext::reacting_to(event, &upstream, "a", 10).into_metadata(),
+            CommandContext::reacting_to(event, &upstream, "a1", 0).into_metadata(),
+        );
+        assert_ne!(ten.command_id, one_zero.command_id);
     }
 }

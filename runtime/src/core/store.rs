@@ -68,6 +68,17 @@ pub struct RecordedEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl RecordedEvent {
+    /// The context of the `index`-th command `reactor` sends in reaction to this event
+    /// ([`CommandContext::reacting_to`](crate::CommandContext::reacting_to)): same correlation
+    /// and actor, caused by this event, and a command id derived from it, so that a reaction
+    /// repeated after a crash or in a replay is executed once. Send it through a handle bound to
+    /// the event's tenant.
+    pub fn reaction(&self, reactor: &str, index: u32) -> super::metadata::CommandContext {
+        super::metadata::CommandContext::reacting_to(self.event_id, &self.metadata, reactor, index)
+    }
+}
+
 /// One stream of the log as a listing shows it ([`EventStore::list_streams`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSummary {
