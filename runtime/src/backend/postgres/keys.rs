@@ -7,10 +7,11 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::errors::store_error;
 use super::schema::table_comment;
+use super::statements::Statements;
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
-use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject, SubjectKey};
+use crate::core::pii::keys::{missing, Forgotten, KeyState, KeyStore, Subject};
 use crate::core::pii::payload::Sealed;
 use crate::core::pii::seal::generate_key;
 use crate::core::store::RecordedEvent;
@@ -35,7 +36,7 @@ impl PostgresKeyStore {
         let statement = |name| section(KEYS_SQL, name).replace("{schema}", schema);
         Self {
             pool,
-            keys: statement("keys"),
+            keys: keys_statement(schema),
             create_keys: statement("create_keys"),
             forget: statement("forget"),
             forget_snapshots: statement("forget_snapshots"),
@@ -67,18 +68,15 @@ async fn read_keys<'e>(
             let id: String = row.try_get("subject").map_err(store_error)?;
             let subject = Subject::new(Tenant::of_stored(&tenant), id);
             let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
-            let state = match key {
-                None => KeyState::Forgotten,
-                Some(bytes) => {
-                    KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| StoreError::Corrupt {
-                        table: "chronicle_subject_keys",
-                        detail: format!("the key of subject {subject} is not 32 bytes"),
-                    })?)
-                }
-            };
+            let state = KeyState::from_column(&subject, key)?;
             Ok((subject, state))
         })
         .collect()
+}
+
+/// The `keys` statement on `schema`'s key table.
+pub(super) fn keys_statement(schema: &str) -> String {
+    section(KEYS_SQL, "keys").replace("{schema}", schema)
 }
 
 /// Opens the sealed fields of `events` with `schema`'s key table, read on `connection` (an
@@ -86,15 +84,14 @@ async fn read_keys<'e>(
 /// keys were created before the append, by the writer's key lookup.
 pub(super) async fn reveal_on(
     connection: &mut PgConnection,
-    schema: &str,
+    sql: &Statements,
     events: &mut [RecordedEvent],
 ) -> Result<(), StoreError> {
     let sealed = Sealed::of(events);
     if sealed.is_empty() {
         return Ok(());
     }
-    let statement = section(KEYS_SQL, "keys").replace("{schema}", schema);
-    let found = read_keys(&mut *connection, &statement, &sealed.subjects).await?;
+    let found = read_keys(&mut *connection, &sql.subject_keys, &sealed.subjects).await?;
     sealed.open(events, &found)
 }
 
@@ -140,7 +137,7 @@ impl KeyStore for PostgresKeyStore {
     ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(async move {
             let found = self.read(subjects).await?;
-            let missing: Vec<&Subject> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
+            let missing = missing(subjects, &found);
             if missing.is_empty() {
                 return Ok(found);
             }

@@ -105,6 +105,8 @@ pub(super) struct Statements {
     pub(super) inline_prepared_version: String,
     pub(super) inline_mark_prepared: String,
     pub(super) inline_replay: String,
+    /// The key table's lookup, for inline projections opening `#[pii]` fields in the append.
+    pub(super) subject_keys: String,
     /// The notification channel of the schema's appends.
     pub(super) channel: String,
 }
@@ -119,6 +121,7 @@ impl Statements {
         };
         Self {
             migrate: MIGRATE_SQL.replace("{schema}", schema),
+            subject_keys: super::keys::keys_statement(schema),
             append_one: statement("append_one"),
             append_many: statement("append_many"),
             stored_event_ids: statement("stored_event_ids"),

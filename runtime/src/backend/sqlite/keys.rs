@@ -9,7 +9,7 @@ use super::errors::store_error;
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
-use crate::core::pii::keys::{Forgotten, KeyState, KeyStore, Subject, SubjectKey};
+use crate::core::pii::keys::{missing, Forgotten, KeyState, KeyStore, Subject};
 use crate::core::pii::seal::generate_key;
 use crate::core::tenant::Tenant;
 
@@ -40,15 +40,7 @@ impl SqliteKeyStore {
                 let id: String = row.try_get("subject").map_err(store_error)?;
                 let subject = Subject::new(Tenant::of_stored(&tenant), id);
                 let key: Option<Vec<u8>> = row.try_get("key").map_err(store_error)?;
-                let state = match key {
-                    None => KeyState::Forgotten,
-                    Some(bytes) => KeyState::Active(SubjectKey::from_slice(&bytes).ok_or_else(|| {
-                        StoreError::Corrupt {
-                            table: "chronicle_subject_keys",
-                            detail: format!("the key of subject {subject} is not 32 bytes"),
-                        }
-                    })?),
-                };
+                let state = KeyState::from_column(&subject, key)?;
                 Ok((subject, state))
             })
             .collect()
@@ -69,7 +61,7 @@ impl KeyStore for SqliteKeyStore {
     ) -> BoxFuture<'a, Result<HashMap<Subject, KeyState>, StoreError>> {
         Box::pin(async move {
             let found = self.read(subjects).await?;
-            let missing: Vec<&Subject> = subjects.iter().filter(|s| !found.contains_key(*s)).collect();
+            let missing = missing(subjects, &found);
             if missing.is_empty() {
                 return Ok(found);
             }

@@ -75,6 +75,33 @@ pub enum KeyState {
     Forgotten,
 }
 
+impl KeyState {
+    /// What a key table's `key` column holds for `subject`: its key, or NULL for a tombstone.
+    /// Anything but 32 bytes is a corrupt row.
+    pub fn from_column(subject: &Subject, key: Option<Vec<u8>>) -> Result<Self, StoreError> {
+        match key {
+            None => Ok(Self::Forgotten),
+            Some(bytes) => {
+                SubjectKey::from_slice(&bytes)
+                    .map(Self::Active)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        table: "chronicle_subject_keys",
+                        detail: format!("the key of subject {subject} is not 32 bytes"),
+                    })
+            }
+        }
+    }
+}
+
+/// The subjects among `wanted` that `found` holds neither a key nor a tombstone for: those a
+/// writer creates keys for.
+pub fn missing<'a>(wanted: &'a [Subject], found: &HashMap<Subject, KeyState>) -> Vec<&'a Subject> {
+    wanted
+        .iter()
+        .filter(|subject| !found.contains_key(*subject))
+        .collect()
+}
+
 /// What [`KeyStore::forget`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forgotten {
