@@ -3,7 +3,7 @@
 //! whole log (a subscription reads every tenant), so the tool counts these in the event table,
 //! by its `(tenant, position)` index.
 
-use chronicle::sqlx::{self, Row as _};
+use chronicle::sqlx;
 use chronicle::{Checkpoint, Tenant};
 use chrono::{DateTime, Utc};
 
@@ -23,11 +23,14 @@ pub(crate) struct TenantBehind {
     pub(crate) oldest_recorded_at: Option<DateTime<Utc>>,
 }
 
+// Times as RFC 3339 text on both engines (SQLite keeps them so), so that one decoding serves both.
 const PG_TOTALS: &str = r#"SELECT count(*) AS events, max(position) AS head,
-    (SELECT recorded_at FROM "{schema}".chronicle_events WHERE tenant = $1 ORDER BY position DESC LIMIT 1) AS last
+    (SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+     FROM "{schema}".chronicle_events WHERE tenant = $1 ORDER BY position DESC LIMIT 1) AS last
 FROM "{schema}".chronicle_events WHERE tenant = $1"#;
 // A checkpoint covers what committed at or before it in (transaction, position) order.
-const PG_BEHIND: &str = r#"SELECT count(*) AS events, min(recorded_at) AS oldest
+const PG_BEHIND: &str = r#"SELECT count(*) AS events,
+    to_char(min(recorded_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS oldest
 FROM "{schema}".chronicle_events
 WHERE tenant = $1 AND (transaction_id, position) > ($2::bigint::text::xid8, $3::bigint)"#;
 const SQLITE_TOTALS: &str = "SELECT COUNT(*) AS events, MAX(position) AS head,
@@ -45,46 +48,34 @@ fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// SQLite keeps times as RFC 3339 text.
-fn sqlite_time(text: Option<String>) -> Option<DateTime<Utc>> {
+/// A time as both engines give it here: RFC 3339 text.
+fn time(text: Option<String>) -> Option<DateTime<Utc>> {
     text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
         .map(|at| at.with_timezone(&Utc))
 }
 
 /// `tenant`'s totals in `log`.
 pub(crate) async fn totals(log: &Log, tenant: &Tenant) -> Result<TenantTotals, CliError> {
-    match log {
+    let (events, head, last): (i64, Option<i64>, Option<String>) = match log {
         Log::Postgres(store) => {
-            let row = sqlx::query(&PG_TOTALS.replace("{schema}", store.schema()))
+            sqlx::query_as(&PG_TOTALS.replace("{schema}", store.schema()))
                 .bind(tenant.as_str())
                 .fetch_one(store.pool())
                 .await
-                .map_err(unreadable)?;
-            Ok(TenantTotals {
-                events: unsigned(row.try_get("events").map_err(unreadable)?),
-                head_position: row
-                    .try_get::<Option<i64>, _>("head")
-                    .map_err(unreadable)?
-                    .map(unsigned),
-                head_recorded_at: row.try_get("last").map_err(unreadable)?,
-            })
         }
         Log::Sqlite(store) => {
-            let row = sqlx::query(SQLITE_TOTALS)
+            sqlx::query_as(SQLITE_TOTALS)
                 .bind(tenant.as_str())
                 .fetch_one(store.pool())
                 .await
-                .map_err(unreadable)?;
-            Ok(TenantTotals {
-                events: unsigned(row.try_get("events").map_err(unreadable)?),
-                head_position: row
-                    .try_get::<Option<i64>, _>("head")
-                    .map_err(unreadable)?
-                    .map(unsigned),
-                head_recorded_at: sqlite_time(row.try_get("last").map_err(unreadable)?),
-            })
         }
     }
+    .map_err(unreadable)?;
+    Ok(TenantTotals {
+        events: unsigned(events),
+        head_position: head.map(unsigned),
+        head_recorded_at: time(last),
+    })
 }
 
 /// `tenant`'s events in `log` after `checkpoint`.
@@ -94,31 +85,26 @@ pub(crate) async fn behind(
     checkpoint: Checkpoint,
 ) -> Result<TenantBehind, CliError> {
     let clamp = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-    match log {
+    let (events, oldest): (i64, Option<String>) = match log {
         Log::Postgres(store) => {
-            let row = sqlx::query(&PG_BEHIND.replace("{schema}", store.schema()))
+            sqlx::query_as(&PG_BEHIND.replace("{schema}", store.schema()))
                 .bind(tenant.as_str())
                 .bind(clamp(checkpoint.transaction_id))
                 .bind(clamp(checkpoint.position))
                 .fetch_one(store.pool())
                 .await
-                .map_err(unreadable)?;
-            Ok(TenantBehind {
-                events: unsigned(row.try_get("events").map_err(unreadable)?),
-                oldest_recorded_at: row.try_get("oldest").map_err(unreadable)?,
-            })
         }
         Log::Sqlite(store) => {
-            let row = sqlx::query(SQLITE_BEHIND)
+            sqlx::query_as(SQLITE_BEHIND)
                 .bind(tenant.as_str())
                 .bind(clamp(checkpoint.position))
                 .fetch_one(store.pool())
                 .await
-                .map_err(unreadable)?;
-            Ok(TenantBehind {
-                events: unsigned(row.try_get("events").map_err(unreadable)?),
-                oldest_recorded_at: sqlite_time(row.try_get("oldest").map_err(unreadable)?),
-            })
         }
     }
+    .map_err(unreadable)?;
+    Ok(TenantBehind {
+        events: unsigned(events),
+        oldest_recorded_at: time(oldest),
+    })
 }

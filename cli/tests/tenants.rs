@@ -202,6 +202,7 @@ async fn tenant_filters_streams_events_traces_and_dead_letters() {
     assert_eq!(picky_row(&of_globex)["events_behind"], 2, "{of_globex}");
     assert_eq!(picky_row(&of_acme)["dead_letters"], 1);
     assert_eq!(picky_row(&of_globex)["dead_letters"], 0);
+    assert!(of_acme["head_recorded_at"].is_string(), "{of_acme}");
     let whole = json(&chronicle(&args(&["status", "--output", "json"])));
     assert_eq!(whole["event_count"], 7, "{whole}");
     assert!(whole.get("tenant").is_none(), "{whole}");
@@ -296,4 +297,34 @@ async fn forget_destroys_one_tenants_subject() {
         shown("globex")
     );
     support::drop_schema(store.pool(), store.schema()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_one_tenants_events_in_a_sqlite_log() {
+    let file = support::TempFile::new("cli-tenants");
+    let store = support::sqlite_store_in(&file).await;
+    let app = Chronicle::new(store);
+    let tenant = |id| Tenant::new(id).expect("plain");
+    let (acme, globex) = (app.for_tenant(tenant("acme")), app.for_tenant(tenant("globex")));
+    acme.execute(open("a-1")).await.expect("acme's account");
+    acme.execute(bank::Deposit {
+        account_id: "a-1".into(),
+        amount: 5,
+    })
+    .await
+    .expect("acme's deposit");
+    let last = globex.execute(open("a-1")).await.expect("globex's account");
+    let url = format!("sqlite:{}", file.path().display());
+    let status = |tenant: &str| {
+        json(&chronicle(
+            &["--database-url", url.as_str(), "status", "--tenant", tenant, "--output", "json"]
+                .map(String::from),
+        ))
+    };
+    let (of_acme, of_globex) = (status("acme"), status("globex"));
+    assert_eq!(of_acme["event_count"], 2, "{of_acme}");
+    assert_eq!(of_globex["event_count"], 1, "{of_globex}");
+    assert_eq!(of_globex["head_position"], last.position.expect("a position"), "{of_globex}");
+    assert!(of_acme["head_recorded_at"].is_string(), "the newest event's time: {of_acme}");
+    assert_eq!(status("nobody")["event_count"], 0);
 }
