@@ -12,6 +12,10 @@ use chronicle_admin::Admin;
 use chronicle_tests::support::{self, TempFile};
 use tower::ServiceExt as _;
 
+mod router;
+
+use router::page;
+
 const VIEW: &str = "audit.view";
 
 /// A checkpoint row and a dead letter at position 1, through the read store's own API.
@@ -57,19 +61,6 @@ fn skip(token: Option<&str>) -> Request<Body> {
     request
         .body(Body::from(format!("action=skip&projection={VIEW}&position=1")))
         .expect("a request")
-}
-
-async fn page(router: &axum::Router, path: &str) -> (StatusCode, String) {
-    let response = router
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("a request"))
-        .await
-        .expect("an answer");
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("the body");
-    (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
 }
 
 async fn a_skip_is_audited(read: SqlReadStore, events: SqliteStore) {

@@ -1,8 +1,7 @@
 //! `?tenant=`: the streams pages show one tenant's streams, and the dead-letter page the letters
 //! of one tenant's events, on a SQLite log where two tenants wrote the same stream.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use chronicle::{
     Chronicle, DeadLetter, EventStore as _, ReadStore, ReadTransaction as _, SqlReadStore, SqliteReadStore,
     Tenant,
@@ -10,22 +9,12 @@ use chronicle::{
 use chronicle_admin::Admin;
 use chronicle_tests::conformance::write::{deposit, open};
 use chronicle_tests::support::{self, TempFile};
-use tower::ServiceExt as _;
+
+mod router;
+
+use router::page;
 
 const VIEW: &str = "tenants.view";
-
-async fn page(router: &axum::Router, path: &str) -> (StatusCode, String) {
-    let response = router
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("a request"))
-        .await
-        .expect("an answer");
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("the body");
-    (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
-}
 
 /// A dead letter of `VIEW` for the event at `position`, through the read store's own API.
 async fn a_dead_letter(read: &SqlReadStore, event: &chronicle::RecordedEvent) {
