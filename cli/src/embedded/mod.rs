@@ -240,7 +240,14 @@ impl<S> AppCommands<S> {
         format: Output,
         out: &mut impl std::io::Write,
     ) -> Result<(), CliError> {
-        let shapes = self.event_schemas.shapes().len();
+        // Each stored name and version once (an event of two aggregates is collected twice).
+        let shapes = self
+            .event_schemas
+            .shapes()
+            .iter()
+            .map(|shape| (shape.name, shape.version))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         if shapes == 0 {
             return Err(CliError::Invalid(
                 "no event types are registered: give them with `AppCommands::event_schemas`".to_owned(),
