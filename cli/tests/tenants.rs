@@ -317,14 +317,29 @@ async fn status_counts_one_tenants_events_in_a_sqlite_log() {
     let url = format!("sqlite:{}", file.path().display());
     let status = |tenant: &str| {
         json(&chronicle(
-            &["--database-url", url.as_str(), "status", "--tenant", tenant, "--output", "json"]
-                .map(String::from),
+            &[
+                "--database-url",
+                url.as_str(),
+                "status",
+                "--tenant",
+                tenant,
+                "--output",
+                "json",
+            ]
+            .map(String::from),
         ))
     };
     let (of_acme, of_globex) = (status("acme"), status("globex"));
     assert_eq!(of_acme["event_count"], 2, "{of_acme}");
     assert_eq!(of_globex["event_count"], 1, "{of_globex}");
-    assert_eq!(of_globex["head_position"], last.position.expect("a position"), "{of_globex}");
-    assert!(of_acme["head_recorded_at"].is_string(), "the newest event's time: {of_acme}");
+    assert_eq!(
+        of_globex["head_position"],
+        last.position.expect("a position"),
+        "{of_globex}"
+    );
+    assert!(
+        of_acme["head_recorded_at"].is_string(),
+        "the newest event's time: {of_acme}"
+    );
     assert_eq!(status("nobody")["event_count"], 0);
 }
