@@ -94,7 +94,8 @@ impl KeyState {
 }
 
 /// The subjects among `wanted` that `found` holds neither a key nor a tombstone for: those a
-/// writer creates keys for.
+/// writer creates keys for. (The key tables of the SQL stores use it.)
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub fn missing<'a>(wanted: &'a [Subject], found: &HashMap<Subject, KeyState>) -> Vec<&'a Subject> {
     wanted
         .iter()
