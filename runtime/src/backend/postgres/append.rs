@@ -175,7 +175,7 @@ impl Database {
             .await?;
         let inserted = self.insert(&mut tx, commands).await?;
         let mut recorded = recorded(commands, &inserted);
-        if let Err(error) = super::keys::reveal_on(&mut tx, &self.sql, &mut recorded).await {
+        if let Err(error) = super::keys::reveal_on(&mut tx, &self.sql.subject_keys, &mut recorded).await {
             tx.rollback().await?;
             return Ok(Err(WriteFailure::Store(error)));
         }

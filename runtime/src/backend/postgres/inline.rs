@@ -184,7 +184,7 @@ async fn prepare_one(
             .iter()
             .map(|row| event_row(row).map_err(store_error)?.into_recorded())
             .collect::<Result<Vec<_>, StoreError>>()?;
-        super::keys::reveal_on(&mut tx, sql, &mut events).await?;
+        super::keys::reveal_on(&mut tx, &sql.subject_keys, &mut events).await?;
         let Some(last) = events.last() else { break };
         after = i64::try_from(last.position).unwrap_or(i64::MAX);
         projection.apply_all(&events, &mut tx).await.map_err(failed)?;

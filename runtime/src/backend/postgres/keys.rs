@@ -7,7 +7,6 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::errors::store_error;
 use super::schema::table_comment;
-use super::statements::Statements;
 use crate::backend::sql::section;
 use crate::core::error::StoreError;
 use crate::core::future::BoxFuture;
@@ -84,14 +83,14 @@ pub(super) fn keys_statement(schema: &str) -> String {
 /// keys were created before the append, by the writer's key lookup.
 pub(super) async fn reveal_on(
     connection: &mut PgConnection,
-    sql: &Statements,
+    lookup: &str,
     events: &mut [RecordedEvent],
 ) -> Result<(), StoreError> {
     let sealed = Sealed::of(events);
     if sealed.is_empty() {
         return Ok(());
     }
-    let found = read_keys(&mut *connection, &sql.subject_keys, &sealed.subjects).await?;
+    let found = read_keys(&mut *connection, lookup, &sealed.subjects).await?;
     sealed.open(events, &found)
 }
 
