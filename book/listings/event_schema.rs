@@ -28,7 +28,9 @@ fn gate(schemas: EventSchemas, lock: &str) {
 #[test]
 fn the_bank_events_agree_with_their_lock_file() {
     gate(
-        EventSchemas::new().aggregate::<bank::Account>(),
+        EventSchemas::new()
+            .aggregate::<bank::Account>()
+            .aggregate::<bank::transfer::Transfer>(),
         "examples/bank/events.lock.json",
     );
 }

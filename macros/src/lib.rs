@@ -9,6 +9,7 @@ mod aggregate;
 mod command;
 mod common;
 mod event;
+mod process;
 mod projection;
 mod query;
 #[cfg(test)]
@@ -44,6 +45,15 @@ pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
     projection::attribute(args.into(), item.into()).into()
+}
+
+/// Turns a process manager's `impl` block into a process manager (a saga): `#[on(correlate =
+/// field)]` methods react to events of any aggregate, `#[rejected]` methods to the rejection of
+/// a command it sent, and one `#[deadline]` method to a deadline it set, each deciding through
+/// `&mut Process<Self>`. Required: `#[process_manager(name = "transfer", commands(A, B))]`.
+#[proc_macro_attribute]
+pub fn process_manager(args: TokenStream, item: TokenStream) -> TokenStream {
+    process::attribute(args.into(), item.into()).into()
 }
 
 /// Derives `chronicle::Query`: `#[query(output = Option<i64>, read_model = AccountBalances)]`.

@@ -13,14 +13,20 @@ pub use crate::core::event::{
     const_str_eq, decode_payload, encode_payload, upcast_event, DecodeError, Event, EventSet, UpcastFrom,
 };
 pub use crate::core::future::BoxFuture;
+pub use crate::core::metadata::CommandContext;
 pub use crate::core::pii::{PiiField, Redact};
 pub use crate::core::projection::{BatchFailure, Projection};
 pub use crate::core::query::{Answer, Query, ReadOnly};
 pub use crate::core::read_store::{ReadConnection, ReadStore};
 pub use crate::core::shape::{Describe, DescribeWithSchema, DescribeWithout, EventShape};
+pub use crate::core::store::EventStore;
 pub use crate::core::store::RecordedEvent;
+pub use crate::process::{
+    send_command, CrashPoint, Process, ProcessCommand, ProcessManager, RejectedBy, Sent,
+};
+pub use crate::write::chronicle::Chronicle;
 pub use serde::{de::DeserializeOwned, Serialize};
-pub use serde_json::{to_value as to_json_value, Value as JsonValue};
+pub use serde_json::{from_value as from_json_value, to_value as to_json_value, Value as JsonValue};
 
 /// The per-engine row bounds [`FromSqlRow`](crate::FromSqlRow) is made of.
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
@@ -206,6 +212,33 @@ pub fn decode_run<E: Event>(run: &[RecordedEvent]) -> Result<Vec<E>, BatchFailur
 pub fn decode_for_projection<E: Event>(event: &RecordedEvent) -> Result<E, HandlerError> {
     decode_payload::<E>(event.event_version, &event.payload)
         .map_err(|error| HandlerError::new(crate::core::event::decode_error(event, error)))
+}
+
+/// What a command a process manager sends must be besides a command: recorded in its steps
+/// (serialized), compared by the test harness, and cloned to be sent again after a crash.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent by a process manager",
+    note = "a process manager's commands derive `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`: its steps record them"
+)]
+pub trait ProcessCommandBounds {}
+
+impl<T> ProcessCommandBounds for T where
+    T: std::fmt::Debug + Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+/// The event `E` a process manager's handler takes, read from `event`; an event that does not
+/// read is the error a runner treats as poison at once.
+pub fn decode_for_process<E: Event>(event: &RecordedEvent) -> Result<E, HandlerError> {
+    decode_payload::<E>(event.event_version, &event.payload)
+        .map_err(|error| HandlerError::new(crate::core::event::decode_error(event, error)))
+}
+
+/// A step records a command that no variant of the process manager's command enum has.
+pub fn unknown_process_command(process: &str, name: &str) -> HandlerError {
+    HandlerError::new(format!(
+        "process manager `{process}` recorded a command `{name}` it no longer sends: keep the command in `commands(...)` while steps that sent it may still be open"
+    ))
 }
 
 #[cfg(test)]

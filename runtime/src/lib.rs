@@ -42,6 +42,7 @@ extern crate self as chronicle;
 
 mod backend;
 mod core;
+mod process;
 mod read;
 mod write;
 
@@ -120,6 +121,13 @@ pub use crate::read::runner::{
 };
 pub use crate::read::status::{ProjectionStatus, RunnerState};
 
+#[doc(hidden)]
+pub use crate::process::CrashPoint;
+pub use crate::process::{
+    process_runner, Process, ProcessCommand, ProcessManager, ProcessProjection, RejectedBy, Rejection,
+    Scheduled, Sent,
+};
+
 pub use crate::backend::memory::MemoryStore;
 #[cfg(feature = "mysql")]
 pub use crate::backend::mysql::MySqlReadStore;
@@ -150,6 +158,10 @@ pub use ::redis;
 
 /// Turns an `impl` block into an aggregate. See the book's reference chapter.
 pub use chronicle_macros::aggregate;
+/// Turns a workflow's `impl` block into a [`ProcessManager`] (a saga), with `#[on(correlate =
+/// field)]` event handlers, `#[rejected]` handlers of the commands it sends and a `#[deadline]`
+/// handler. See the book's chapter on process managers.
+pub use chronicle_macros::process_manager;
 /// Turns a read model's `impl` block into a [`Projection`], with `#[on]` event handlers, an optional
 /// `#[reset]` method and `#[query]` methods answering [`Query`]s. See the book's reference chapter.
 pub use chronicle_macros::projection;
@@ -166,10 +178,11 @@ pub mod prelude {
     #[cfg(feature = "mysql")]
     pub use crate::MySqlReadStore;
     pub use crate::{
-        aggregate, projection, Aggregate, Chronicle, Command, CommandContext, CommandError, Envelope, Event,
-        EventSource, EventStore, Handle, HandlerError, MemoryStore, OnPoison, PartitionedRunner, Projection,
-        ProjectionError, ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt,
-        RecordedEvent, Redact, StoreError, Tenant,
+        aggregate, process_manager, process_runner, projection, Aggregate, Chronicle, Command,
+        CommandContext, CommandError, Envelope, Event, EventSource, EventStore, Handle, HandlerError,
+        MemoryStore, OnPoison, PartitionedRunner, Process, ProcessManager, Projection, ProjectionError,
+        ProjectionRunner, Query, QueryError, ReadOnly, ReadSide, ReadStore, Receipt, RecordedEvent, Redact,
+        StoreError, Tenant,
     };
     #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
     pub use crate::{sql, sql_as, Sql, SqlReadStore};

@@ -12,8 +12,10 @@
 
 use std::fmt::Debug;
 
+mod process;
 mod projection;
 
+pub use self::process::{ProcessTest, Then};
 pub use self::projection::{ProjectionTest, ProjectionTestError};
 
 use crate::core::aggregate::{Aggregate, Handle};

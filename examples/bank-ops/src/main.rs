@@ -41,7 +41,11 @@ fn commands<S: EventSource + Clone>(store: S, views: SqlReadStore) -> AppCommand
     AppCommands::new(store)
         .projection(AccountBalances::default, views.clone())
         .projection(TopAccounts::default, views)
-        .event_schemas(EventSchemas::new().aggregate::<bank::Account>())
+        .event_schemas(
+            EventSchemas::new()
+                .aggregate::<bank::Account>()
+                .aggregate::<bank::transfer::Transfer>(),
+        )
 }
 // ANCHOR_END: embedded
 

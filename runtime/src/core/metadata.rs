@@ -89,8 +89,9 @@ impl CommandContext {
         }
     }
 
-    /// Resolves the defaults into the metadata stored with each event of the command.
-    pub(crate) fn into_metadata(self) -> Metadata {
+    /// Resolves the defaults into the metadata stored with each event of the command (an id left
+    /// unset is generated here).
+    pub fn into_metadata(self) -> Metadata {
         let command_id = self.command_id.unwrap_or_else(Uuid::new_v4);
         Metadata {
             command_id,

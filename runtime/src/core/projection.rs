@@ -5,6 +5,8 @@
 //! feeds it from an [`EventSource`](crate::EventSource) in batches, each applied in one
 //! read-store transaction that also moves the projection's checkpoint.
 
+use std::time::Duration;
+
 use super::error::HandlerError;
 use super::future::BoxFuture;
 use super::partition::Partition;
@@ -63,6 +65,30 @@ pub trait Projection: Send + Sync + 'static {
         &'a self,
         connection: &'a mut <Self::Store as ReadStore>::Connection,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Work done on a batch before its transaction begins, each time the batch is tried: what
+    /// writes elsewhere than the read model (a process manager takes its steps here, appending to
+    /// the event store; on an embedded SQLite file the read store's transaction would hold the
+    /// file's one write lock those appends wait for). It must be idempotent: a batch whose commit
+    /// fails is prepared again. A failure names its event like [`apply_batch`](Self::apply_batch)'s,
+    /// and is retried and dead-lettered the same way. By default nothing is done.
+    fn prepare<'a>(&'a self, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), BatchFailure>> {
+        let _ = events;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Work done on the clock rather than on an event, by the leading runner after each batch
+    /// and each wake-up (a process manager fires its due deadlines here, outside any read-store
+    /// transaction). Returns how soon it wants to run again, which shortens the runner's wait;
+    /// `None` asks for nothing. A failure is logged and tried again at the next turn. By default
+    /// nothing is done.
+    fn tick(&self) -> BoxFuture<'_, Result<Option<Duration>, HandlerError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Called when a runner of the projection becomes the leader, before its first batch (a
+    /// process manager rebuilds its schedule of deadlines from the log then). By default nothing.
+    fn on_lead(&self) {}
 }
 
 /// What a runner knows a projection by: the name its checkpoint is stored under, the version

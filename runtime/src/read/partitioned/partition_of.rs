@@ -64,6 +64,10 @@ impl<P: Projection> Projection for PartitionOf<P> {
         self.inner.apply_batch(events, connection)
     }
 
+    fn prepare<'a>(&'a self, events: &'a [RecordedEvent]) -> BoxFuture<'a, Result<(), BatchFailure>> {
+        self.inner.prepare(events)
+    }
+
     fn reset<'a>(
         &'a self,
         _connection: &'a mut <P::Store as ReadStore>::Connection,

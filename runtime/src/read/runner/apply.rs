@@ -140,6 +140,9 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             version: self.version(),
             checkpoint: horizon,
         };
+        if let Err(failure) = self.projection.prepare(events).await {
+            return Ok(Applied::Failed(failure));
+        }
         let mut tx = P::Store::begin(&mut session.connection).await?;
         let applied = if one_at_a_time {
             apply_each(&*self.projection, events, tx.connection()).await

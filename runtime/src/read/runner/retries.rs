@@ -54,6 +54,10 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         let mut events = self.source.read_all(letter.position.saturating_sub(1), 1).await?;
         crate::core::pii::payload::reveal(&mut events, self.config.key_store.as_deref()).await?;
         let event = events.into_iter().find(|event| event.position == letter.position);
+        let prepared = match &event {
+            Some(event) => self.projection.prepare(std::slice::from_ref(event)).await,
+            None => Ok(()),
+        };
         let mut tx = P::Store::begin(&mut session.connection).await?;
         let error = match event {
             None => format!(
@@ -61,7 +65,13 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 letter.position
             ),
             Some(event) => {
-                match apply_each(&*self.projection, std::slice::from_ref(&event), tx.connection()).await {
+                let applied = match prepared {
+                    Ok(()) => {
+                        apply_each(&*self.projection, std::slice::from_ref(&event), tx.connection()).await
+                    }
+                    Err(failure) => Err(failure),
+                };
+                match applied {
                     Ok(()) => {
                         let positions = [letter.position];
                         self.store

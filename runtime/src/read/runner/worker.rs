@@ -69,6 +69,8 @@ struct Pacing {
     failures: u32,
     /// After a wake-up that found nothing to read: the next, shorter wait.
     settle: Option<Duration>,
+    /// How soon the projection's clock work ([`Projection::tick`]) asked to run again.
+    tick: Option<Duration>,
 }
 
 /// The outcome of one turn of the loop.
@@ -161,6 +163,9 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                     return Err(error);
                 }
             };
+            if held.session.is_some() && matches!(turn, Turn::Progress | Turn::Idle) {
+                pacing.tick = self.tick().await;
+            }
             self.after(turn, &mut held, &mut pacing).await;
         }
         self.release(held.session.take()).await;
@@ -168,6 +173,20 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             P::Store::close(spare).await;
         }
         Ok(())
+    }
+
+    /// The projection's clock work, while leading; how soon it wants to run again. A failure
+    /// is the status' last error, and the work is tried again at the next turn.
+    async fn tick(&self) -> Option<Duration> {
+        match self.projection.tick().await {
+            Ok(next) => next,
+            Err(error) => {
+                let message = error_chain(&error);
+                tracing::warn!(error = %message, "the projection's clock work failed; trying again");
+                self.set_error(message);
+                Some(self.config.retry.delay(1, RECONNECT_MAX))
+            }
+        }
     }
 
     /// Listens for appends, before reading, so that no append between the read and the wait
@@ -195,7 +214,8 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
                 let timeout = pacing
                     .settle
                     .unwrap_or(self.config.poll_interval)
-                    .min(self.config.lease / 3);
+                    .min(self.config.lease / 3)
+                    .min(pacing.tick.unwrap_or(Duration::MAX).max(SETTLE_MIN));
                 match self.wait(&mut held.listener, timeout).await {
                     Wake::Signalled => pacing.settle = Some(SETTLE_MIN),
                     Wake::Timeout => {
@@ -256,7 +276,10 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         let session = match session {
             Some(session) => session,
             None => match self.lead(spare).await? {
-                Some(new) => session.insert(new),
+                Some(new) => {
+                    self.projection.on_lead();
+                    session.insert(new)
+                }
                 None => return Ok(Turn::Standby),
             },
         };

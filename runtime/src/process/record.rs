@@ -1,0 +1,211 @@
+//! A process manager instance as its stream records it: one event per step, folded back into
+//! its state, what it has handled, its pending deadlines and the step whose commands are still
+//! to be sent.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::manager::ProcessManager;
+use crate::core::error::HandlerError;
+use crate::core::metadata::Metadata;
+use crate::core::store::RecordedEvent;
+
+/// The version of the step record's shape, stored as the step event's version.
+pub(crate) const STEP_VERSION: u32 = 1;
+
+/// One step: what it reacted to, the state after it, and what it decided.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StepRecord {
+    pub(crate) input: Input,
+    pub(crate) state: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) commands: Vec<SentCommand>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) scheduled: Vec<ScheduledRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) cancelled: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) finished: bool,
+}
+
+/// What a step reacted to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Input {
+    /// An event of the log.
+    Event {
+        event_id: Uuid,
+        event_type: String,
+        stream_id: String,
+        stream_version: u64,
+    },
+    /// What became of the commands of the step that reacted to `answers` (that step's input id).
+    Outcomes {
+        answers: Uuid,
+        outcomes: Vec<OutcomeRecord>,
+    },
+    /// A deadline that came due.
+    Deadline { deadline_id: Uuid },
+}
+
+impl Input {
+    /// The id that identifies the input among everything the instance reacts to, and that the
+    /// ids of the step's event, commands and deadlines are derived from.
+    pub(crate) fn id(&self) -> Uuid {
+        match self {
+            Self::Event { event_id, .. } => *event_id,
+            Self::Outcomes { answers, .. } => Uuid::new_v5(answers, b"outcomes"),
+            Self::Deadline { deadline_id } => *deadline_id,
+        }
+    }
+}
+
+/// A command a step sent, as recorded before it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SentCommand {
+    pub(crate) command_id: Uuid,
+    pub(crate) command: String,
+    pub(crate) payload: Value,
+}
+
+/// What became of one sent command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OutcomeRecord {
+    pub(crate) command_id: Uuid,
+    pub(crate) command: String,
+    /// `accepted` or `rejected`.
+    pub(crate) outcome: String,
+    /// The receipt (`stream@version`) or the rejection's message.
+    pub(crate) detail: String,
+    /// Whether a `#[rejected]` handler took the rejection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) handled: bool,
+}
+
+/// A deadline a step set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ScheduledRecord {
+    pub(crate) deadline_id: Uuid,
+    pub(crate) due_at: DateTime<Utc>,
+    pub(crate) deadline: Value,
+}
+
+/// The step whose commands have not been answered yet: the last one, when it sent any.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenStep {
+    pub(crate) input_id: Uuid,
+    pub(crate) commands: Vec<SentCommand>,
+    pub(crate) metadata: Metadata,
+}
+
+/// One instance, folded from its stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Instance<P: ProcessManager> {
+    pub(crate) stream_id: String,
+    pub(crate) version: u64,
+    pub(crate) state: P,
+    pub(crate) handled: HashSet<Uuid>,
+    pub(crate) pending: BTreeMap<Uuid, (DateTime<Utc>, P::Deadline)>,
+    pub(crate) finished: bool,
+    pub(crate) open: Option<OpenStep>,
+    /// The metadata of its newest step: the request it carries on.
+    pub(crate) metadata: Option<Metadata>,
+}
+
+impl<P: ProcessManager> Instance<P> {
+    /// An instance that has taken no step.
+    pub(crate) fn new(stream_id: String) -> Self {
+        Self {
+            stream_id,
+            version: 0,
+            state: P::default(),
+            handled: HashSet::new(),
+            pending: BTreeMap::new(),
+            finished: false,
+            open: None,
+            metadata: None,
+        }
+    }
+
+    /// The instance of `stream_id` from its recorded steps.
+    pub(crate) fn fold(stream_id: String, events: &[RecordedEvent]) -> Result<Self, HandlerError> {
+        let mut instance = Self::new(stream_id);
+        for event in events {
+            instance.apply(event)?;
+        }
+        Ok(instance)
+    }
+
+    /// Takes one recorded step into account.
+    pub(crate) fn apply(&mut self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let record = read_step(event)?;
+        self.state = serde_json::from_value(record.state.clone()).map_err(|error| {
+            HandlerError::new(format!(
+                "the state in step {} of `{}` does not read as `{}`: {error}",
+                event.stream_version,
+                event.stream_id,
+                std::any::type_name::<P>()
+            ))
+        })?;
+        self.handled.insert(record.input.id());
+        if let Input::Deadline { deadline_id } = &record.input {
+            self.pending.remove(deadline_id);
+        }
+        for scheduled in &record.scheduled {
+            let deadline = serde_json::from_value(scheduled.deadline.clone()).map_err(|error| {
+                HandlerError::new(format!(
+                    "a deadline in step {} of `{}` does not read: {error}",
+                    event.stream_version, event.stream_id
+                ))
+            })?;
+            self.pending
+                .insert(scheduled.deadline_id, (scheduled.due_at, deadline));
+        }
+        for cancelled in &record.cancelled {
+            self.pending.remove(cancelled);
+        }
+        if record.finished {
+            self.finished = true;
+        }
+        if self.finished {
+            self.pending.clear();
+        }
+        self.open = (!record.commands.is_empty()).then(|| OpenStep {
+            input_id: record.input.id(),
+            commands: record.commands,
+            metadata: event.metadata.clone(),
+        });
+        self.metadata = Some(event.metadata.clone());
+        self.version = event.stream_version;
+        Ok(())
+    }
+}
+
+/// The step an event of an instance's stream records.
+pub(crate) fn read_step(event: &RecordedEvent) -> Result<StepRecord, HandlerError> {
+    serde_json::from_str(event.payload.get()).map_err(|error| {
+        HandlerError::new(format!(
+            "step {} of `{}` is not a process manager's step record: {error}",
+            event.stream_version, event.stream_id
+        ))
+    })
+}
+
+/// The deadlines a recorded step leaves pending, applied to `pending` (a stream's, by id);
+/// `true` when the step finished the process.
+pub(crate) fn apply_deadlines(record: &StepRecord, pending: &mut BTreeMap<Uuid, DateTime<Utc>>) -> bool {
+    if let Input::Deadline { deadline_id } = &record.input {
+        pending.remove(deadline_id);
+    }
+    for scheduled in &record.scheduled {
+        pending.insert(scheduled.deadline_id, scheduled.due_at);
+    }
+    for cancelled in &record.cancelled {
+        pending.remove(cancelled);
+    }
+    record.finished
+}
