@@ -13,7 +13,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::{aggregate, command, event, projection, query};
+use crate::{aggregate, command, event, process, projection, query};
 
 /// The expansion as Rust source, as `cargo expand` would show it.
 fn pretty(tokens: TokenStream) -> String {
@@ -252,4 +252,31 @@ fn query_derive() {
         }
     });
     insta::assert_snapshot!(pretty(query::derive(input)));
+}
+
+#[test]
+fn process_manager_with_rejections_and_a_deadline() {
+    // A transfer: an event handler per aggregate's event, a rejection handler for one of its two
+    // commands (the other's `RejectedBy` answers `false`), and a deadline.
+    let args = quote!(
+        name = "bank.transfer_process",
+        commands(DebitForTransfer, CreditForTransfer)
+    );
+    let item = quote! {
+        impl TransferProcess {
+            #[on(correlate = transfer_id)]
+            fn requested(&mut self, event: &TransferRequested, process: &mut Process<Self>) {
+                process.send(DebitForTransfer { account_id: event.from.clone() });
+            }
+
+            #[rejected]
+            fn credit_refused(&mut self, command: &CreditForTransfer, error: &BankError, process: &mut Process<Self>) {
+                process.finish();
+            }
+
+            #[deadline]
+            fn expired(&mut self, deadline: &TransferDeadline, process: &mut Process<Self>) {}
+        }
+    };
+    insta::assert_snapshot!(pretty(process::attribute(args, item)));
 }

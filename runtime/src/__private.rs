@@ -214,17 +214,72 @@ pub fn decode_for_projection<E: Event>(event: &RecordedEvent) -> Result<E, Handl
         .map_err(|error| HandlerError::new(crate::core::event::decode_error(event, error)))
 }
 
-/// What a command a process manager sends must be besides a command: recorded in its steps
-/// (serialized), compared by the test harness, and cloned to be sent again after a crash.
+/// A command a process manager can send: a command that its steps can record (serialized), the
+/// test harness compare, and a crash send again (cloned). Generated code reaches each of these
+/// through this one trait, so that a command type missing one of them is reported once, at the
+/// type in `commands(...)`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent by a process manager",
-    note = "a process manager's commands derive `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`: its steps record them"
+    note = "a process manager's commands are `#[derive(chronicle::Command)]` types that also derive `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`: its steps record them"
 )]
-pub trait ProcessCommandBounds {}
+pub trait SendableCommand: Sized {
+    /// `Debug`.
+    fn describe(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
+    /// `Clone`.
+    fn duplicate(&self) -> Self;
+    /// `PartialEq`.
+    fn same(&self, other: &Self) -> bool;
+    /// The command as a step records it.
+    fn record(&self) -> Result<JsonValue, JsonError>;
+    /// A recorded command back.
+    fn read(payload: JsonValue) -> Result<Self, HandlerError>;
+    /// Sends it for the process manager `P`.
+    fn send_for<'a, P, S>(
+        &'a self,
+        chronicle: &'a Chronicle<S>,
+        context: CommandContext,
+    ) -> BoxFuture<'a, Result<Sent<P>, HandlerError>>
+    where
+        P: RejectedBy<Self>,
+        S: EventStore,
+        Self: Command;
+}
 
-impl<T> ProcessCommandBounds for T where
-    T: std::fmt::Debug + Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+impl<T> SendableCommand for T
+where
+    T: Command + std::fmt::Debug + Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    fn describe(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+
+    fn duplicate(&self) -> Self {
+        self.clone()
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+
+    fn record(&self) -> Result<JsonValue, JsonError> {
+        serde_json::to_value(self)
+    }
+
+    fn read(payload: JsonValue) -> Result<Self, HandlerError> {
+        serde_json::from_value(payload).map_err(HandlerError::new)
+    }
+
+    fn send_for<'a, P, S>(
+        &'a self,
+        chronicle: &'a Chronicle<S>,
+        context: CommandContext,
+    ) -> BoxFuture<'a, Result<Sent<P>, HandlerError>>
+    where
+        P: RejectedBy<Self>,
+        S: EventStore,
+    {
+        Box::pin(send_command::<P, T, S>(chronicle, self.clone(), context))
+    }
 }
 
 /// The event `E` a process manager's handler takes, read from `event`; an event that does not

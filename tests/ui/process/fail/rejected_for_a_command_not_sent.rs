@@ -1,0 +1,20 @@
+#[path = "../domain.rs"]
+mod domain;
+
+use chronicle::prelude::*;
+use domain::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
+pub struct Checkout;
+
+#[process_manager(name = "checkout", commands(TakePayment))]
+impl Checkout {
+    #[on(correlate = order_id)]
+    fn placed(&mut self, _: &OrderPlaced, _: &mut Process<Self>) {}
+
+    #[rejected]
+    fn cancel_refused(&mut self, _: &CancelOrder, _: &Refused, _: &mut Process<Self>) {}
+}
+
+fn main() {}
