@@ -226,7 +226,7 @@ fn an_event_without_a_described_shape_and_a_missing_lock_are_clear() {
             .aggregate::<bank::Account>()
             .check(lock.path()),
     );
-    assert_eq!(first.len(), 3, "{first:?}");
+    assert_eq!(first.len(), 6, "{first:?}");
     assert!(first.iter().all(|p| matches!(p, Problem::Unrecorded { .. })));
     // A lock file that is not one.
     std::fs::write(lock.path(), "{\"chronicle_event_lock\": 7, \"events\": {}}").unwrap();

@@ -112,6 +112,10 @@ pub mod book_roles {}
 #[doc = include_str!("../../book/src/cross-aggregate.md")]
 pub mod book_cross_aggregate {}
 
+/// The process-managers chapter.
+#[doc = include_str!("../../book/src/process-managers.md")]
+pub mod book_process_managers {}
+
 /// The tenants chapter.
 #[doc = include_str!("../../book/src/tenants.md")]
 pub mod book_tenants {}

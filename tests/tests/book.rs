@@ -45,6 +45,8 @@ mod mariadb;
 mod observability;
 #[path = "../../book/listings/portable.rs"]
 mod portable;
+#[path = "../../book/listings/process_managers.rs"]
+mod process_managers;
 #[path = "../../book/listings/projection_test.rs"]
 mod projection_test;
 #[allow(dead_code)]

@@ -1,6 +1,7 @@
 //! The bank example: opens an account, deposits, withdraws, hits the overdraft rule, shows that a
 //! re-submitted command is executed once, prints the account's history with its metadata and its
-//! balance as of an earlier time.
+//! balance as of an earlier time, then transfers money to a second account through the transfer
+//! process manager (one transfer completes, one is refused by the overdraft rule).
 //!
 //! Runs on an embedded SQLite file (`chronicle-bank.db` in the current folder) with no setup, or
 //! on Postgres when `DATABASE_URL` is set. Its two views (account balances, top accounts) live in
@@ -9,6 +10,7 @@
 use std::error::Error;
 use std::time::Duration;
 
+use bank::transfer::{RequestTransfer, Transfer, TransferProcess, TransferState};
 use bank::views::{AccountBalances, BalanceOf, Richest, TopAccounts};
 use bank::{Account, Deposit, OpenAccount, Withdraw};
 use chronicle::prelude::*;
@@ -43,7 +45,7 @@ where
     let read_side = ReadSide::new(store.clone(), views);
     let balances = read_side.runner(AccountBalances).spawn();
     let top = read_side.runner(TopAccounts).spawn();
-    let (account_id, receipt) = run(store).await?;
+    let (account_id, receipt) = run(store.clone()).await?;
 
     let query = BalanceOf {
         account_id: account_id.clone(),
@@ -53,7 +55,16 @@ where
         .query_consistent(&AccountBalances, &query, &receipt, wait)
         .await?;
     println!("balance view, consistent with the last command: {balance:?}");
-    read_side.wait_for::<TopAccounts>(receipt.position, wait).await?;
+
+    // The transfers' events are appended by the process manager, not by a command of ours: the
+    // views are waited for up to the last event of the paying account.
+    let position = transfers(store, read_side.store().clone(), &account_id).await?;
+    read_side
+        .wait_for::<AccountBalances>(Some(position), wait)
+        .await?;
+    let balance = read_side.query(&AccountBalances, &query).await?;
+    println!("balance view after the transfers: {balance:?}");
+    read_side.wait_for::<TopAccounts>(Some(position), wait).await?;
     let richest = read_side.query(&TopAccounts, &Richest { limit: 3 }).await?;
     println!("top accounts: {richest:?}");
     let status = balances.status().await?;
@@ -182,6 +193,65 @@ async fn run<S: EventStore>(store: S) -> Result<(String, Receipt), Box<dyn Error
         after_withdrawal.state.balance()
     );
     Ok((account_id, again))
+}
+
+/// Two transfers from `from` to a new account, run by the transfer process manager: one within
+/// the overdraft limit, which completes, and one beyond it, which fails without moving money.
+/// Returns the position of the paying account's last event.
+async fn transfers<S>(store: S, checkpoints: SqlReadStore, from: &str) -> Result<u64, Box<dyn Error>>
+where
+    S: EventStore + EventSource + Clone,
+{
+    let bank = Chronicle::new(store);
+    let process = process_runner::<TransferProcess, _, _>(bank.clone(), checkpoints).spawn();
+    let to = format!("acc-{}", uuid_suffix());
+    bank.execute(OpenAccount {
+        account_id: to.clone(),
+        owner: "Grace".into(),
+        overdraft_limit: 0,
+    })
+    .await?;
+    for amount in [50, 500] {
+        let transfer_id = format!("tr-{}", uuid_suffix());
+        bank.execute(RequestTransfer {
+            transfer_id: transfer_id.clone(),
+            from: from.to_owned(),
+            to: to.clone(),
+            amount,
+            approval_window: Duration::from_secs(15 * 60),
+        })
+        .await?;
+        let state = transfer_end(&bank, &transfer_id).await?;
+        println!(
+            "transfer {transfer_id} of {amount} from {from} to {to}: {state:?}; balances {} and {}",
+            bank.load::<Account>(from).await?.state.balance(),
+            bank.load::<Account>(&to).await?.state.balance()
+        );
+    }
+    process.stop().await.into_result()?;
+    let paying = bank
+        .store()
+        .read_stream(&chronicle::stream_id::<Account>(from), 0)
+        .await?;
+    Ok(paying.last().map_or(0, |event| event.position))
+}
+
+/// Waits for the transfer process to finish the transfer: the process is eventually consistent.
+async fn transfer_end<S: EventStore>(
+    bank: &Chronicle<S>,
+    transfer_id: &str,
+) -> Result<TransferState, Box<dyn Error>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = bank.load::<Transfer>(transfer_id).await?.state.state().clone();
+        if matches!(state, TransferState::Completed | TransferState::Failed) {
+            return Ok(state);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("transfer {transfer_id} did not end within 10 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 // ANCHOR: history

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use chronicle::prelude::*;
 use chronicle::{sqlx, SqlEngine, SqlStatement};
 
-use crate::{AccountOpened, MoneyDeposited, MoneyWithdrawn};
+use crate::{
+    AccountOpened, MoneyDeposited, MoneyWithdrawn, TransferCredited, TransferDebited, TransferRefunded,
+};
 
 /// A row of the account-balance view.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +158,25 @@ impl AccountBalances {
         add_to_balances(db, "bank_account_balances", &changes).await
     }
 
+    // A transfer moves money as a withdrawal and a deposit do; a refund pays the debit back.
+    #[on]
+    async fn transfer_debited(&self, events: &[TransferDebited], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), -e.amount)));
+        add_to_balances(db, "bank_account_balances", &changes).await
+    }
+
+    #[on]
+    async fn transfer_credited(&self, events: &[TransferCredited], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
+        add_to_balances(db, "bank_account_balances", &changes).await
+    }
+
+    #[on]
+    async fn transfer_refunded(&self, events: &[TransferRefunded], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
+        add_to_balances(db, "bank_account_balances", &changes).await
+    }
+
     #[query]
     async fn balance(
         &self,
@@ -219,6 +240,25 @@ impl TopAccounts {
     #[on]
     async fn withdrawn(&self, events: &[MoneyWithdrawn], db: &mut Sql) -> Result<(), sqlx::Error> {
         let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), -e.amount)));
+        add_to_balances(db, "bank_top_accounts", &changes).await
+    }
+
+    // A transfer moves money as a withdrawal and a deposit do; a refund pays the debit back.
+    #[on]
+    async fn transfer_debited(&self, events: &[TransferDebited], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), -e.amount)));
+        add_to_balances(db, "bank_top_accounts", &changes).await
+    }
+
+    #[on]
+    async fn transfer_credited(&self, events: &[TransferCredited], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
+        add_to_balances(db, "bank_top_accounts", &changes).await
+    }
+
+    #[on]
+    async fn transfer_refunded(&self, events: &[TransferRefunded], db: &mut Sql) -> Result<(), sqlx::Error> {
+        let changes = net_changes(events.iter().map(|e| (e.account_id.as_str(), e.amount)));
         add_to_balances(db, "bank_top_accounts", &changes).await
     }
 
