@@ -36,6 +36,9 @@ const BULK_CHUNK: usize = 10_000;
 const SNAPSHOT_BEHIND: usize = 99;
 /// The accounts' overdraft limit, and what `owner` the harness opens them with.
 const OVERDRAFT: i64 = 100;
+/// The connections of the wide raw baseline (ii''), which the commands of as many clients compare
+/// with.
+const RAW_WIDE: usize = 32;
 /// How long read-your-writes may wait for one command.
 const RYW_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -243,7 +246,7 @@ impl Bench {
             "DROP TABLE IF EXISTS {table}; \
              CREATE TABLE {table} (LIKE \"{template}\".chronicle_events INCLUDING ALL)"
         );
-        let pool = self.db.pool(cfg.raw_connections as u32).await?;
+        let pool = self.db.pool(cfg.raw_connections.max(RAW_WIDE) as u32).await?;
         let insert_one = EventRows::insert_one_sql(&table);
 
         // (i) one event per transaction, one connection
@@ -278,7 +281,9 @@ impl Bench {
         // (ii) one event per transaction, several connections; (ii') the same on a table with a
         // statement-level NOTIFY trigger like Chronicle's
         sqlx::raw_sql(&recreate).execute(&self.db.admin).await?;
-        let sample = self.raw_concurrent(&pool, &insert_one).await?;
+        let sample = self
+            .raw_concurrent(&pool, &insert_one, cfg.raw_connections)
+            .await?;
         report.add(
             "raw.conc",
             Section::Raw,
@@ -290,6 +295,17 @@ impl Bench {
             Compare::Baseline("raw (ii)"),
             sample,
         );
+        // (ii'') the same from as many connections as the widest command row has clients
+        sqlx::raw_sql(&recreate).execute(&self.db.admin).await?;
+        let sample = self.raw_concurrent(&pool, &insert_one, RAW_WIDE).await?;
+        report.add(
+            "raw.conc.wide",
+            Section::Raw,
+            format!("raw (ii''): 1 event per transaction, {RAW_WIDE} connections"),
+            "events/s",
+            Compare::Baseline("raw (ii'')"),
+            sample,
+        );
         sqlx::raw_sql(&recreate).execute(&self.db.admin).await?;
         sqlx::raw_sql(&format!(
             "CREATE FUNCTION \"{schema}\".notify() RETURNS trigger LANGUAGE plpgsql AS \
@@ -298,7 +314,9 @@ impl Bench {
         ))
         .execute(&self.db.admin)
         .await?;
-        let sample = self.raw_concurrent(&pool, &insert_one).await?;
+        let sample = self
+            .raw_concurrent(&pool, &insert_one, cfg.raw_connections)
+            .await?;
         report.add(
             "raw.conc.notify",
             Section::Raw,
@@ -384,13 +402,18 @@ impl Bench {
         self.db.drop_schema(&schema).await
     }
 
-    /// Single-event autocommit inserts from `raw_connections` connections at once.
-    async fn raw_concurrent(&self, pool: &sqlx::PgPool, insert_one: &str) -> Result<Sample> {
+    /// Single-event autocommit inserts from `connections` connections at once.
+    async fn raw_concurrent(
+        &self,
+        pool: &sqlx::PgPool,
+        insert_one: &str,
+        connections: usize,
+    ) -> Result<Sample> {
         let cfg = &self.cfg;
-        let per_task = cfg.raw_concurrent / cfg.raw_connections;
-        let barrier = Arc::new(Barrier::new(cfg.raw_connections + 1));
+        let per_task = cfg.raw_concurrent / connections;
+        let barrier = Arc::new(Barrier::new(connections + 1));
         let mut handles = Vec::new();
-        for t in 0..cfg.raw_connections {
+        for t in 0..connections {
             let mut conn = pool.acquire().await?;
             warm_up(insert_one, &mut conn, &format!("warm{t}")).await?;
             let rows = deposit_rows(&format!("c{t}"), per_task, 125, t as u64 + 10)?;
@@ -410,8 +433,8 @@ impl Bench {
         progress!(
             self,
             "raw (ii): {} single-event inserts, {} connections",
-            number((per_task * cfg.raw_connections) as f64),
-            cfg.raw_connections
+            number((per_task * connections) as f64),
+            connections
         );
         barrier.wait().await;
         let started = Instant::now();
@@ -454,10 +477,11 @@ impl Bench {
         };
         let counting = CountingStore::new(events);
         let bank = Chronicle::new(counting.clone());
-        let compare = if clients == 1 {
-            Compare::Throughput("raw.single")
-        } else {
-            Compare::Throughput("raw.conc")
+        // Against the raw rate at the same number of connections: 1, 8, and 32 or more.
+        let compare = match clients {
+            1 => Compare::Throughput("raw.single"),
+            c if c >= RAW_WIDE => Compare::Throughput("raw.conc.wide"),
+            _ => Compare::Throughput("raw.conc"),
         };
 
         self.db.checkpoint().await?;

@@ -9,7 +9,7 @@ use super::blue_green::status::blue_green_status;
 use super::blue_green::{BlueGreenRunner, BlueGreenStatus};
 use super::error::ProjectionError;
 use super::partitioned::PartitionedRunner;
-use super::runner::ProjectionRunner;
+use super::runner::{ProgressRegistry, ProjectionRunner};
 use super::status::{status_of, ProjectionStatus};
 use super::wait::wait_for_checkpoint;
 use crate::core::error::HandlerError;
@@ -17,7 +17,7 @@ use crate::core::location::Locations;
 use crate::core::projection::{Identity, Projection};
 use crate::core::query::{Answer, Query, ReadOnly};
 use crate::core::read_store::{DeadLetter, ReadStore, ReadTransaction};
-use crate::core::source::EventSource;
+use crate::core::source::{Checkpoint, EventSource};
 use crate::core::store::{EventStore, Receipt};
 use crate::core::tenant::Tenant;
 
@@ -50,6 +50,8 @@ pub struct ReadSide<S, R> {
     tenant: Tenant,
     /// The blue/green locations this read side's queries opened, and the live pointers they read.
     locations: Arc<LocationCache<R>>,
+    /// The progress of the runners it spawned here: what its read-your-writes waits wake on.
+    runners: ProgressRegistry,
 }
 
 impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
@@ -60,7 +62,17 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             store,
             tenant: Tenant::none(),
             locations: Arc::default(),
+            runners: ProgressRegistry::default(),
         }
+    }
+
+    /// The progress of this read side's runner of `name` in this process, if it spawned one.
+    fn progress_of(&self, name: &str) -> Option<tokio::sync::watch::Receiver<Checkpoint>> {
+        let runners = self
+            .runners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        runners.get(name).cloned()
     }
 
     /// The same read side (sharing its stores), its queries and dead letters scoped to
@@ -94,6 +106,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
     /// A runner of `projection` from this read side's event store into its read store.
     pub fn runner<P: Projection<Store = R>>(&self, projection: P) -> ProjectionRunner<P, S> {
         ProjectionRunner::new(self.source.clone(), self.store.clone(), projection)
+            .progress_to(Arc::clone(&self.runners))
     }
 
     /// A worker of `projection` split into `partitions`, on this read side's stores (see
@@ -195,7 +208,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             receipt.position,
             Some(&receipt.stream_id),
             timeout,
-            None,
+            self.progress_of(<Q::ReadModel as Projection>::NAME),
         )
         .await?;
         self.query(read_model, query).await
@@ -216,7 +229,7 @@ impl<S: EventSource, R: ReadStore> ReadSide<S, R> {
             position,
             None,
             timeout,
-            None,
+            self.progress_of(P::NAME),
         )
         .await
     }

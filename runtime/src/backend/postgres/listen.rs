@@ -20,6 +20,8 @@ pub(super) struct Waiter {
     pool: PgPool,
     channel: String,
     listener: Option<PgListener>,
+    /// The appends of this process, heard without the server's round trip.
+    local: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Waiter {
@@ -27,6 +29,7 @@ impl Waiter {
         options: PgConnectOptions,
         connect_timeout: Duration,
         channel: String,
+        local: tokio::sync::watch::Receiver<u64>,
     ) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(1)
@@ -39,6 +42,7 @@ impl Waiter {
             pool,
             channel,
             listener: None,
+            local,
         };
         waiter.listener = Some(waiter.listen().await?);
         Ok(waiter)
@@ -52,7 +56,19 @@ impl Waiter {
 
     async fn wait_for(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        match tokio::time::timeout_at(deadline, self.next()).await {
+        // An append of this process wakes at once; its notification, arriving after, is then a
+        // spurious wake-up (a read that finds nothing new), which subscribers allow for.
+        let mut local = self.local.clone();
+        let heard = tokio::select! {
+            heard = tokio::time::timeout_at(deadline, self.next()) => heard,
+            changed = local.changed() => match changed {
+                Ok(()) => Ok(Ok(true)),
+                // The store is gone: only the server can still wake us.
+                Err(_) => tokio::time::timeout_at(deadline, self.next()).await,
+            },
+        };
+        self.local.mark_unchanged();
+        match heard {
             Ok(Ok(signalled)) => signalled,
             Ok(Err(error)) => {
                 tracing::debug!(%error, channel = %self.channel, "append listener failed; will reconnect");

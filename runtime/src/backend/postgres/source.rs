@@ -165,9 +165,14 @@ impl EventSource for PostgresStore {
         let pool = &self.database.pool;
         let options = (*pool.connect_options()).clone();
         let connect_timeout = pool.options().get_acquire_timeout();
-        let waiter = Waiter::connect(options, connect_timeout, self.database.sql.channel.clone())
-            .await
-            .map_err(store_error)?;
+        let waiter = Waiter::connect(
+            options,
+            connect_timeout,
+            self.database.sql.channel.clone(),
+            self.database.wake_ups.local(),
+        )
+        .await
+        .map_err(store_error)?;
         Ok(AppendListener::new(waiter))
     }
 }

@@ -7,6 +7,10 @@
 //! following [`SPACING`] share one more notification at its end. A busy store thus sends a few
 //! hundred small notifying statements a second at most, whatever its rate of appends, and a lone
 //! command's subscribers hear of it without delay.
+//!
+//! Subscribers in the appending process are also woken in-process, at once, before the
+//! notification's round trip through the server (a runner beside the command that a
+//! read-your-writes query waits for); the notification still reaches every other process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -14,7 +18,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::Connection as _;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// The least time between two notifications: the most a wake-up waits for a busy store.
 const SPACING: Duration = Duration::from_millis(2);
@@ -34,6 +38,8 @@ pub(crate) struct WakeUps {
     started: Arc<AtomicBool>,
     channel: String,
     options: PgConnectOptions,
+    /// Counts this process's appends, for its own subscribers.
+    local: watch::Sender<u64>,
 }
 
 impl WakeUps {
@@ -43,11 +49,20 @@ impl WakeUps {
             started: Arc::new(AtomicBool::new(false)),
             channel,
             options,
+            local: watch::Sender::new(0),
         }
     }
 
-    /// Asks for a notification; appends that ask while one is pending share it.
+    /// What wakes this process's subscribers when it appends.
+    pub(crate) fn local(&self) -> watch::Receiver<u64> {
+        self.local.subscribe()
+    }
+
+    /// Wakes this process's subscribers, and asks for a notification; appends that ask while
+    /// one is pending share it.
     pub(crate) fn signal(&self) {
+        self.local
+            .send_modify(|appends| *appends = appends.wrapping_add(1));
         self.signal.notify_one();
         if !self.started.swap(true, Ordering::AcqRel) {
             match tokio::runtime::Handle::try_current() {

@@ -24,7 +24,21 @@ pub(super) struct Config {
     /// source's own (set at `spawn`); none for a projection that publishes events as stored (a
     /// relay).
     pub(super) key_store: Option<crate::core::pii::keys::SharedKeyStore>,
+    /// Where the runner lists its progress when spawned, for the read side that made it: its
+    /// read-your-writes waits then wake on the runner's commits instead of polling.
+    pub(super) progress_to: Option<ProgressRegistry>,
 }
+
+/// The progress of the runners a [`ReadSide`](crate::ReadSide) spawned in this process, by
+/// projection name.
+pub(crate) type ProgressRegistry = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<
+            &'static str,
+            tokio::sync::watch::Receiver<crate::core::source::Checkpoint>,
+        >,
+    >,
+>;
 
 /// Whether a standby runner may try to lead now.
 pub(crate) type LeadGate = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use self::config::Config;
-pub(crate) use self::config::LeadGate;
+pub(crate) use self::config::{LeadGate, ProgressRegistry};
 use self::handle::Shared;
 pub(crate) use self::handle::{outcome, panic_message, LeaderFlag};
 pub use self::handle::{ProjectionHandle, RunnerExit};
@@ -115,6 +115,7 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
                 may_lead: None,
                 owner: None,
                 key_store: None,
+                progress_to: None,
             },
         }
     }
@@ -169,6 +170,12 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
         hook: impl Fn(&[RecordedEvent]) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.config.crash_before_commit = Some(Arc::new(hook));
+        self
+    }
+
+    /// Lists the runner's progress in `registry` when it is spawned (a read side's runners).
+    pub(crate) fn progress_to(mut self, registry: ProgressRegistry) -> Self {
+        self.config.progress_to = Some(registry);
         self
     }
 
@@ -228,6 +235,10 @@ impl<P: Projection, S: EventSource> ProjectionRunner<P, S> {
             false => None,
         };
         let shared = Arc::new(Shared::new());
+        if let Some(registry) = self.config.progress_to.take() {
+            let mut runners = registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            runners.insert(self.projection.identity().name, shared.progress.subscribe());
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let (request_tx, request_rx) = mpsc::channel(4);
         let owner = self.config.owner.unwrap_or_else(Uuid::new_v4);

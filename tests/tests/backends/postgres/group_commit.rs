@@ -36,6 +36,8 @@ async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
     let store = plain.clone().with_group_commit(GroupCommit {
         max_batch: 64,
         committers: 1,
+        // Every append queued, however few are in flight: this is about groups.
+        direct_below: 0,
     });
     for stream in 0..40 {
         store
@@ -84,7 +86,10 @@ async fn a_stale_stream_conflicts_alone_while_its_group_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_event_in_a_group_fails_only_its_own_append() {
     let plain = support::unmigrated_postgres_store().await;
-    let store = plain.clone().with_group_commit(GroupCommit::default());
+    let store = plain.clone().with_group_commit(GroupCommit {
+        direct_below: 0,
+        ..GroupCommit::default()
+    });
     store.migrate().await.unwrap();
     let repeated = event();
     store.append("d-0", 0, vec![repeated.clone()]).await.unwrap();
@@ -101,5 +106,44 @@ async fn a_duplicate_event_in_a_group_fails_only_its_own_append() {
             (_, result) => assert_eq!(result.unwrap().stream_version, 1),
         }
     }
+    cleanup(plain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_below_the_threshold_go_alone_and_above_it_share_statements() {
+    let plain = support::unmigrated_postgres_store().await;
+    plain.migrate().await.unwrap();
+    // Nothing to group with: every append is its own transaction, as without group commit.
+    let alone = plain.clone().with_group_commit(GroupCommit {
+        direct_below: 1_000,
+        ..GroupCommit::default()
+    });
+    let appends = (0..30).map(|stream| {
+        let store = alone.clone();
+        async move { store.append(&format!("a-{stream}"), 0, vec![event()]).await }
+    });
+    for result in join_all(appends).await {
+        assert_eq!(result.unwrap().stream_version, 1);
+    }
+    let written = plain.read_all(0, 1_000).await.unwrap();
+    let transactions: HashSet<u64> = written.iter().map(|e| e.transaction_id).collect();
+    assert_eq!(transactions.len(), 30, "each append alone");
+    // With the default threshold, 60 appends at once queue beyond the first few and share.
+    let grouped = plain.clone().with_group_commit(GroupCommit::default());
+    let appends = (0..60).map(|stream| {
+        let store = grouped.clone();
+        async move { store.append(&format!("g-{stream}"), 0, vec![event()]).await }
+    });
+    for result in join_all(appends).await {
+        assert_eq!(result.unwrap().stream_version, 1);
+    }
+    let written = plain.read_all(30, 1_000).await.unwrap();
+    assert_eq!(written.len(), 60);
+    let transactions: HashSet<u64> = written.iter().map(|e| e.transaction_id).collect();
+    assert!(
+        transactions.len() < 60,
+        "{} transactions for 60 appends",
+        transactions.len()
+    );
     cleanup(plain).await;
 }
