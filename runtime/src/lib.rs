@@ -19,7 +19,7 @@
 //!   [`ReadOnly`], [`RecordedEvent`], the store traits ([`EventStore`], [`EventSource`],
 //!   [`ReadStore`]), [`CommandContext`], [`Receipt`], the errors a caller matches on, and the
 //!   stores of the enabled backends.
-//! - [`testing`]: the given/when/then harnesses for aggregates and projections.
+//! - [`testing`]: the given/when/then harnesses for aggregates, projections and process managers.
 //! - [`sqlx`]: the sqlx Chronicle is built with, for read-model code
 //!   (`chronicle::sqlx::PgConnection`).
 //!

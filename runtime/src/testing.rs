@@ -1,6 +1,8 @@
 //! Given/when/then tests of an aggregate's decisions, without a database, and given/then tests
 //! of a projection's handlers and queries ([`ProjectionTest`]), on a read store without an event
-//! store (a [`SqliteReadStore::temporary`](crate::SqliteReadStore::temporary) needs no server).
+//! store (a [`SqliteReadStore::temporary`](crate::SqliteReadStore::temporary) needs no server),
+//! and given/when/then tests of a process manager's steps ([`ProcessTest`]: events, rejections
+//! and a clock in; commands, deadlines and ends out), without a database.
 //!
 //! ```
 //! # use chronicle::testing::AggregateTest;

@@ -406,6 +406,11 @@ enum Recorded {
 /// The stream of the instance with correlation key `key`, refused when the key cannot be part
 /// of a stream id.
 pub(crate) fn instance_stream(name: &str, key: &str) -> Result<String, HandlerError> {
+    if key.is_empty() {
+        return Err(HandlerError::new(format!(
+            "process manager `{name}`: the event's correlation key is empty, so it names no instance"
+        )));
+    }
     let stream_id = format!("{name}-{key}");
     crate::core::limits::check_stream_id(&stream_id).map_err(|error| {
         HandlerError::new(format!(
@@ -484,4 +489,21 @@ fn record_step<P: ProcessManager>(
         cancelled,
         finished: decided.finished,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_that_cannot_be_part_of_a_stream_id_is_a_clear_error() {
+        assert_eq!(instance_stream("transfer", "t-1").unwrap(), "transfer-t-1");
+        for hostile in ["a\u{0}b", "a\u{1f}b", &"x".repeat(10_000)] {
+            let error = instance_stream("transfer", hostile).unwrap_err().to_string();
+            assert!(error.contains("process manager `transfer`"), "{error}");
+            assert!(error.contains("does not make a stream id"), "{error}");
+        }
+        let empty = instance_stream("transfer", "").unwrap_err().to_string();
+        assert!(empty.contains("correlation key is empty"), "{empty}");
+    }
 }

@@ -209,3 +209,91 @@ pub(crate) fn apply_deadlines(record: &StepRecord, pending: &mut BTreeMap<Uuid, 
     }
     record.finished
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::core::metadata::CommandContext;
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    struct Counter {
+        seen: u32,
+    }
+
+    fn step(version: u64, payload: &str) -> RecordedEvent {
+        RecordedEvent {
+            position: version,
+            transaction_id: 0,
+            tenant: String::new(),
+            stream_id: "counter-1".to_owned(),
+            stream_version: version,
+            event_id: Uuid::new_v4(),
+            event_type: "counter.step".to_owned(),
+            event_version: STEP_VERSION,
+            payload: RawValue::from_string(payload.to_owned()).unwrap(),
+            metadata: CommandContext::new().into_metadata(),
+            recorded_at: Utc::now(),
+        }
+    }
+
+    /// Folds `Counter`'s steps without its process manager: the record's parts only.
+    fn fold(
+        events: &[RecordedEvent],
+    ) -> Result<(Counter, BTreeMap<Uuid, DateTime<Utc>>, bool), HandlerError> {
+        let mut state = Counter::default();
+        let mut pending = BTreeMap::new();
+        let mut finished = false;
+        for event in events {
+            let record = read_step(event)?;
+            state = serde_json::from_value(record.state.clone()).map_err(HandlerError::new)?;
+            finished |= apply_deadlines(&record, &mut pending);
+        }
+        Ok((state, pending, finished))
+    }
+
+    #[test]
+    fn deadlines_are_set_fired_and_cancelled_by_the_steps_that_record_them() {
+        let (set, cancelled) = (Uuid::new_v4(), Uuid::new_v4());
+        let at = "2026-12-04T00:15:00Z";
+        let events = [
+            step(
+                1,
+                &format!(
+                    r#"{{"input":{{"kind":"event","event_id":"{}","event_type":"e","stream_id":"s-1","stream_version":1}},
+                       "state":{{"seen":1}},
+                       "scheduled":[{{"deadline_id":"{set}","due_at":"{at}","deadline":null}},
+                                    {{"deadline_id":"{cancelled}","due_at":"{at}","deadline":null}}]}}"#,
+                    Uuid::new_v4()
+                ),
+            ),
+            step(
+                2,
+                &format!(
+                    r#"{{"input":{{"kind":"deadline","deadline_id":"{set}"}},"state":{{"seen":2}},"cancelled":["{cancelled}"]}}"#
+                ),
+            ),
+        ];
+        let (state, pending, finished) = fold(&events).unwrap();
+        assert_eq!(state, Counter { seen: 2 });
+        assert!(pending.is_empty(), "{pending:?}");
+        assert!(!finished);
+    }
+
+    #[test]
+    fn a_step_that_is_not_a_step_record_is_a_clear_error() {
+        for payload in [
+            r#"{"state":{}}"#,
+            r#"{"input":{"kind":"telegram"},"state":{}}"#,
+            "[1,2]",
+        ] {
+            let error = read_step(&step(3, payload)).unwrap_err().to_string();
+            assert!(
+                error.contains("step 3 of `counter-1` is not a process manager's step record"),
+                "{error}"
+            );
+        }
+    }
+}
