@@ -239,10 +239,11 @@ mod tests {
         }
     }
 
+    /// The state, pending deadlines and end a fold of steps leaves.
+    type Folded = (Counter, BTreeMap<Uuid, DateTime<Utc>>, bool);
+
     /// Folds `Counter`'s steps without its process manager: the record's parts only.
-    fn fold(
-        events: &[RecordedEvent],
-    ) -> Result<(Counter, BTreeMap<Uuid, DateTime<Utc>>, bool), HandlerError> {
+    fn fold(events: &[RecordedEvent]) -> Result<Folded, HandlerError> {
         let mut state = Counter::default();
         let mut pending = BTreeMap::new();
         let mut finished = false;
