@@ -141,6 +141,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
+    /// Clicks the first element `css` finds, a button that submits a form, and waits until the
+    /// page its answer leads to has replaced this one. Reloading before then would cancel the
+    /// submission (the action would never reach the server).
+    pub async fn submit(&self, css: &str) {
+        self.client
+            .execute("window.__chronicle_before_submit = true; return null;", vec![])
+            .await
+            .expect("mark the page");
+        self.click(css).await;
+        eventually(&format!("the answer to `{css}`"), DEADLINE, || async {
+            let still_here = self
+                .client
+                .execute("return window.__chronicle_before_submit === true;", vec![])
+                .await
+                .ok()?;
+            (still_here == serde_json::Value::Bool(false)).then_some(())
+        })
+        .await;
+    }
+
     /// Types `text` into the first element `css` finds.
     pub async fn type_into(&self, css: &str, text: &str) {
         let element = self.element(css).await;

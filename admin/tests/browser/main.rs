@@ -125,7 +125,7 @@ async fn operator() {
     assert_eq!(browser.count("tr.letter").await, 2);
     let letter = browser.wait_text("tr.letter td.error").await;
     assert!(letter.contains("refuses a deposit of 13"), "{letter}");
-    browser.click("button.skip").await;
+    browser.submit("button.skip").await;
     assert_eq!(browser.wait_text("#status").await, "401 Unauthorized");
     browser.open(&format!("{base}dead-letters")).await;
     assert_eq!(browser.count("tr.letter").await, 2);
@@ -140,7 +140,7 @@ async fn operator() {
     assert_eq!(browser.wait_text("#who").await, "ops");
     browser.click("a[href=\"/dead-letters\"]").await;
     browser
-        .click(&format!(r#"tr.letter[data-position="{skipped}"] button.skip"#))
+        .submit(&format!(r#"tr.letter[data-position="{skipped}"] button.skip"#))
         .await;
     browser.reload_until_count("tr.letter", 1).await;
     let left: Vec<u64> = runner
@@ -154,7 +154,7 @@ async fn operator() {
 
     // The view is fixed; a retry of the other letter: the runner applies it, the letter goes.
     fixture.view.fixed.store(true, Ordering::SeqCst);
-    browser.click("button.retry").await;
+    browser.submit("button.retry").await;
     browser.reload_until_count("#no-letters", 1).await;
     assert!(runner.dead_letters().await.expect("dead letters").is_empty());
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM admin_deposits WHERE amount = 13")
