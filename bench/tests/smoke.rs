@@ -29,6 +29,7 @@ async fn quick_run_has_every_row_and_right_counts() {
         "raw.single".to_owned(),
         "raw.conc".to_owned(),
         "raw.conc.notify".to_owned(),
+        "raw.conc.wide".to_owned(),
         "raw.batch".to_owned(),
         "raw.read".to_owned(),
         "raw.stream".to_owned(),
