@@ -20,8 +20,10 @@ pub(super) struct Waiter {
     pool: PgPool,
     channel: String,
     listener: Option<PgListener>,
-    /// The appends of this process, heard without the server's round trip.
+    /// The appends of this store, heard without the server's round trip.
     local: tokio::sync::watch::Receiver<u64>,
+    /// The payload of this store's own notifications, which `local` has reported already.
+    own: String,
 }
 
 impl Waiter {
@@ -29,7 +31,7 @@ impl Waiter {
         options: PgConnectOptions,
         connect_timeout: Duration,
         channel: String,
-        local: tokio::sync::watch::Receiver<u64>,
+        (local, own): (tokio::sync::watch::Receiver<u64>, String),
     ) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(1)
@@ -43,6 +45,7 @@ impl Waiter {
             channel,
             listener: None,
             local,
+            own,
         };
         waiter.listener = Some(waiter.listen().await?);
         Ok(waiter)
@@ -56,8 +59,8 @@ impl Waiter {
 
     async fn wait_for(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        // An append of this process wakes at once; its notification, arriving after, is then a
-        // spurious wake-up (a read that finds nothing new), which subscribers allow for.
+        // An append of this store wakes at once; its notification, arriving after, is passed
+        // over by `next`.
         let mut local = self.local.clone();
         let heard = tokio::select! {
             heard = tokio::time::timeout_at(deadline, self.next()) => heard,
@@ -91,9 +94,14 @@ impl Waiter {
             return Ok(true);
         };
         // `None`: the connection was lost and has been re-established; notifications may
-        // have been missed meanwhile, so wake the subscriber anyway.
-        if listener.try_recv().await?.is_none() {
-            return Ok(true);
+        // have been missed meanwhile, so wake the subscriber anyway. A notification of this
+        // store's own appends was reported in-process when they committed: passed over.
+        loop {
+            match listener.try_recv().await? {
+                None => return Ok(true),
+                Some(notification) if notification.payload() == self.own => continue,
+                Some(_) => break,
+            }
         }
         for _ in 0..DRAIN_AT_MOST {
             match listener.try_recv().now_or_never() {

@@ -169,7 +169,10 @@ impl EventSource for PostgresStore {
             options,
             connect_timeout,
             self.database.sql.channel.clone(),
-            self.database.wake_ups.local(),
+            (
+                self.database.wake_ups.local(),
+                self.database.wake_ups.token().to_owned(),
+            ),
         )
         .await
         .map_err(store_error)?;

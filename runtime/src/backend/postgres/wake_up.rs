@@ -8,9 +8,11 @@
 //! hundred small notifying statements a second at most, whatever its rate of appends, and a lone
 //! command's subscribers hear of it without delay.
 //!
-//! Subscribers in the appending process are also woken in-process, at once, before the
-//! notification's round trip through the server (a runner beside the command that a
-//! read-your-writes query waits for); the notification still reaches every other process.
+//! Subscribers of the same store (its clones share this) are also woken in-process, at once,
+//! before the notification's round trip through the server (a runner beside the command that a
+//! read-your-writes query waits for). The notification carries the store's token, so that those
+//! subscribers pass over it when it arrives (they heard of its appends already), while every
+//! other store and process is woken by it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -28,7 +30,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// Not waiting for the WAL flush keeps the notifying transaction's hold on the notification lock
 /// short; a lost wake-up only costs subscribers a poll.
-const NOTIFY: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')";
+const NOTIFY: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)";
 
 /// The signal from appends to the store's notifying task, which starts with the first append.
 pub(crate) struct WakeUps {
@@ -38,8 +40,10 @@ pub(crate) struct WakeUps {
     started: Arc<AtomicBool>,
     channel: String,
     options: PgConnectOptions,
-    /// Counts this process's appends, for its own subscribers.
+    /// Counts this store's appends, for its own subscribers.
     local: watch::Sender<u64>,
+    /// What this store's notifications carry, for its own subscribers to pass over.
+    token: String,
 }
 
 impl WakeUps {
@@ -50,7 +54,13 @@ impl WakeUps {
             channel,
             options,
             local: watch::Sender::new(0),
+            token: uuid::Uuid::new_v4().simple().to_string(),
         }
+    }
+
+    /// The payload of this store's notifications.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     /// What wakes this process's subscribers when it appends.
@@ -70,7 +80,7 @@ impl WakeUps {
                     let running = Running(Arc::clone(&self.started));
                     runtime.spawn(notify_loop(
                         Arc::downgrade(&self.signal),
-                        self.channel.clone(),
+                        (self.channel.clone(), self.token.clone()),
                         self.options.clone(),
                         running,
                     ));
@@ -84,7 +94,12 @@ impl WakeUps {
 
 /// Sends a notification for each signal, at most one per [`SPACING`]; ends once the store that
 /// signals is gone.
-async fn notify_loop(signal: Weak<Notify>, channel: String, options: PgConnectOptions, running: Running) {
+async fn notify_loop(
+    signal: Weak<Notify>,
+    (channel, token): (String, String),
+    options: PgConnectOptions,
+    running: Running,
+) {
     // Dropped with the task, however it ends.
     let _running = running;
     let mut connection: Option<PgConnection> = None;
@@ -94,7 +109,7 @@ async fn notify_loop(signal: Weak<Notify>, channel: String, options: PgConnectOp
             continue;
         }
         drop(signal);
-        if let Err(error) = notify(&mut connection, &options, &channel).await {
+        if let Err(error) = notify(&mut connection, &options, &channel, &token).await {
             tracing::debug!(%error, "could not wake subscribers; they will poll");
             // Reconnect next time: the connection may be what failed.
             connection = None;
@@ -117,6 +132,7 @@ async fn notify(
     connection: &mut Option<PgConnection>,
     options: &PgConnectOptions,
     channel: &str,
+    token: &str,
 ) -> Result<(), sqlx::Error> {
     let connection = match connection {
         Some(connection) => connection,
@@ -124,6 +140,7 @@ async fn notify(
     };
     sqlx::query(NOTIFY)
         .bind(channel)
+        .bind(token)
         .execute(connection)
         .await
         .map(drop)
