@@ -26,6 +26,18 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
             Some(connection) => connection,
             None => self.store.connect().await?,
         };
+        // A paused projection is not claimed at all, so that while an operator holds it nobody
+        // holds its lead, not even for the moment a claim takes to be given back. (Paused after
+        // this look, it is found below, once claimed.)
+        if says_paused(
+            self.store
+                .load_checkpoint(&mut connection, paused_name(P::NAME))
+                .await?,
+        ) {
+            *spare = Some(connection);
+            self.set_leader(false, RunnerState::Paused);
+            return Ok(None);
+        }
         let allowed = self.config.may_lead.as_ref().is_none_or(|may_lead| may_lead());
         if !allowed
             || !self
