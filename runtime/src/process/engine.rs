@@ -168,7 +168,7 @@ impl<P: ProcessManager, S: EventSource> Engine<P, S> {
                 let record = read_step(event)?;
                 let stream = (event.tenant.clone(), event.stream_id.clone());
                 let deadlines = pending.entry(stream.clone()).or_default();
-                if apply_deadlines(&record, deadlines) {
+                if apply_deadlines(&record, deadlines, |s| Ok::<_, HandlerError>(s.due_at))? {
                     pending.remove(&stream);
                 }
             }
@@ -361,27 +361,21 @@ impl<P: ProcessManager, S: EventSource> Engine<P, S> {
             event_type: P::STEP_EVENT,
             event_version: STEP_VERSION,
             payload,
-            metadata,
+            metadata: metadata.clone(),
         };
-        let store = chronicle.store();
-        match store
+        let appended = chronicle
+            .store()
             .append(&instance.stream_id, instance.version, vec![event])
-            .await
-        {
-            Ok(_) => {}
+            .await;
+        let receipt = match appended {
+            Ok(receipt) => receipt,
             Err(StoreError::Conflict { .. } | StoreError::DuplicateEvent { .. }) => {
                 return Ok(Recorded::Raced)
             }
             Err(error) => return Err(HandlerError::new(error)),
-        }
-        // Read back rather than rebuilt: the stored event is what a later load folds.
-        let recorded = store
-            .read_stream(&instance.stream_id, instance.version)
-            .await
-            .map_err(HandlerError::new)?;
-        for event in &recorded {
-            instance.apply(event)?;
-        }
+        };
+        // What a later load folds from the stored event, taken from the record itself.
+        instance.take(record, receipt.stream_version, &metadata)?;
         self.note_deadlines(chronicle, instance);
         Ok(Recorded::Yes)
     }

@@ -143,44 +143,44 @@ impl<P: ProcessManager> Instance<P> {
     /// Takes one recorded step into account.
     pub(crate) fn apply(&mut self, event: &RecordedEvent) -> Result<(), HandlerError> {
         let record = read_step(event)?;
+        self.take(record, event.stream_version, &event.metadata)
+    }
+
+    /// Takes `record`, the step at `version` with `metadata`, into account: as read back, or as
+    /// just appended.
+    pub(crate) fn take(
+        &mut self,
+        record: StepRecord,
+        version: u64,
+        metadata: &Metadata,
+    ) -> Result<(), HandlerError> {
+        let stream_id = &self.stream_id;
         self.state = serde_json::from_value(record.state.clone()).map_err(|error| {
             HandlerError::new(format!(
-                "the state in step {} of `{}` does not read as `{}`: {error}",
-                event.stream_version,
-                event.stream_id,
+                "the state in step {version} of `{stream_id}` does not read as `{}`: {error}",
                 std::any::type_name::<P>()
             ))
         })?;
         self.handled.insert(record.input.id());
-        if let Input::Deadline { deadline_id } = &record.input {
-            self.pending.remove(deadline_id);
-        }
-        for scheduled in &record.scheduled {
+        let finished = apply_deadlines(&record, &mut self.pending, |scheduled| {
             let deadline = serde_json::from_value(scheduled.deadline.clone()).map_err(|error| {
                 HandlerError::new(format!(
-                    "a deadline in step {} of `{}` does not read: {error}",
-                    event.stream_version, event.stream_id
+                    "a deadline in step {version} of `{stream_id}` does not read: {error}"
                 ))
             })?;
-            self.pending
-                .insert(scheduled.deadline_id, (scheduled.due_at, deadline));
-        }
-        for cancelled in &record.cancelled {
-            self.pending.remove(cancelled);
-        }
-        if record.finished {
-            self.finished = true;
-        }
+            Ok((scheduled.due_at, deadline))
+        })?;
+        self.finished |= finished;
         if self.finished {
             self.pending.clear();
         }
         self.open = (!record.commands.is_empty()).then(|| OpenStep {
             input_id: record.input.id(),
             commands: record.commands,
-            metadata: event.metadata.clone(),
+            metadata: metadata.clone(),
         });
-        self.metadata = Some(event.metadata.clone());
-        self.version = event.stream_version;
+        self.metadata = Some(metadata.clone());
+        self.version = version;
         Ok(())
     }
 }
@@ -195,19 +195,23 @@ pub(crate) fn read_step(event: &RecordedEvent) -> Result<StepRecord, HandlerErro
     })
 }
 
-/// The deadlines a recorded step leaves pending, applied to `pending` (a stream's, by id);
-/// `true` when the step finished the process.
-pub(crate) fn apply_deadlines(record: &StepRecord, pending: &mut BTreeMap<Uuid, DateTime<Utc>>) -> bool {
+/// The deadlines a recorded step leaves pending, applied to `pending` (a stream's, by id, each
+/// with what `value` makes of its record); `true` when the step finished the process.
+pub(crate) fn apply_deadlines<T, E>(
+    record: &StepRecord,
+    pending: &mut BTreeMap<Uuid, T>,
+    value: impl Fn(&ScheduledRecord) -> Result<T, E>,
+) -> Result<bool, E> {
     if let Input::Deadline { deadline_id } = &record.input {
         pending.remove(deadline_id);
     }
     for scheduled in &record.scheduled {
-        pending.insert(scheduled.deadline_id, scheduled.due_at);
+        pending.insert(scheduled.deadline_id, value(scheduled)?);
     }
     for cancelled in &record.cancelled {
         pending.remove(cancelled);
     }
-    record.finished
+    Ok(record.finished)
 }
 
 #[cfg(test)]
@@ -250,7 +254,7 @@ mod tests {
         for event in events {
             let record = read_step(event)?;
             state = serde_json::from_value(record.state.clone()).map_err(HandlerError::new)?;
-            finished |= apply_deadlines(&record, &mut pending);
+            finished |= apply_deadlines(&record, &mut pending, |s| Ok::<_, HandlerError>(s.due_at))?;
         }
         Ok((state, pending, finished))
     }
