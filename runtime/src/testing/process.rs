@@ -5,13 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
-use uuid::Uuid;
 
 use crate::core::command::{Command, RejectionOf};
 use crate::core::error::HandlerError;
 use crate::core::event::Event;
-use crate::core::metadata::Metadata;
 use crate::core::store::RecordedEvent;
 use crate::process::{Process, ProcessManager, RejectedBy, Scheduled};
 
@@ -157,30 +154,9 @@ impl<P: ProcessManager> ProcessTest<P> {
 
     /// `event` as a store would record it, in a stream of its own type.
     fn record<E: Event>(&mut self, event: &E) -> Result<RecordedEvent, HandlerError> {
-        let payload = serde_json::to_string(event)
-            .and_then(RawValue::from_string)
-            .map_err(HandlerError::new)?;
         self.position += 1;
-        let command_id = Uuid::new_v4();
-        Ok(RecordedEvent {
-            position: self.position,
-            transaction_id: 0,
-            tenant: String::new(),
-            stream_id: format!("given-{}", self.position),
-            stream_version: 1,
-            event_id: Uuid::new_v4(),
-            event_type: E::NAME.to_owned(),
-            event_version: E::VERSION,
-            payload,
-            metadata: Metadata {
-                command_id,
-                correlation_id: command_id,
-                causation_id: command_id,
-                actor: None,
-                extra: serde_json::Map::new(),
-            },
-            recorded_at: self.now,
-        })
+        let stream_id = format!("given-{}", self.position);
+        super::recorded(event, self.position, stream_id, 1, self.now).map_err(HandlerError::new)
     }
 }
 

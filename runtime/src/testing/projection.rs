@@ -5,12 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::Utc;
-use serde_json::value::RawValue;
-use uuid::Uuid;
 
 use crate::core::error::HandlerError;
 use crate::core::event::Event;
-use crate::core::metadata::Metadata;
 use crate::core::projection::Projection;
 use crate::core::query::Query;
 use crate::core::read_store::{ReadStore, ReadStoreError, ReadTransaction};
@@ -111,31 +108,12 @@ impl<P: Projection> ProjectionTest<P> {
             event_type: E::NAME,
             source,
         };
-        let payload =
-            RawValue::from_string(serde_json::to_string(&event).map_err(encode)?).map_err(encode)?;
         let version = self.versions.entry(stream_id.to_owned()).or_insert(0);
         *version += 1;
-        let command_id = Uuid::new_v4();
-        let recorded = RecordedEvent {
-            // After every event given, those given as recorded included.
-            position: self.events.iter().map(|e| e.position).max().unwrap_or(0) + 1,
-            transaction_id: 0,
-            tenant: String::new(),
-            stream_id: stream_id.to_owned(),
-            stream_version: *version,
-            event_id: Uuid::new_v4(),
-            event_type: E::NAME.to_owned(),
-            event_version: E::VERSION,
-            payload,
-            metadata: Metadata {
-                command_id,
-                correlation_id: command_id,
-                causation_id: command_id,
-                actor: None,
-                extra: serde_json::Map::new(),
-            },
-            recorded_at: Utc::now(),
-        };
+        // After every event given, those given as recorded included.
+        let position = self.events.iter().map(|e| e.position).max().unwrap_or(0) + 1;
+        let recorded =
+            super::recorded(&event, position, stream_id.to_owned(), *version, Utc::now()).map_err(encode)?;
         self.apply(&recorded).await?;
         let index = self.events.len();
         self.events.push(recorded);
