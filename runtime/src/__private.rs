@@ -21,12 +21,10 @@ pub use crate::core::read_store::{ReadConnection, ReadStore};
 pub use crate::core::shape::{Describe, DescribeWithSchema, DescribeWithout, EventShape};
 pub use crate::core::store::EventStore;
 pub use crate::core::store::RecordedEvent;
-pub use crate::process::{
-    send_command, CrashPoint, Process, ProcessCommand, ProcessManager, RejectedBy, Sent,
-};
+pub use crate::process::{send_command, Process, ProcessCommand, ProcessManager, RejectedBy, Sent};
 pub use crate::write::chronicle::Chronicle;
 pub use serde::{de::DeserializeOwned, Serialize};
-pub use serde_json::{from_value as from_json_value, to_value as to_json_value, Value as JsonValue};
+pub use serde_json::{to_value as to_json_value, Value as JsonValue};
 
 /// The per-engine row bounds [`FromSqlRow`](crate::FromSqlRow) is made of.
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
