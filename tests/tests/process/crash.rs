@@ -16,7 +16,7 @@ use chronicle::{
 use chronicle_tests::support::{postgres_store, sqlite_store_in, TempFile};
 use chronicle_tests::wait::until;
 
-use super::{balance, ended, open, quick, request, END};
+use super::{account_events, balance, ended, open, quick, request, END};
 
 const NEVER: Duration = Duration::from_secs(3600);
 
@@ -73,13 +73,7 @@ async fn check_outcome<S: EventStore>(chronicle: &Chronicle<S>, run: &str) {
             assert_eq!(terminal, 1, "{run}: {stream} ended {terminal} times");
         }
     }
-    let a: Vec<String> = store
-        .read_stream("bank.Account-a", 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let a = account_events(chronicle, "a").await;
     let count = |t: &str| a.iter().filter(|e| *e == t).count();
     assert_eq!(
         (count("bank.TransferDebited"), count("bank.TransferRefunded")),

@@ -91,3 +91,15 @@ pub fn quick<P: chronicle::Projection, S: EventSource>(
         .retry(RetryPolicy::new(3, Duration::from_millis(5)))
         .lease(Duration::from_millis(600))
 }
+
+/// The stored types of `account`'s events, in order.
+pub async fn account_events<S: EventStore>(chronicle: &Chronicle<S>, account: &str) -> Vec<String> {
+    chronicle
+        .store()
+        .read_stream(&format!("bank.Account-{account}"), 0)
+        .await
+        .expect("read the account's stream")
+        .into_iter()
+        .map(|event| event.event_type)
+        .collect()
+}

@@ -10,7 +10,7 @@ use chronicle::{
 use chronicle_tests::support::{postgres_store, sqlite_store_in, TempFile};
 use chronicle_tests::wait::eventually;
 
-use super::{balance, ended, open, quick, request, END};
+use super::{account_events, balance, ended, open, quick, request, END};
 
 /// Long enough never to close during a test.
 const NEVER: Duration = Duration::from_secs(3600);
@@ -144,14 +144,7 @@ async fn a_refused_credit_is_refunded<S: EventSource, R: ReadStore>(chronicle: C
     request(&chronicle, "t1", ("a", "nobody"), 70, NEVER).await;
     assert_eq!(ended(&chronicle, "t1").await, TransferState::Failed);
     assert_eq!(balance(&chronicle, "a").await, 100, "the debit was paid back");
-    let account: Vec<String> = chronicle
-        .store()
-        .read_stream("bank.Account-a", 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let account = account_events(&chronicle, "a").await;
     assert_eq!(
         account,
         [
@@ -252,26 +245,17 @@ async fn a_deadline_survives_a_restart<S: EventSource, R: ReadStore>(chronicle: 
 }
 
 async fn debited<S: EventStore>(chronicle: &Chronicle<S>, account: &str) -> bool {
-    let stream = chronicle
-        .store()
-        .read_stream(&format!("bank.Account-{account}"), 0)
-        .await
-        .unwrap();
-    stream
+    let events = account_events(chronicle, account).await;
+    events
         .iter()
-        .any(|e| e.event_type == <TransferDebited as chronicle::Event>::NAME)
+        .any(|t| t == <TransferDebited as chronicle::Event>::NAME)
 }
 
 async fn credited_or_refunded<S: EventStore>(chronicle: &Chronicle<S>, account: &str) -> bool {
-    let stream = chronicle
-        .store()
-        .read_stream(&format!("bank.Account-{account}"), 0)
-        .await
-        .unwrap();
-    stream.iter().any(|e| {
-        e.event_type == <TransferCredited as chronicle::Event>::NAME
-            || e.event_type == "bank.TransferRefunded"
-    })
+    let events = account_events(chronicle, account).await;
+    events
+        .iter()
+        .any(|t| t == <TransferCredited as chronicle::Event>::NAME || t == "bank.TransferRefunded")
 }
 
 /// What each step of the transfer's process reacted to: `event`, `outcomes` or `deadline`.
