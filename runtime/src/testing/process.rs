@@ -156,7 +156,7 @@ impl<P: ProcessManager> ProcessTest<P> {
     fn record<E: Event>(&mut self, event: &E) -> Result<RecordedEvent, HandlerError> {
         self.position += 1;
         let stream_id = format!("given-{}", self.position);
-        super::recorded(event, self.position, stream_id, 1, self.now).map_err(HandlerError::new)
+        super::given::recorded(event, self.position, stream_id, 1, self.now).map_err(HandlerError::new)
     }
 }
 

@@ -112,8 +112,8 @@ impl<P: Projection> ProjectionTest<P> {
         *version += 1;
         // After every event given, those given as recorded included.
         let position = self.events.iter().map(|e| e.position).max().unwrap_or(0) + 1;
-        let recorded =
-            super::recorded(&event, position, stream_id.to_owned(), *version, Utc::now()).map_err(encode)?;
+        let recorded = super::given::recorded(&event, position, stream_id.to_owned(), *version, Utc::now())
+            .map_err(encode)?;
         self.apply(&recorded).await?;
         let index = self.events.len();
         self.events.push(recorded);
