@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chronicle::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StoreError};
+use chronicle::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StoreError, StreamEvent};
 use uuid::Uuid;
 
 /// Calls seen by a [`CountingStore`].
@@ -141,6 +141,18 @@ impl<S: EventStore> EventStore for CountingStore<S> {
         self.counts.read_stream.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = self.inner.read_stream(stream_id, after_version).await;
+        add_elapsed(&self.counts.read_stream_nanos, started);
+        result
+    }
+
+    async fn read_stream_payloads(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        self.counts.read_stream.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = self.inner.read_stream_payloads(stream_id, after_version).await;
         add_elapsed(&self.counts.read_stream_nanos, started);
         result
     }

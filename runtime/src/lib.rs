@@ -88,7 +88,9 @@ pub use crate::core::shape::EventShape;
 pub use crate::core::source::{
     AppendListener, Batch, Checkpoint, EventSource, Head, Progress, UnreadableEvent, WaitForAppends,
 };
-pub use crate::core::store::{EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary};
+pub use crate::core::store::{
+    EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamEvent, StreamSummary,
+};
 pub use crate::core::subscribe::{Delivery, SubscribeError, Subscriber, Subscription, SubscriptionSpec};
 pub use crate::core::tenant::{
     is_valid_tenant, tenant_stream_key, Tenant, MAX_TENANT_BYTES, TENANT_SEPARATOR,

@@ -14,7 +14,7 @@ use super::metadata::Metadata;
 use super::pii::payload::{redacted_payload, Unready};
 use super::pii::PiiField;
 use super::shape::EventShape;
-use super::store::RecordedEvent;
+use super::store::{RecordedEvent, StreamEvent};
 
 /// A domain event: a plain struct that records something that happened.
 ///
@@ -287,15 +287,65 @@ pub fn decode_recorded<E: EventSet>(event: &RecordedEvent) -> Result<E, StoreErr
         .map_err(|error| decode_error(event, error))
 }
 
+/// Decodes an event of stream `stream_id` as a load reads it into the event set `E`, naming
+/// the row on failure like [`decode_recorded`].
+pub(crate) fn decode_stream_event<E: EventSet>(
+    stream_id: &str,
+    event: &StreamEvent,
+) -> Result<E, StoreError> {
+    E::decode(&event.event_type, event.event_version, &event.payload).map_err(|error| {
+        failure_at(
+            Row {
+                position: event.position,
+                stream_id,
+                stream_version: event.stream_version,
+                event_type: &event.event_type,
+                event_version: event.event_version,
+            },
+            error,
+        )
+    })
+}
+
 /// A decoding failure of `event`'s payload, with the row that failed.
 pub(crate) fn decode_error(event: &RecordedEvent, error: DecodeError) -> StoreError {
+    failure_at(
+        Row {
+            position: event.position,
+            stream_id: &event.stream_id,
+            stream_version: event.stream_version,
+            event_type: &event.event_type,
+            event_version: event.event_version,
+        },
+        error,
+    )
+}
+
+/// What names a stored event in a decoding failure.
+struct Row<'a> {
+    position: u64,
+    stream_id: &'a str,
+    stream_version: u64,
+    event_type: &'a str,
+    event_version: u32,
+}
+
+fn failure_at(row: Row<'_>, error: DecodeError) -> StoreError {
+    let Row {
+        position,
+        stream_id,
+        stream_version,
+        event_type,
+        event_version,
+    } = row;
+    let (stream_id, event_type) = (stream_id.to_owned(), event_type.to_owned());
     match error {
         DecodeError::UnknownType(_) => StoreError::UnknownEventType {
-            position: event.position,
-            stream_id: event.stream_id.clone(),
-            stream_version: event.stream_version,
-            event_type: event.event_type.clone(),
-            event_version: event.event_version,
+            position,
+            stream_id,
+            stream_version,
+            event_type,
+            event_version,
         },
         DecodeError::UnknownVersion {
             rust_type,
@@ -303,29 +353,29 @@ pub(crate) fn decode_error(event: &RecordedEvent, error: DecodeError) -> StoreEr
             current,
             ..
         } => StoreError::UnknownEventVersion {
-            position: event.position,
-            stream_id: event.stream_id.clone(),
-            stream_version: event.stream_version,
-            event_type: event.event_type.clone(),
-            event_version: event.event_version,
+            position,
+            stream_id,
+            stream_version,
+            event_type,
+            event_version,
             rust_type,
             oldest,
             current,
         },
         DecodeError::Sealed { field, reason } => StoreError::Sealed {
-            position: event.position,
-            stream_id: event.stream_id.clone(),
-            stream_version: event.stream_version,
-            event_type: event.event_type.clone(),
+            position,
+            stream_id,
+            stream_version,
+            event_type,
             field,
             reason,
         },
         DecodeError::Payload(source) => StoreError::Undecodable {
-            position: event.position,
-            stream_id: event.stream_id.clone(),
-            stream_version: event.stream_version,
-            event_type: event.event_type.clone(),
-            event_version: event.event_version,
+            position,
+            stream_id,
+            stream_version,
+            event_type,
+            event_version,
             source,
         },
     }

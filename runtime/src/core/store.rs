@@ -79,6 +79,39 @@ impl RecordedEvent {
     }
 }
 
+/// An event as an aggregate's load reads it back: what `apply` needs (type, version, payload),
+/// where it stands (position, stream version) and when it was recorded, for loads as of a time.
+/// Without the metadata and ids of a [`RecordedEvent`], which a load never reads, so that the
+/// stores can leave them in the table ([`EventStore::read_stream_payloads`]).
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    /// Position in the global log.
+    pub position: u64,
+    /// The event's version within its stream, from 1.
+    pub stream_version: u64,
+    /// Stored type name.
+    pub event_type: String,
+    /// Stored type version.
+    pub event_version: u32,
+    /// JSON payload.
+    pub payload: Box<RawValue>,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<RecordedEvent> for StreamEvent {
+    fn from(event: RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            stream_version: event.stream_version,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            payload: event.payload,
+            recorded_at: event.recorded_at,
+        }
+    }
+}
+
 /// One stream of the log as a listing shows it ([`EventStore::list_streams`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSummary {
@@ -178,6 +211,21 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         stream_id: &str,
         after_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The events of `stream_id` above `after_version`, in order, as a load applies them: what
+    /// [`read_stream`](Self::read_stream) returns without metadata and ids. The built-in stores
+    /// read only those columns, which spares the database and the driver most of each row; the
+    /// default reads whole events.
+    fn read_stream_payloads(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<StreamEvent>, StoreError>> + Send {
+        async move {
+            let events = self.read_stream(stream_id, after_version).await?;
+            Ok(events.into_iter().map(StreamEvent::from).collect())
+        }
+    }
 
     /// Up to `limit` events of the store's tenant with a position above `after_position`, in log
     /// order.

@@ -5,8 +5,8 @@ use super::chronicle::Chronicle;
 use crate::core::error::StoreError;
 use crate::core::event::EventSet;
 use crate::core::pii::keys::{Forgotten, KeyStore, SharedKeyStore, Subject};
-use crate::core::pii::payload::{reveal, seal_events};
-use crate::core::store::{EventStore, NewEvent, RecordedEvent};
+use crate::core::pii::payload::{may_be_sealed, reveal, seal_events};
+use crate::core::store::{EventStore, NewEvent, RecordedEvent, StreamEvent};
 
 impl<S: EventStore> Chronicle<S> {
     /// Keeps the subjects' keys of `#[pii]` fields in `keys` instead of the event store's own
@@ -76,5 +76,21 @@ impl<S: EventStore> Chronicle<S> {
         let mut events = self.store.read_stream(stream, from).await?;
         reveal(&mut events, self.keys.as_deref()).await?;
         Ok(events)
+    }
+
+    /// `stream`'s events after `from` as a load applies them, read light
+    /// ([`EventStore::read_stream_payloads`]); when one may hold a sealed field and there are
+    /// keys to open it, the whole events are read and revealed instead.
+    pub(super) async fn read_payloads_revealed(
+        &self,
+        stream: &str,
+        from: u64,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        let events = self.store.read_stream_payloads(stream, from).await?;
+        if self.keys.is_none() || !events.iter().any(|event| may_be_sealed(&event.payload)) {
+            return Ok(events);
+        }
+        let revealed = self.read_revealed(stream, from).await?;
+        Ok(revealed.into_iter().map(StreamEvent::from).collect())
     }
 }

@@ -7,7 +7,7 @@ use super::chronicle::{stream_of, Chronicle};
 use super::snapshot::restore;
 use crate::core::aggregate::Aggregate;
 use crate::core::error::StoreError;
-use crate::core::event::{decode_recorded, Envelope};
+use crate::core::event::{decode_stream_event, Envelope};
 use crate::core::store::EventStore;
 
 /// An aggregate's state as rebuilt from its stream.
@@ -83,8 +83,10 @@ impl<S: EventStore> Chronicle<S> {
         stream: &str,
         mut loaded: Loaded<A>,
     ) -> Result<Loaded<A>, StoreError> {
-        for event in &self.read_revealed(stream, loaded.version).await? {
-            loaded.state.apply(&decode_recorded::<A::Event>(event)?);
+        for event in &self.read_payloads_revealed(stream, loaded.version).await? {
+            loaded
+                .state
+                .apply(&decode_stream_event::<A::Event>(stream, event)?);
             loaded.version = event.stream_version;
         }
         Ok(loaded)
@@ -147,8 +149,7 @@ impl<S: EventStore> Chronicle<S> {
                 ),
             }
         }
-        let recorded = self.read_revealed(stream, loaded.version).await?;
-        for event in &recorded {
+        for event in &self.read_payloads_revealed(stream, loaded.version).await? {
             let past = match horizon {
                 Horizon::Latest => false,
                 Horizon::Version(version) => event.stream_version > version,
@@ -157,7 +158,9 @@ impl<S: EventStore> Chronicle<S> {
             if past {
                 break;
             }
-            loaded.state.apply(&decode_recorded::<A::Event>(event)?);
+            loaded
+                .state
+                .apply(&decode_stream_event::<A::Event>(stream, event)?);
             loaded.version = event.stream_version;
         }
         if replace_snapshot && loaded.version > 0 && matches!(horizon, Horizon::Latest) {

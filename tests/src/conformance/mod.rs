@@ -55,6 +55,7 @@ macro_rules! conformance_suite {
                 $crate::conformance_suite! { @scenarios $open;
                     store: [
                         roundtrip,
+                        the_light_stream_read_matches_the_whole_one,
                         empty_append_touches_nothing,
                         stale_expected_version_conflicts,
                         expected_version_ahead_conflicts,

@@ -12,6 +12,52 @@ async fn stream_len<S: EventStore>(store: &S, stream_id: &str) -> usize {
     store.read_stream(stream_id, 0).await.expect("read_stream").len()
 }
 
+/// What a load reads of a stream (`read_stream_payloads`, light on the built-in stores) is what
+/// the whole read holds, column for column, from any version on.
+pub async fn the_light_stream_read_matches_the_whole_one<S: EventStore>(store: S) {
+    let meta = metadata(Uuid::new_v4());
+    let mut events = command(3);
+    events[1].event_type = "test.Other";
+    events[1].event_version = 4;
+    events[2].payload =
+        serde_json::value::to_raw_value(&json!({"memo": "caf\u{e9} \"q\"", "n": [1, 2]})).expect("json");
+    store.append("light-1", 0, events).await.expect("append");
+    store.append("light-2", 0, command(1)).await.expect("append");
+    store
+        .append("light-1", 3, vec![event(&meta, json!({"last": true}))])
+        .await
+        .expect("append");
+    for after in [0, 2, 4, u64::MAX] {
+        let whole = store.read_stream("light-1", after).await.expect("read_stream");
+        let light = store
+            .read_stream_payloads("light-1", after)
+            .await
+            .expect("read_stream_payloads");
+        assert_eq!(light.len(), whole.len(), "after {after}");
+        for (light, whole) in light.iter().zip(&whole) {
+            assert_eq!(light.position, whole.position);
+            assert_eq!(light.stream_version, whole.stream_version);
+            assert_eq!(light.event_type, whole.event_type);
+            assert_eq!(light.event_version, whole.event_version);
+            assert_eq!(light.payload.get(), whole.payload.get());
+            assert_eq!(light.recorded_at, whole.recorded_at);
+        }
+    }
+    assert_eq!(
+        store
+            .read_stream_payloads("light-1", 0)
+            .await
+            .expect("read")
+            .len(),
+        4
+    );
+    assert!(store
+        .read_stream_payloads("nobody", 0)
+        .await
+        .expect("read")
+        .is_empty());
+}
+
 pub async fn roundtrip<S: EventStore>(store: S) {
     let meta = metadata(Uuid::new_v4());
     let payloads = [

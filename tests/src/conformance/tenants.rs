@@ -129,6 +129,11 @@ pub async fn a_bound_store_cannot_write_or_read_another_tenants_stream<S: EventS
         "{error}"
     );
     assert!(globex.read_stream("Order-7", 0).await.expect("read").is_empty());
+    assert!(globex
+        .read_stream_payloads("Order-7", 0)
+        .await
+        .expect("read")
+        .is_empty());
     assert_eq!(acme.read_stream("Order-7", 0).await.expect("read").len(), 3);
     // Rebinding a bound store moves it, it does not widen it.
     let back = globex.for_tenant(tenant("acme"));

@@ -145,6 +145,12 @@ async fn bad_rows_are_errors_not_panics() {
             matches!(&err, StoreError::Unreadable { column: "event_version", stream_id, .. } if stream_id == stream),
             "{err:?}"
         );
+        // A load's light read checks the same columns the same way.
+        let err = store.read_stream_payloads(stream, 0).await.expect_err(stream);
+        assert!(
+            matches!(&err, StoreError::Unreadable { column: "event_version", stream_id, .. } if stream_id == stream),
+            "{err:?}"
+        );
     }
 }
 

@@ -7,12 +7,12 @@ use uuid::Uuid;
 
 use super::database::{Database, PgQuery};
 use super::errors::store_error;
-use super::rows::event_row;
+use super::rows::{event_row, stream_row};
 use super::store::PostgresStore;
 use crate::backend::sql::rows::{clamp_i64, to_u64, SnapshotRow};
 use crate::core::error::StoreError;
 use crate::core::store::{
-    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamEvent, StreamSummary,
 };
 use crate::core::tenant::Tenant;
 
@@ -79,6 +79,25 @@ impl EventStore for PostgresStore {
                 .bind(self.tenant.as_str()),
         )
         .await
+    }
+
+    async fn read_stream_payloads(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        let rows = self
+            .database
+            .fetch_all(
+                sqlx::query(&self.database.sql.read_stream_payloads)
+                    .bind(stream_id)
+                    .bind(clamp_i64(after_version))
+                    .bind(self.tenant.as_str()),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| stream_row(stream_id, row).map_err(store_error)?.into_event())
+            .collect()
     }
 
     async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {

@@ -3,7 +3,7 @@
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
 
-use crate::backend::sql::rows::EventRow;
+use crate::backend::sql::rows::{EventRow, StreamRow};
 
 /// The event in a row of the store's `{event}` columns, read by name.
 pub(super) fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
@@ -19,5 +19,19 @@ pub(super) fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
         payload: row.try_get("payload")?,
         metadata: row.try_get("metadata")?,
         recorded_at: Ok(row.try_get("recorded_at")?),
+    })
+}
+
+/// A row of the light stream read (`read_stream_payloads` in `events.sql`) of `stream_id`, read
+/// by index in the statement's column order: the names' lookups were a tenth of a load's time.
+pub(super) fn stream_row<'a>(stream_id: &'a str, row: &PgRow) -> Result<StreamRow<'a>, sqlx::Error> {
+    Ok(StreamRow {
+        stream_id,
+        position: row.try_get(0)?,
+        stream_version: row.try_get(1)?,
+        event_type: row.try_get(2)?,
+        event_version: i64::from(row.try_get::<i32, _>(3)?),
+        payload: row.try_get(4)?,
+        recorded_at: Ok(row.try_get(5)?),
     })
 }

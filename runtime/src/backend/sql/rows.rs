@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::core::error::StoreError;
 use crate::core::metadata::Metadata;
 use crate::core::source::{Checkpoint, UnreadableEvent};
-use crate::core::store::{NewEvent, RecordedEvent, Snapshot};
+use crate::core::store::{NewEvent, RecordedEvent, Snapshot, StreamEvent};
 
 /// One row of `chronicle_events` as the driver returned it, before any checking. The columns a
 /// driver may fail to read as their Rust type on a row that was not written by Chronicle hold
@@ -155,6 +155,73 @@ impl EventRow {
             event_id: self.event_id.as_ref().ok().copied(),
             error: error.to_string(),
         }
+    }
+}
+
+/// The columns of a light stream read ([`StreamEvent`]) as the driver returned them, before any
+/// checking, with the stream they were read from; `recorded_at` holds the text found when it is
+/// not a time.
+pub(crate) struct StreamRow<'a> {
+    pub stream_id: &'a str,
+    pub position: i64,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub event_version: i64,
+    pub payload: String,
+    pub recorded_at: Result<DateTime<Utc>, String>,
+}
+
+impl StreamRow<'_> {
+    /// Checks the row's numbers, time and JSON as [`EventRow::into_recorded`] does.
+    pub(crate) fn into_event(self) -> Result<StreamEvent, StoreError> {
+        let fail = |row: &Self, column, detail| StoreError::Unreadable {
+            position: u64::try_from(row.position).unwrap_or(0),
+            stream_id: row.stream_id.to_owned(),
+            event_type: row.event_type.clone(),
+            column,
+            detail,
+        };
+        let range = |value: i64| format!("holds {value}, which is out of range");
+        let Ok(position) = u64::try_from(self.position) else {
+            return Err(fail(&self, "position", range(self.position)));
+        };
+        let Some(stream_version) = u64::try_from(self.stream_version).ok().filter(|v| *v > 0) else {
+            return Err(fail(&self, "stream_version", range(self.stream_version)));
+        };
+        let Ok(event_version) = u32::try_from(self.event_version) else {
+            return Err(fail(&self, "event_version", range(self.event_version)));
+        };
+        let recorded_at = match &self.recorded_at {
+            Ok(at) => *at,
+            Err(text) => {
+                return Err(fail(
+                    &self,
+                    "recorded_at",
+                    format!("holds `{text}`, which is not a time"),
+                ))
+            }
+        };
+        let Self {
+            stream_id,
+            event_type,
+            payload,
+            ..
+        } = self;
+        let payload = RawValue::from_string(payload).map_err(|error| StoreError::Unreadable {
+            position,
+            stream_id: stream_id.to_owned(),
+            event_type: event_type.clone(),
+            column: "payload",
+            detail: format!("is not JSON: {error}"),
+        })?;
+        Ok(StreamEvent {
+            position,
+            stream_version,
+            event_type,
+            event_version,
+            payload,
+            recorded_at,
+        })
     }
 }
 

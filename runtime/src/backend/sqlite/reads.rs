@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use super::errors::store_error;
 use super::store::SqliteStore;
-use crate::backend::sql::rows::{clamp_i64, to_u64, EventRow, SnapshotRow};
+use crate::backend::sql::rows::{clamp_i64, to_u64, EventRow, SnapshotRow, StreamRow};
 use crate::core::error::StoreError;
 use crate::core::store::{
-    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamSummary,
+    append_span, EventStore, NewEvent, Receipt, RecordedEvent, Snapshot, StreamEvent, StreamSummary,
 };
 use crate::core::tenant::Tenant;
 
@@ -58,6 +58,23 @@ impl EventStore for SqliteStore {
                 .bind(self.tenant.as_str()),
         )
         .await
+    }
+
+    async fn read_stream_payloads(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        let rows = sqlx::query(&self.sql.read_stream_payloads)
+            .bind(stream_id)
+            .bind(clamp_i64(after_version))
+            .bind(self.tenant.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| stream_row(stream_id, row)?.into_event())
+            .collect()
     }
 
     async fn read_all(&self, after_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -201,6 +218,21 @@ pub(super) fn event_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
             Ok(at) => Ok(at),
             Err(_) => Err(recorded_at),
         },
+    })
+}
+
+/// A row of the light stream read (`read_stream_payloads` in `events.sql`) of `stream_id`, by
+/// index in the statement's column order.
+fn stream_row<'a>(stream_id: &'a str, row: &SqliteRow) -> Result<StreamRow<'a>, StoreError> {
+    let recorded_at: String = row.try_get(5).map_err(store_error)?;
+    Ok(StreamRow {
+        stream_id,
+        position: row.try_get(0).map_err(store_error)?,
+        stream_version: row.try_get(1).map_err(store_error)?,
+        event_type: row.try_get(2).map_err(store_error)?,
+        event_version: row.try_get(3).map_err(store_error)?,
+        payload: row.try_get(4).map_err(store_error)?,
+        recorded_at: parse_time(&recorded_at).map_err(str::to_owned),
     })
 }
 

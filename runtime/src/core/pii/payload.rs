@@ -103,6 +103,12 @@ fn may_hold(payload: &RawValue, key: &str) -> bool {
     text.contains(key) && text.contains("chronicle:")
 }
 
+/// Whether a stored payload may hold a sealed field, which only [`reveal`] opens: a read that
+/// does not reveal (a load's light stream read) takes the whole events instead.
+pub(crate) fn may_be_sealed(payload: &RawValue) -> bool {
+    may_hold(payload, SEALED_KEY)
+}
+
 /// Replaces every sealed field of `events` by its plaintext, looking up the keys of the whole
 /// batch at once. A forgotten subject's field becomes a forgotten marker, and an envelope that
 /// does not open (altered, or no key for it) an unreadable one; decoding then reads the first as

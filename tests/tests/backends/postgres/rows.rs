@@ -71,6 +71,15 @@ async fn out_of_range_numbers_are_errors_not_panics() {
         matches!(&err, StoreError::Unreadable { column: "event_version", stream_id, .. } if stream_id == "negative"),
         "{err:?}"
     );
+    // A load's light read checks the same columns the same way.
+    let err = store
+        .read_stream_payloads("negative", 0)
+        .await
+        .expect_err("negative version");
+    assert!(
+        matches!(&err, StoreError::Unreadable { column: "event_version", stream_id, .. } if stream_id == "negative"),
+        "{err:?}"
+    );
     cleanup(store).await;
 }
 

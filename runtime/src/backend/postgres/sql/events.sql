@@ -47,6 +47,15 @@ SELECT {event} FROM "{schema}".chronicle_events
 WHERE tenant = $3 AND stream_id = $1 AND stream_version > $2
 ORDER BY stream_version
 
+-- name: read_stream_payloads
+-- A stream of tenant $3 as a load applies it (`StreamEvent`): no metadata, ids or tenant, which
+-- are most of a row's bytes and of the server's text conversion. Read by column index, in this
+-- order (`rows::stream_row`).
+SELECT position, stream_version, event_type, event_version, payload::text AS payload, recorded_at
+FROM "{schema}".chronicle_events
+WHERE tenant = $3 AND stream_id = $1 AND stream_version > $2
+ORDER BY stream_version
+
 -- name: read_all
 -- The whole log, for a store bound to no tenant.
 SELECT {event} FROM "{schema}".chronicle_events

@@ -57,6 +57,14 @@ SELECT {event} FROM chronicle_events
 WHERE tenant = ?3 AND stream_id = ?1 AND stream_version > ?2
 ORDER BY stream_version
 
+-- name: read_stream_payloads
+-- A stream of tenant ?3 as a load applies it (`StreamEvent`), without metadata, ids or tenant.
+-- Read by column index, in this order (`reads::stream_row`).
+SELECT position, stream_version, event_type, event_version, payload, recorded_at
+FROM chronicle_events
+WHERE tenant = ?3 AND stream_id = ?1 AND stream_version > ?2
+ORDER BY stream_version
+
 -- name: list_streams
 -- A page of tenant ?4's streams whose id starts with ?1, after ?2, in byte order (the stream
 -- index's). Times are RFC 3339 text of one width, so the greatest is the newest.
