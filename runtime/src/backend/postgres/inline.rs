@@ -182,7 +182,7 @@ async fn prepare_one(
             .map_err(store_error)?;
         let mut events = rows
             .iter()
-            .map(|row| event_row(row).map_err(store_error)?.into_recorded())
+            .map(|row| event_row(row, 0).map_err(store_error)?.into_recorded())
             .collect::<Result<Vec<_>, StoreError>>()?;
         super::keys::reveal_on(&mut tx, &sql.subject_keys, &mut events).await?;
         let Some(last) = events.last() else { break };

@@ -234,6 +234,6 @@ impl EventStore for PostgresStore {
 async fn read_events(database: &Database, query: PgQuery<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
     let rows = database.fetch_all(query).await?;
     rows.iter()
-        .map(|row| event_row(row).map_err(store_error)?.into_recorded())
+        .map(|row| event_row(row, 0).map_err(store_error)?.into_recorded())
         .collect()
 }

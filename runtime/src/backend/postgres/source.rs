@@ -199,11 +199,12 @@ impl PostgresStore {
         let outcome = async {
             let mut rows = query.fetch(connection.get());
             while let Some(row) = rows.try_next().await? {
-                horizon = Some(row.try_get::<i64, _>("horizon")?);
-                if unreadable.is_some() || row.try_get::<Option<i64>, _>("position")?.is_none() {
+                // `horizon`, then the event's columns (`read_batch` in `events.sql`).
+                horizon = Some(row.try_get::<i64, _>(0)?);
+                if unreadable.is_some() || row.try_get::<Option<i64>, _>(1)?.is_none() {
                     continue;
                 }
-                match event_row(&row)?.check() {
+                match event_row(&row, 1)?.check() {
                     Ok(event) => events.push(event),
                     Err(failed) => unreadable = Some(Box::new(failed.1)),
                 }

@@ -14,7 +14,7 @@ pub(super) const LAYOUT_MARKER: &str = "Chronicle event log, append-only. Table 
 const MIGRATE_SQL: &str = include_str!("sql/migrate.sql");
 const EVENTS_SQL: &str = include_str!("sql/events.sql");
 
-/// The columns of an event, in the names the store reads them by.
+/// The columns of an event, in the order the store reads them by (`rows::event_row`).
 const EVENT_COLUMNS: &str =
     "position, tenant, stream_id, stream_version, event_id, event_type, event_version, \
      payload::text AS payload, metadata::text AS metadata, recorded_at, \
