@@ -203,6 +203,19 @@ pub trait ReadStore: Clone + Send + Sync + 'static {
         session: &mut Self::Session,
     ) -> impl Future<Output = Result<Self::Transaction<'_>, ReadStoreError>> + Send;
 
+    /// Begins the transaction of a batch of events read from the event log, with its checkpoint:
+    /// one whose commit a crash of the read store's server may lose, since the batch and its
+    /// checkpoint are then lost together and the runner reads and applies the batch again. The
+    /// Postgres read store commits it without waiting for the WAL flush (`synchronous_commit`
+    /// off for the transaction), which takes a flush off every batch's commit and so off
+    /// read-your-writes waits and catch-ups. Not for what cannot be read again (a broker's
+    /// messages, which are acknowledged after the commit). The default is [`begin`](Self::begin).
+    fn begin_batch(
+        session: &mut Self::Session,
+    ) -> impl Future<Output = Result<Self::Transaction<'_>, ReadStoreError>> + Send {
+        Self::begin(session)
+    }
+
     /// Begins a read-only transaction, for queries.
     fn begin_read_only(&self) -> impl Future<Output = Result<Self::ReadOnly, ReadStoreError>> + Send;
 

@@ -805,6 +805,61 @@ async fn read_your_writes_waits_for_the_runner_and_times_out_without_one() {
 }
 
 #[tokio::test]
+async fn each_query_reads_a_fresh_snapshot_even_on_a_pool_of_one_connection() {
+    // A query's read-only transaction is rolled back off the answer's path (as the pool takes
+    // its connection back): the next query on that one connection must still begin a
+    // transaction of its own, and so see what was committed since.
+    let (bank, side) = level_1().await;
+    bank.open("one").await;
+    let handle = quick(side.runner(PgBalances::new())).spawn();
+    let one_connection = PostgresReadStore::from_pool(support::postgres_pool(1).await)
+        .with_schema(bank.store.schema())
+        .expect("the test schema is valid");
+    let narrow = ReadSide::new(bank.store.clone(), one_connection);
+    let mut expected = 0;
+    for amount in 1..=20 {
+        let receipt = bank.deposit("one", amount).await;
+        expected += amount;
+        handle.wait_for(receipt.position, CATCH_UP).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                narrow
+                    .query(&PgBalances::new(), &balance_of::<PgConnection>("one"))
+                    .await
+                    .unwrap(),
+                Some(expected)
+            );
+        }
+    }
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn only_a_runners_batch_commits_without_waiting_for_the_wal_flush() {
+    use chronicle::ReadTransaction as _;
+    let bank = Bank::new().await;
+    let read = support::postgres_read_store_beside(&bank.store).await;
+    let mut session = read.connect().await.unwrap();
+    let setting = "SELECT current_setting('synchronous_commit')";
+    let mut batch = PostgresReadStore::begin_batch(&mut session).await.unwrap();
+    let in_batch: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *batch.connection())
+        .await
+        .unwrap();
+    batch.commit().await.unwrap();
+    // Set for the batch's transaction alone: the session's other work (claims, an operator's
+    // requests, dead letters) waits for the flush as before.
+    let mut other = PostgresReadStore::begin(&mut session).await.unwrap();
+    let in_other: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *other.connection())
+        .await
+        .unwrap();
+    other.commit().await.unwrap();
+    assert_eq!((in_batch.as_str(), in_other.as_str()), ("off", "on"));
+    PostgresReadStore::close(session).await;
+}
+
+#[tokio::test]
 async fn queries_cannot_write_through_their_read_only_transaction() {
     let (bank, side) = level_1().await;
     bank.open("q").await;

@@ -53,6 +53,11 @@ pub struct PostgresReadStore {
     sql: Arc<Statements>,
 }
 
+/// The beginning of a runner's batch transaction ([`ReadStore::begin_batch`]): one round trip,
+/// and the commit does not wait for the WAL flush. A crash may lose the last such commits, each
+/// with its checkpoint, never one without the other; the runner applies them again.
+const BEGIN_BATCH: &str = "BEGIN; SET LOCAL synchronous_commit TO off";
+
 /// What a runner's session's `application_name` starts with, before the runner's owner id: how
 /// [`holder`](ReadStore::holder) tells who holds a claim.
 const OWNER_PREFIX: &str = "chronicle:";
@@ -256,6 +261,13 @@ impl ReadStore for PostgresReadStore {
 
     async fn begin(session: &mut PgConnection) -> Result<SqlTransaction<'_, sqlx::Postgres>, ReadStoreError> {
         let transaction = session.begin().await.map_err(read_store_error)?;
+        Ok(SqlTransaction::new::<Postgres>(transaction))
+    }
+
+    async fn begin_batch(
+        session: &mut PgConnection,
+    ) -> Result<SqlTransaction<'_, sqlx::Postgres>, ReadStoreError> {
+        let transaction = session.begin_with(BEGIN_BATCH).await.map_err(read_store_error)?;
         Ok(SqlTransaction::new::<Postgres>(transaction))
     }
 

@@ -143,7 +143,7 @@ impl<P: Projection, S: EventSource> Worker<P, S> {
         if let Err(failure) = self.projection.prepare(events).await {
             return Ok(Applied::Failed(failure));
         }
-        let mut tx = P::Store::begin(&mut session.connection).await?;
+        let mut tx = P::Store::begin_batch(&mut session.connection).await?;
         let applied = if one_at_a_time {
             apply_each(&*self.projection, events, tx.connection()).await
         } else {
