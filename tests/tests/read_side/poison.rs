@@ -125,9 +125,19 @@ async fn an_unreadable_row_stops_a_runner_that_stops_on_poison_and_names_the_row
     // The view has what came before it.
     assert_eq!(counted(&store, store.schema(), "bank.Account-a").await, Some(1));
 
-    // The command path names the row too.
+    // The command path names the row too. A load reads no metadata (it applies payloads), so
+    // what it cannot read there is the payload, which lacks the account.
     let error = Chronicle::new(store.clone())
         .load::<bank::Account>("a")
+        .await
+        .expect_err("the stream holds an unreadable row");
+    assert!(
+        matches!(&error, StoreError::Undecodable { position, stream_id, stream_version: 2, .. } if *position == bad && stream_id == "bank.Account-a"),
+        "{error:?}"
+    );
+    // Its whole history, which carries the metadata, names the metadata column.
+    let error = Chronicle::new(store.clone())
+        .history::<bank::Account>("a")
         .await
         .expect_err("the stream holds an unreadable row");
     assert!(

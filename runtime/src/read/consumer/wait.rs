@@ -16,7 +16,7 @@ use crate::core::error::error_chain;
 use crate::core::read_store::ReadStore;
 use crate::core::store::Receipt;
 use crate::core::tenant::tenant_stream_key;
-use crate::read::wait::{nap_or_progress, POLL_MAX, POLL_MIN};
+use crate::read::wait::{nap_or_progress, Polls};
 
 /// Polls the consumed version of the receipt's stream until it reaches the receipt's version,
 /// waking early on an in-process consumer's `progress`.
@@ -32,7 +32,7 @@ pub(super) async fn wait_for_stream<R: ReadStore>(
     }
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut pause = POLL_MIN;
+    let mut polls = Polls::new();
     let mut reached = None;
     let mut last_error = None;
     // The consumer records a tenant's stream under its tenant's key (`apply.rs`).
@@ -55,8 +55,7 @@ pub(super) async fn wait_for_stream<R: ReadStore>(
                 waited: now - started,
             });
         }
-        let nap = pause.min(deadline - now);
-        pause = (pause * 2).min(POLL_MAX);
+        let nap = polls.next_pause().min(deadline - now);
         nap_or_progress(nap, &mut progress).await;
     }
 }
