@@ -1801,6 +1801,34 @@ impl Bench {
             );
         }
         handle.stop().await.into_result()?;
+
+        // The same with the runner in another process, which this one hears of only through the
+        // checkpoint table.
+        self.db.checkpoint().await?;
+        progress!(
+            self,
+            "read-your-writes: {} deposits, each followed by a wait for a runner in another process",
+            cfg.ryw_commands
+        );
+        let exe = self.worker_exe()?;
+        let sample = scaling::remote_ryw::measure(
+            &self.db,
+            &store,
+            &exe,
+            &cfg.database_url,
+            cfg.ryw_commands,
+            RYW_TIMEOUT,
+        )
+        .await?;
+        report.add(
+            "ryw.remote",
+            Section::ReadYourWrites,
+            "read-your-writes across processes: receipt → `ReadSide::wait_for` (the runner in a worker process; this one polls the checkpoint table, every 1 ms five times, then doubling to 20 ms) + the balance read; rate = deposit + wait + query"
+                .to_owned(),
+            "cmds/s",
+            Compare::Latency("raw.single"),
+            sample.with("_commands", cfg.ryw_commands as f64),
+        );
         self.db.drop_store(store).await
     }
 }
