@@ -52,18 +52,22 @@ impl EventRow {
             let view = row.view(&error);
             Box::new((error, view))
         };
-        let range = |value: i64| format!("holds {value}, which is out of range");
-        let Ok(position) = u64::try_from(self.position) else {
-            return Err(fail(&self, "position", range(self.position)));
+        let Checked {
+            position,
+            stream_version,
+            event_version,
+            recorded_at,
+        } = match check_columns(
+            self.position,
+            self.stream_version,
+            self.event_version,
+            &self.recorded_at,
+        ) {
+            Ok(checked) => checked,
+            Err((column, detail)) => return Err(fail(&self, column, detail)),
         };
         let Ok(transaction_id) = u64::try_from(self.transaction_id) else {
-            return Err(fail(&self, "transaction_id", range(self.transaction_id)));
-        };
-        let Some(stream_version) = u64::try_from(self.stream_version).ok().filter(|v| *v > 0) else {
-            return Err(fail(&self, "stream_version", range(self.stream_version)));
-        };
-        let Ok(event_version) = u32::try_from(self.event_version) else {
-            return Err(fail(&self, "event_version", range(self.event_version)));
+            return Err(fail(&self, "transaction_id", out_of_range(self.transaction_id)));
         };
         let event_id = match &self.event_id {
             Ok(id) => *id,
@@ -72,16 +76,6 @@ impl EventRow {
                     &self,
                     "event_id",
                     format!("holds `{text}`, which is not a UUID"),
-                ))
-            }
-        };
-        let recorded_at = match &self.recorded_at {
-            Ok(at) => *at,
-            Err(text) => {
-                return Err(fail(
-                    &self,
-                    "recorded_at",
-                    format!("holds `{text}`, which is not a time"),
                 ))
             }
         };
@@ -158,6 +152,45 @@ impl EventRow {
     }
 }
 
+/// The columns every event row has, checked ([`check_columns`]).
+struct Checked {
+    position: u64,
+    stream_version: u64,
+    event_version: u32,
+    recorded_at: DateTime<Utc>,
+}
+
+/// Checks the columns every read of events has (whole events and a load's light read): on
+/// failure, the column and what it holds.
+fn check_columns(
+    position: i64,
+    stream_version: i64,
+    event_version: i64,
+    recorded_at: &Result<DateTime<Utc>, String>,
+) -> Result<Checked, (&'static str, String)> {
+    let position = u64::try_from(position).map_err(|_| ("position", out_of_range(position)))?;
+    let stream_version = u64::try_from(stream_version)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ("stream_version", out_of_range(stream_version)))?;
+    let event_version =
+        u32::try_from(event_version).map_err(|_| ("event_version", out_of_range(event_version)))?;
+    let recorded_at = match recorded_at {
+        Ok(at) => *at,
+        Err(text) => return Err(("recorded_at", format!("holds `{text}`, which is not a time"))),
+    };
+    Ok(Checked {
+        position,
+        stream_version,
+        event_version,
+        recorded_at,
+    })
+}
+
+fn out_of_range(value: i64) -> String {
+    format!("holds {value}, which is out of range")
+}
+
 /// The columns of a light stream read ([`StreamEvent`]) as the driver returned them, before any
 /// checking, with the stream they were read from; `recorded_at` holds the text found when it is
 /// not a time.
@@ -181,26 +214,18 @@ impl StreamRow<'_> {
             column,
             detail,
         };
-        let range = |value: i64| format!("holds {value}, which is out of range");
-        let Ok(position) = u64::try_from(self.position) else {
-            return Err(fail(&self, "position", range(self.position)));
-        };
-        let Some(stream_version) = u64::try_from(self.stream_version).ok().filter(|v| *v > 0) else {
-            return Err(fail(&self, "stream_version", range(self.stream_version)));
-        };
-        let Ok(event_version) = u32::try_from(self.event_version) else {
-            return Err(fail(&self, "event_version", range(self.event_version)));
-        };
-        let recorded_at = match &self.recorded_at {
-            Ok(at) => *at,
-            Err(text) => {
-                return Err(fail(
-                    &self,
-                    "recorded_at",
-                    format!("holds `{text}`, which is not a time"),
-                ))
-            }
-        };
+        let Checked {
+            position,
+            stream_version,
+            event_version,
+            recorded_at,
+        } = check_columns(
+            self.position,
+            self.stream_version,
+            self.event_version,
+            &self.recorded_at,
+        )
+        .map_err(|(column, detail)| fail(&self, column, detail))?;
         let Self {
             stream_id,
             event_type,
