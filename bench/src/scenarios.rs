@@ -790,28 +790,30 @@ impl Bench {
         let mut plain = Timings::default();
         let mut snapped = Timings::default();
         for _ in 0..cfg.load_iterations {
-            let t = Instant::now();
-            let rows = sqlx::query(&raw_sql).bind(&stream).fetch_all(&mut *conn).await?;
-            let mut checksum = 0usize;
-            for row in &rows {
-                checksum = checksum.wrapping_add(decode_row(row)?);
+            for (sql, decode, timings, what) in [
+                (
+                    &raw_sql,
+                    decode_row as fn(&PgRow) -> Result<usize>,
+                    &mut raw,
+                    "raw stream rows",
+                ),
+                (
+                    &light_sql,
+                    decode_load_row,
+                    &mut raw_light,
+                    "raw light stream rows",
+                ),
+            ] {
+                let t = Instant::now();
+                let rows = sqlx::query(sql).bind(&stream).fetch_all(&mut *conn).await?;
+                let mut checksum = 0usize;
+                for row in &rows {
+                    checksum = checksum.wrapping_add(decode(row)?);
+                }
+                timings.push(t.elapsed());
+                std::hint::black_box(checksum);
+                expect_eq(what, rows.len(), events)?;
             }
-            raw.push(t.elapsed());
-            std::hint::black_box(checksum);
-            expect_eq("raw stream rows", rows.len(), events)?;
-
-            let t = Instant::now();
-            let rows = sqlx::query(&light_sql)
-                .bind(&stream)
-                .fetch_all(&mut *conn)
-                .await?;
-            let mut checksum = 0usize;
-            for row in &rows {
-                checksum = checksum.wrapping_add(decode_load_row(row)?);
-            }
-            raw_light.push(t.elapsed());
-            std::hint::black_box(checksum);
-            expect_eq("raw light stream rows", rows.len(), events)?;
 
             let t = Instant::now();
             let loaded = bank.load::<Account>(account).await?;
