@@ -181,6 +181,48 @@ fn position(receipt: &Receipt) -> i64 {
     receipt.position.expect("an event was recorded") as i64
 }
 
+/// Records, for each opened account, whether the handler's transaction waits for the WAL flush.
+#[derive(Default)]
+pub struct CommitSettings;
+
+#[projection(name = "tests.commit_settings", version = 1)]
+impl CommitSettings {
+    #[reset]
+    async fn reset(&self, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS commit_settings (account_id text, setting text)")
+            .execute(&mut *db)
+            .await?;
+        sqlx::query("DELETE FROM commit_settings")
+            .execute(&mut *db)
+            .await?;
+        Ok(())
+    }
+
+    #[on]
+    async fn opened(&self, event: &AccountOpened, db: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO commit_settings SELECT $1, current_setting('synchronous_commit')")
+            .bind(&event.account_id)
+            .execute(&mut *db)
+            .await
+            .map(drop)
+    }
+}
+
+#[tokio::test]
+async fn a_runners_batches_on_postgres_commit_without_waiting_for_the_wal_flush() {
+    let bank = Bank::new().await;
+    let opened = bank.open("sync").await;
+    let side = read_side(&bank).await;
+    let handle = side.runner(CommitSettings).spawn();
+    handle.wait_for(opened.position, CATCH_UP).await.unwrap();
+    handle.stop().await.into_result().unwrap();
+    let settings: Vec<(String, String)> = sqlx::query_as("SELECT account_id, setting FROM commit_settings")
+        .fetch_all(bank.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(settings, [("sync".to_owned(), "off".to_owned())]);
+}
+
 #[tokio::test]
 async fn runs_of_one_type_reach_a_batch_handler_together_and_in_order() {
     let bank = Bank::new().await;
